@@ -1,0 +1,69 @@
+// foldopt: reading and writing vectors and matrices.
+//
+// The format is chosen by the file name: `.mtx` is MatrixMarket (coordinate or array; real;
+// general or symmetric), any other extension is PETSc binary. Every function is collective on
+// the communicator; a bad file raises the same foldopt::Error on every rank, with one line naming
+// the file and the cause. No rank gathers the whole object: each rank keeps its own rows.
+// Writes go to a temporary name in the same directory and are renamed into place once every
+// file of an OutputSet has been written, so outputs appear complete or not at all.
+#ifndef FOLDOPT_IO_HPP
+#define FOLDOPT_IO_HPP
+
+#include <foldopt/handle.hpp>
+
+#include <string>
+#include <vector>
+
+namespace foldopt {
+namespace io {
+
+enum class Format { matrix_market, petsc_binary };
+
+/// `.mtx` (case-insensitive) is MatrixMarket, anything else PETSc binary.
+Format format_of(const std::string& path);
+
+/// Read a vector. `local` is the number of entries this rank keeps (PETSC_DECIDE for PETSc's
+/// split); `expected_global` (if not PETSC_DETERMINE) is checked against the file's length and a
+/// mismatch is an error naming the file and both sizes. ±inf and nan are read as values (the
+/// caller decides whether they are allowed).
+OwnedVec read_vec(MPI_Comm comm, const std::string& path, PetscInt local = PETSC_DECIDE,
+                  PetscInt expected_global = PETSC_DETERMINE);
+
+/// Read a sparse matrix as MATAIJ with rows split by `local_rows` (PETSC_DECIDE for PETSc's split).
+/// A symmetric MatrixMarket file is expanded to both triangles.
+OwnedMat read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows = PETSC_DECIDE);
+
+/// `DIR/g.mtx` with block `q` → `DIR/g.q.mtx` (the block name goes before the extension; a path
+/// without extension gets `.<block>` appended).
+std::string block_path(const std::string& path, const std::string& block);
+
+/// A set of output files written all-or-nothing (collective).
+class OutputSet {
+ public:
+  explicit OutputSet(MPI_Comm comm) : comm_(comm) {}
+  /// Queue a vector (a new reference is kept until commit).
+  void add(const std::string& path, Vec v);
+  /// Queue a matrix (written as MatrixMarket coordinate general, or PETSc binary).
+  void add(const std::string& path, Mat A);
+  /// Write every queued object to a temporary file beside its destination, then, only if all
+  /// succeeded on all ranks, rename them into place; otherwise remove the temporaries and throw.
+  void commit();
+
+ private:
+  struct Item {
+    std::string path;
+    OwnedVec vec;
+    OwnedMat mat;
+  };
+  MPI_Comm comm_;
+  std::vector<Item> items_;
+};
+
+/// Convenience: write one vector / one matrix atomically.
+void write_vec(const std::string& path, Vec v);
+void write_mat(const std::string& path, Mat A);
+
+}  // namespace io
+}  // namespace foldopt
+
+#endif  // FOLDOPT_IO_HPP

@@ -1,0 +1,60 @@
+// Helpers shared by the tests: scoped PETSc options, temporary directories, vector access.
+#ifndef FOLDOPT_TEST_UTIL_HPP
+#define FOLDOPT_TEST_UTIL_HPP
+
+#include <gtest/gtest.h>
+#include <petscvec.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace foldopt_test {
+
+/// Sets options in the global PETSc options database for one scope and clears them after, so
+/// tests do not leak options into each other.
+class ScopedOptions {
+ public:
+  explicit ScopedOptions(std::vector<std::pair<std::string, std::string>> opts)
+      : opts_(std::move(opts)) {
+    for (const auto& o : opts_)
+      PetscOptionsSetValue(nullptr, o.first.c_str(), o.second.empty() ? nullptr : o.second.c_str());
+  }
+  ~ScopedOptions() {
+    for (const auto& o : opts_) PetscOptionsClearValue(nullptr, o.first.c_str());
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> opts_;
+};
+
+/// The whole vector on every rank (tests only; small sizes).
+inline std::vector<PetscScalar> gather(Vec v) {
+  VecScatter sc;
+  Vec all;
+  VecScatterCreateToAll(v, &sc, &all);
+  VecScatterBegin(sc, v, all, INSERT_VALUES, SCATTER_FORWARD);
+  VecScatterEnd(sc, v, all, INSERT_VALUES, SCATTER_FORWARD);
+  PetscInt n;
+  VecGetSize(all, &n);
+  const PetscScalar* a;
+  VecGetArrayRead(all, &a);
+  std::vector<PetscScalar> out(a, a + n);
+  VecRestoreArrayRead(all, &a);
+  VecScatterDestroy(&sc);
+  VecDestroy(&all);
+  return out;
+}
+
+/// A fresh directory name shared by all ranks (created by rank 0).
+std::string temp_dir(const std::string& tag);
+
+inline int rank() {
+  int r = 0;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &r);
+  return r;
+}
+
+}  // namespace foldopt_test
+
+#endif
