@@ -1,0 +1,83 @@
+// foldopt: private helpers of the I/O module (src/io), shared by the MatrixMarket and PETSc binary
+// readers and writers.
+//
+// Rank-local steps never throw: they record their outcome in a Status, and a collective step
+// (agree / raise_if_any) makes every rank of the communicator see the error of the lowest failing
+// rank, so that no rank throws while another waits in MPI.
+#ifndef FOLDOPT_IO_INTERNAL_HPP
+#define FOLDOPT_IO_INTERNAL_HPP
+
+#include <foldopt/error.hpp>
+#include <foldopt/handle.hpp>
+#include <string>
+
+namespace foldopt {
+namespace io {
+namespace detail {
+
+/// Outcome of a rank-local step: ok, or an error code and a one-line message. The first failure
+/// recorded wins.
+struct Status {
+  bool ok = true;
+  PetscErrorCode code = 0;
+  std::string message;
+
+  void fail(PetscErrorCode c, const std::string& m) {
+    if (!ok) return;
+    ok = false;
+    code = c;
+    message = m;
+  }
+};
+
+/// Collective: true if every rank's `st` is ok; otherwise every rank's `st` becomes the failure of
+/// the lowest failing rank and false is returned on every rank.
+bool agree(MPI_Comm comm, Status& st);
+
+/// Collective: if any rank failed, every rank throws (through foldopt::check_collective) the same
+/// foldopt::Error, carrying the code and message of the lowest failing rank.
+void raise_if_any(MPI_Comm comm, const Status& st);
+
+/// A contiguous block of the rows (or columns) owned by this rank.
+struct Range {
+  PetscInt local = 0;  ///< number owned here
+  PetscInt start = 0;  ///< first global index owned
+  PetscInt end = 0;    ///< one past the last
+  PetscInt global = 0;
+};
+
+/// Collective: the block of `global` indices this rank owns when it asks for `local` of them
+/// (PETSC_DECIDE: PETSc's split, PetscSplitOwnership). Local sizes that do not add up to `global`
+/// raise an error on every rank naming `path` and `what` ("rows", "entries").
+Range split(MPI_Comm comm, const std::string& path, PetscInt local, PetscInt global,
+            const char* what);
+
+/// The columns of a rows x `cols` matrix whose rows are split as `rows`: a square matrix has its
+/// columns split like its rows (so it multiplies vectors with the rows' layout); otherwise PETSc's
+/// split of `cols`. Collective.
+Range column_split(MPI_Comm comm, const std::string& path, const Range& rows, PetscInt cols);
+
+/// strerror(err) as a std::string.
+std::string errno_text(int err);
+
+// ---- MatrixMarket (matrix_market.cpp) ----
+OwnedVec mm_read_vec(MPI_Comm comm, const std::string& path, PetscInt local,
+                     PetscInt expected_global);
+OwnedMat mm_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows);
+/// Collective; writes `tmp`, messages name `dest`. Never throws.
+Status mm_write_vec(MPI_Comm comm, Vec v, const std::string& tmp, const std::string& dest);
+Status mm_write_mat(MPI_Comm comm, Mat A, const std::string& tmp, const std::string& dest);
+
+// ---- PETSc binary (binary.cpp) ----
+OwnedVec binary_read_vec(MPI_Comm comm, const std::string& path, PetscInt local,
+                         PetscInt expected_global);
+OwnedMat binary_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows);
+/// Collective; writes `tmp`, messages name `dest`. Never throws.
+Status binary_write_vec(MPI_Comm comm, Vec v, const std::string& tmp, const std::string& dest);
+Status binary_write_mat(MPI_Comm comm, Mat A, const std::string& tmp, const std::string& dest);
+
+}  // namespace detail
+}  // namespace io
+}  // namespace foldopt
+
+#endif  // FOLDOPT_IO_INTERNAL_HPP

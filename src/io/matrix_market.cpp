@@ -1,0 +1,624 @@
+// foldopt: MatrixMarket (.mtx) reading and writing.
+//
+// Format facts: line 1 is the banner `%%MatrixMarket matrix <format> <field> <symmetry>` (words
+// case-insensitive); then comment lines starting with `%` and blank lines may appear anywhere; the
+// size line is `rows cols entries` (coordinate) or `rows cols` (array); then the data:
+//   coordinate: one `i j value` per line, 1-based indices, in any order;
+//   array:      one value per line, column-major; a symmetric array lists only the lower triangle
+//               column by column (n(n+1)/2 values).
+// We accept the fields real and integer, the symmetries general and symmetric (a symmetric file
+// holds one triangle and is expanded to both); complex, pattern, hermitian and skew-symmetric are
+// rejected. Values go through strtod, so inf, -inf, nan and Infinity are read as such. Duplicate
+// coordinate entries are summed.
+//
+// Reading: every rank reads the whole file and keeps only the rows it owns, so no rank holds more
+// than its share (the file must be visible to every rank). Matrices are preallocated exactly from
+// the kept (sorted, merged) triplets.
+// Writing: rank 0 writes the header from global sizes (nonzero count by reduction), then the ranks
+// append their own rows in rank order, passing a token; values use %.17g (bit-exact round trip)
+// and non-finite values are written as inf, -inf, nan.
+#include "io/io_internal.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+namespace foldopt {
+namespace io {
+namespace detail {
+namespace {
+
+using ::foldopt::detail::format;
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+// Lines of a text file, with their numbers.
+class LineReader {
+ public:
+  explicit LineReader(const std::string& path) {
+    file_ = std::fopen(path.c_str(), "r");
+    if (!file_) {
+      open_errno_ = errno;
+      return;
+    }
+    struct stat sb;
+    if (fstat(fileno(file_), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+      open_errno_ = EISDIR;
+      std::fclose(file_);
+      file_ = nullptr;
+    }
+  }
+  ~LineReader() {
+    std::free(buf_);
+    if (file_) std::fclose(file_);
+  }
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
+
+  bool is_open() const { return file_ != nullptr; }
+  int open_errno() const { return open_errno_; }
+  /// Next line (false at end of file or on a read error: see read_errno()).
+  bool next() {
+    errno = 0;
+    const ssize_t n = getline(&buf_, &cap_, file_);
+    if (n < 0) {
+      if (std::ferror(file_)) read_errno_ = errno ? errno : EIO;
+      return false;
+    }
+    ++line_;
+    return true;
+  }
+  /// Next line that is neither blank nor a comment.
+  bool next_data() {
+    while (next()) {
+      const char* p = buf_;
+      while (*p && std::isspace(static_cast<unsigned char>(*p))) ++p;
+      if (*p && *p != '%') return true;
+    }
+    return false;
+  }
+  const char* text() const { return buf_; }
+  long line() const { return line_; }
+  int read_errno() const { return read_errno_; }
+
+ private:
+  std::FILE* file_ = nullptr;
+  char* buf_ = nullptr;
+  std::size_t cap_ = 0;
+  long line_ = 0;
+  int open_errno_ = 0;
+  int read_errno_ = 0;
+};
+
+// Whitespace-separated words of a line: the first kMax are kept, all are counted.
+struct Words {
+  static constexpr int kMax = 5;
+  const char* begin[kMax];
+  const char* end[kMax];
+  int count = 0;
+
+  explicit Words(const char* p) {
+    for (;;) {
+      while (*p && std::isspace(static_cast<unsigned char>(*p))) ++p;
+      if (!*p) break;
+      const char* b = p;
+      while (*p && !std::isspace(static_cast<unsigned char>(*p))) ++p;
+      if (count < kMax) {
+        begin[count] = b;
+        end[count] = p;
+      }
+      ++count;
+    }
+  }
+  std::string str(int k) const { return std::string(begin[k], end[k]); }
+  std::string lower(int k) const {
+    std::string s = str(k);
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  }
+};
+
+bool parse_integer(const char* b, const char* e, long long& out) {
+  if (b == e) return false;
+  char* stop = nullptr;
+  errno = 0;
+  out = std::strtoll(b, &stop, 10);
+  return stop == e && errno == 0;
+}
+
+bool parse_real(const char* b, const char* e, double& out) {
+  if (b == e) return false;
+  char* stop = nullptr;
+  out = std::strtod(b, &stop);  // out of range gives ±inf or 0, accepted as values
+  return stop == e;
+}
+
+struct Header {
+  bool coordinate = true;
+  bool symmetric = false;
+  PetscInt rows = 0, cols = 0;
+  long long entries = 0;  // data items the file must hold
+};
+
+// Banner and size line. Leaves `in` just after the size line.
+Status parse_header(LineReader& in, const std::string& path, Header& h) {
+  Status st;
+  const char* f = path.c_str();
+  if (!in.is_open()) {
+    st.fail(PETSC_ERR_FILE_OPEN,
+            format("%s: cannot open: %s", f, errno_text(in.open_errno()).c_str()));
+    return st;
+  }
+  if (!in.next()) {
+    if (in.read_errno())
+      st.fail(PETSC_ERR_FILE_READ,
+              format("%s: read error: %s", f, errno_text(in.read_errno()).c_str()));
+    else
+      st.fail(PETSC_ERR_FILE_UNEXPECTED,
+              format("%s: empty file, expected a MatrixMarket banner", f));
+    return st;
+  }
+  const Words w(in.text());
+  if (w.count < 1 || w.lower(0) != "%%matrixmarket") {
+    st.fail(PETSC_ERR_FILE_UNEXPECTED,
+            format("%s: line 1: not a MatrixMarket file (no %%%%MatrixMarket banner)", f));
+    return st;
+  }
+  if (w.count != 5) {
+    st.fail(PETSC_ERR_FILE_UNEXPECTED,
+            format("%s: line 1: the banner needs 5 words (%%%%MatrixMarket matrix <format> <field> "
+                   "<symmetry>), got %d",
+                   f, w.count));
+    return st;
+  }
+  const std::string object = w.lower(1), fmt = w.lower(2), field = w.lower(3), sym = w.lower(4);
+  if (object != "matrix") {
+    st.fail(PETSC_ERR_FILE_UNEXPECTED,
+            format("%s: line 1: MatrixMarket object '%s' is not supported (only 'matrix')", f,
+                   w.str(1).c_str()));
+    return st;
+  }
+  if (fmt != "coordinate" && fmt != "array") {
+    st.fail(PETSC_ERR_FILE_UNEXPECTED,
+            format("%s: line 1: unknown MatrixMarket format '%s' (expected coordinate or array)", f,
+                   w.str(2).c_str()));
+    return st;
+  }
+  if (field == "complex" || field == "pattern") {
+    st.fail(PETSC_ERR_FILE_UNEXPECTED,
+            format("%s: line 1: %s MatrixMarket files are not supported (only real or integer)", f,
+                   field.c_str()));
+    return st;
+  }
+  if (field != "real" && field != "integer") {
+    st.fail(PETSC_ERR_FILE_UNEXPECTED,
+            format("%s: line 1: unknown MatrixMarket field '%s' (expected real or integer)", f,
+                   w.str(3).c_str()));
+    return st;
+  }
+  if (sym == "hermitian" || sym == "skew-symmetric") {
+    st.fail(PETSC_ERR_FILE_UNEXPECTED,
+            format("%s: line 1: %s MatrixMarket files are not supported (only general or "
+                   "symmetric)",
+                   f, sym.c_str()));
+    return st;
+  }
+  if (sym != "general" && sym != "symmetric") {
+    st.fail(PETSC_ERR_FILE_UNEXPECTED,
+            format("%s: line 1: unknown MatrixMarket symmetry '%s' (expected general or symmetric)",
+                   f, w.str(4).c_str()));
+    return st;
+  }
+  h.coordinate = fmt == "coordinate";
+  h.symmetric = sym == "symmetric";
+
+  if (!in.next_data()) {
+    if (in.read_errno())
+      st.fail(PETSC_ERR_FILE_READ,
+              format("%s: read error: %s", f, errno_text(in.read_errno()).c_str()));
+    else
+      st.fail(PETSC_ERR_FILE_READ, format("%s: truncated: no size line after the banner", f));
+    return st;
+  }
+  const Words s(in.text());
+  const int want = h.coordinate ? 3 : 2;
+  if (s.count != want) {
+    st.fail(PETSC_ERR_FILE_UNEXPECTED,
+            format("%s: line %ld: expected %d numbers (%s), got %d", f, in.line(), want,
+                   h.coordinate ? "rows columns entries" : "rows columns", s.count));
+    return st;
+  }
+  long long v[3] = {0, 0, 0};
+  const char* names[3] = {"row count", "column count", "entry count"};
+  for (int k = 0; k < want; ++k) {
+    if (!parse_integer(s.begin[k], s.end[k], v[k]) || v[k] < 0 ||
+        (k < 2 && v[k] > static_cast<long long>(PETSC_MAX_INT))) {
+      st.fail(PETSC_ERR_FILE_UNEXPECTED,
+              format("%s: line %ld: bad %s '%s'", f, in.line(), names[k], s.str(k).c_str()));
+      return st;
+    }
+  }
+  h.rows = static_cast<PetscInt>(v[0]);
+  h.cols = static_cast<PetscInt>(v[1]);
+  if (h.symmetric && h.rows != h.cols) {
+    st.fail(PETSC_ERR_FILE_UNEXPECTED,
+            format("%s: line %ld: a symmetric matrix must be square, this one is %" PetscInt_FMT
+                   "x%" PetscInt_FMT,
+                   f, in.line(), h.rows, h.cols));
+    return st;
+  }
+  const long long r = h.rows, c = h.cols;
+  if (h.coordinate) {
+    h.entries = v[2];
+    const long long cap = h.symmetric ? r * (r + 1) / 2 : r * c;
+    if (h.entries > cap) {
+      st.fail(PETSC_ERR_FILE_UNEXPECTED,
+              format("%s: line %ld: %lld entries cannot fit in a %" PetscInt_FMT "x%" PetscInt_FMT
+                     " %smatrix",
+                     f, in.line(), h.entries, h.rows, h.cols, h.symmetric ? "symmetric " : ""));
+      return st;
+    }
+  } else {
+    h.entries = h.symmetric ? r * (r + 1) / 2 : r * c;
+  }
+  return st;
+}
+
+// Reads every data item after the header and calls `on_entry(row, col, value)` (0-based, in range)
+// for each; a symmetric coordinate entry off the diagonal is also passed mirrored. Identical on
+// every rank: every entry is checked, not only the kept ones.
+template <class OnEntry>
+Status parse_body(LineReader& in, const std::string& path, const Header& h, OnEntry on_entry) {
+  Status st;
+  const char* f = path.c_str();
+  long long seen = 0;
+  PetscInt arow = 0, acol = 0;  // position of the next array value
+  while (in.next_data()) {
+    if (seen == h.entries) {
+      st.fail(PETSC_ERR_FILE_UNEXPECTED,
+              format("%s: line %ld: more entries than the %lld the header promises", f, in.line(),
+                     h.entries));
+      return st;
+    }
+    const Words w(in.text());
+    if (h.coordinate) {
+      if (w.count != 3) {
+        st.fail(PETSC_ERR_FILE_UNEXPECTED,
+                format("%s: line %ld: expected 3 numbers, got %d", f, in.line(), w.count));
+        return st;
+      }
+      long long i = 0, j = 0;
+      double v = 0;
+      if (!parse_integer(w.begin[0], w.end[0], i)) {
+        st.fail(PETSC_ERR_FILE_UNEXPECTED,
+                format("%s: line %ld: bad row index '%s'", f, in.line(), w.str(0).c_str()));
+        return st;
+      }
+      if (!parse_integer(w.begin[1], w.end[1], j)) {
+        st.fail(PETSC_ERR_FILE_UNEXPECTED,
+                format("%s: line %ld: bad column index '%s'", f, in.line(), w.str(1).c_str()));
+        return st;
+      }
+      if (!parse_real(w.begin[2], w.end[2], v)) {
+        st.fail(PETSC_ERR_FILE_UNEXPECTED,
+                format("%s: line %ld: bad value '%s'", f, in.line(), w.str(2).c_str()));
+        return st;
+      }
+      if (i < 1 || i > h.rows || j < 1 || j > h.cols) {
+        st.fail(PETSC_ERR_FILE_UNEXPECTED,
+                format("%s: line %ld: index (%lld,%lld) outside the %" PetscInt_FMT
+                       "x%" PetscInt_FMT " matrix",
+                       f, in.line(), i, j, h.rows, h.cols));
+        return st;
+      }
+      const PetscInt r = static_cast<PetscInt>(i - 1), c = static_cast<PetscInt>(j - 1);
+      on_entry(r, c, static_cast<PetscScalar>(v));
+      if (h.symmetric && r != c) on_entry(c, r, static_cast<PetscScalar>(v));
+    } else {
+      if (w.count != 1) {
+        st.fail(PETSC_ERR_FILE_UNEXPECTED,
+                format("%s: line %ld: expected 1 number, got %d", f, in.line(), w.count));
+        return st;
+      }
+      double v = 0;
+      if (!parse_real(w.begin[0], w.end[0], v)) {
+        st.fail(PETSC_ERR_FILE_UNEXPECTED,
+                format("%s: line %ld: bad value '%s'", f, in.line(), w.str(0).c_str()));
+        return st;
+      }
+      on_entry(arow, acol, static_cast<PetscScalar>(v));
+      if (h.symmetric && arow != acol) on_entry(acol, arow, static_cast<PetscScalar>(v));
+      // Column-major; a symmetric array holds rows acol..n-1 of column acol.
+      if (++arow == h.rows) {
+        ++acol;
+        arow = h.symmetric ? acol : 0;
+      }
+    }
+    ++seen;
+  }
+  if (in.read_errno()) {
+    st.fail(PETSC_ERR_FILE_READ,
+            format("%s: read error: %s", f, errno_text(in.read_errno()).c_str()));
+  } else if (seen < h.entries) {
+    st.fail(
+        PETSC_ERR_FILE_READ,
+        format("%s: truncated: header promises %lld entries, file has %lld", f, h.entries, seen));
+  }
+  return st;
+}
+
+struct Triplet {
+  PetscInt row, col;
+  PetscScalar value;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+// Text of a value that strtod reads back to the same double.
+void format_value(char* buf, std::size_t n, PetscScalar x) {
+  const double v = static_cast<double>(PetscRealPart(x));
+  if (std::isnan(v))
+    std::snprintf(buf, n, "nan");
+  else if (std::isinf(v))
+    std::snprintf(buf, n, v > 0 ? "inf" : "-inf");
+  else
+    std::snprintf(buf, n, "%.17g", v);
+}
+
+// Collective: rank 0 creates `tmp` and writes `header`, then each rank in rank order appends its
+// part with `rows` (which returns false and fills the Status on failure). A rank that fails stops
+// the ranks after it from writing. Returns this rank's outcome.
+template <class Header_, class Rows>
+Status write_in_rank_order(MPI_Comm comm, const std::string& tmp, const std::string& dest,
+                           Header_ header, Rows rows) {
+  Status st;
+  MPI_Comm c;
+  MPI_Comm_dup(comm, &c);
+  int rank = 0, size = 1;
+  MPI_Comm_rank(c, &rank);
+  MPI_Comm_size(c, &size);
+  int go = 1;
+  if (rank > 0) MPI_Recv(&go, 1, MPI_INT, rank - 1, 0, c, MPI_STATUS_IGNORE);
+  if (go) {
+    std::FILE* file = std::fopen(tmp.c_str(), rank == 0 ? "w" : "a");
+    if (!file) {
+      st.fail(rank == 0 ? PETSC_ERR_FILE_OPEN : PETSC_ERR_FILE_WRITE,
+              dest + ": cannot write: " + errno_text(errno));
+    } else {
+      std::vector<char> buffer(1 << 20);
+      std::setvbuf(file, buffer.data(), _IOFBF, buffer.size());
+      try {
+        if (rank == 0) header(file);
+        rows(file, st);
+      } catch (const std::exception& e) {
+        st.fail(PETSC_ERR_FILE_WRITE, dest + ": cannot write: " + e.what());
+      }
+      const bool bad = std::ferror(file) != 0;
+      int err = bad ? errno : 0;
+      if (std::fclose(file) != 0 && !err) err = errno ? errno : EIO;
+      if (bad || err)
+        st.fail(PETSC_ERR_FILE_WRITE, dest + ": cannot write: " + errno_text(err ? err : EIO));
+    }
+    go = st.ok ? 1 : 0;
+  }
+  if (rank + 1 < size) MPI_Send(&go, 1, MPI_INT, rank + 1, 0, c);
+  MPI_Comm_free(&c);
+  return st;
+}
+
+}  // namespace
+
+OwnedVec mm_read_vec(MPI_Comm comm, const std::string& path, PetscInt local,
+                     PetscInt expected_global) {
+  const char* f = path.c_str();
+  LineReader in(path);
+  Header h;
+  Status st = parse_header(in, path, h);
+  raise_if_any(comm, st);
+
+  if (h.rows != 1 && h.cols != 1)
+    st.fail(PETSC_ERR_FILE_UNEXPECTED, format("%s: is a %" PetscInt_FMT "x%" PetscInt_FMT
+                                              " matrix, not a vector (n x 1 or 1 x n)",
+                                              f, h.rows, h.cols));
+  const PetscInt n = h.cols == 1 ? h.rows : h.cols;
+  if (st.ok && expected_global != PETSC_DETERMINE && n != expected_global)
+    st.fail(PETSC_ERR_ARG_SIZ, format("%s: has %" PetscInt_FMT " entries, expected %" PetscInt_FMT,
+                                      f, n, expected_global));
+  raise_if_any(comm, st);
+  const Range r = split(comm, path, local, n, "entries");
+
+  OwnedVec v;
+  FOLDOPT_CALL(VecCreate(comm, v.out()));
+  FOLDOPT_CALL(VecSetSizes(v, r.local, n));
+  FOLDOPT_CALL(VecSetType(v, VECSTANDARD));
+  FOLDOPT_CALL(VecSet(v, 0.0));
+  PetscScalar* a = nullptr;
+  FOLDOPT_CALL(VecGetArray(v, &a));
+  try {
+    const bool column = h.cols == 1;
+    std::vector<char> set(h.coordinate ? static_cast<std::size_t>(r.local) : 0, 0);
+    st = parse_body(in, path, h, [&](PetscInt i, PetscInt j, PetscScalar x) {
+      const PetscInt k = column ? i : j;
+      if (k < r.start || k >= r.end) return;
+      const PetscInt l = k - r.start;
+      if (!h.coordinate) {
+        a[l] = x;
+      } else if (!set[l]) {  // assign the first (keeps -0.0), sum duplicates
+        a[l] = x;
+        set[l] = 1;
+      } else {
+        a[l] += x;
+      }
+    });
+  } catch (const std::exception& e) {
+    st.fail(PETSC_ERR_MEM, format("%s: %s", f, e.what()));
+  }
+  FOLDOPT_CALL(VecRestoreArray(v, &a));
+  raise_if_any(comm, st);
+  return v;
+}
+
+OwnedMat mm_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows) {
+  const char* f = path.c_str();
+  LineReader in(path);
+  Header h;
+  Status st = parse_header(in, path, h);
+  raise_if_any(comm, st);
+  const Range rows = split(comm, path, local_rows, h.rows, "rows");
+  const Range cols = column_split(comm, path, rows, h.cols);
+
+  // Keep the triplets of our rows, then sort and merge duplicates.
+  std::vector<Triplet> t;
+  try {
+    st = parse_body(in, path, h, [&](PetscInt i, PetscInt j, PetscScalar x) {
+      if (i < rows.start || i >= rows.end) return;
+      if (!h.coordinate && x == 0.0) return;  // a dense array: keep the nonzeros
+      t.push_back(Triplet{i, j, x});
+    });
+    if (st.ok) {
+      std::stable_sort(t.begin(), t.end(), [](const Triplet& a, const Triplet& b) {
+        return a.row != b.row ? a.row < b.row : a.col < b.col;
+      });
+      std::size_t out = 0;
+      for (std::size_t k = 0; k < t.size(); ++k) {
+        if (out > 0 && t[out - 1].row == t[k].row && t[out - 1].col == t[k].col)
+          t[out - 1].value += t[k].value;
+        else
+          t[out++] = t[k];
+      }
+      t.resize(out);
+    }
+  } catch (const std::exception& e) {
+    st.fail(PETSC_ERR_MEM, format("%s: %s", f, e.what()));
+  }
+  raise_if_any(comm, st);
+
+  // Exact preallocation: nonzeros of each owned row in the diagonal and off-diagonal blocks.
+  std::vector<PetscInt> d_nnz(static_cast<std::size_t>(rows.local), 0);
+  std::vector<PetscInt> o_nnz(static_cast<std::size_t>(rows.local), 0);
+  for (const Triplet& e : t) {
+    const std::size_t l = static_cast<std::size_t>(e.row - rows.start);
+    if (e.col >= cols.start && e.col < cols.end)
+      ++d_nnz[l];
+    else
+      ++o_nnz[l];
+  }
+  OwnedMat A;
+  FOLDOPT_CALL(MatCreate(comm, A.out()));
+  FOLDOPT_CALL(MatSetSizes(A, rows.local, cols.local, h.rows, h.cols));
+  FOLDOPT_CALL(MatSetType(A, MATAIJ));
+  FOLDOPT_CALL(MatSeqAIJSetPreallocation(A, 0, d_nnz.data()));
+  FOLDOPT_CALL(MatMPIAIJSetPreallocation(A, 0, d_nnz.data(), 0, o_nnz.data()));
+  FOLDOPT_CALL(MatSetOption(A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE));
+  FOLDOPT_CALL(MatSetOption(A, MAT_NO_OFF_PROC_ENTRIES, PETSC_TRUE));
+  std::vector<PetscInt> cidx;
+  std::vector<PetscScalar> vals;
+  for (std::size_t k = 0; k < t.size();) {
+    const PetscInt row = t[k].row;
+    cidx.clear();
+    vals.clear();
+    for (; k < t.size() && t[k].row == row; ++k) {
+      cidx.push_back(t[k].col);
+      vals.push_back(t[k].value);
+    }
+    FOLDOPT_CALL(MatSetValues(A, 1, &row, static_cast<PetscInt>(cidx.size()), cidx.data(),
+                              vals.data(), INSERT_VALUES));
+  }
+  FOLDOPT_CALL(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+  FOLDOPT_CALL(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  return A;
+}
+
+Status mm_write_vec(MPI_Comm comm, Vec v, const std::string& tmp, const std::string& dest) {
+  Status st;
+  PetscInt n = 0;
+  const PetscScalar* a = nullptr;
+  PetscInt nlocal = 0;
+  if (VecGetSize(v, &n) || VecGetLocalSize(v, &nlocal) || VecGetArrayRead(v, &a)) {
+    st.fail(PETSC_ERR_ARG_WRONG, dest + ": cannot read the vector to write");
+    a = nullptr;
+  }
+  if (!agree(comm, st)) {
+    if (a) VecRestoreArrayRead(v, &a);
+    return st;
+  }
+  st = write_in_rank_order(
+      comm, tmp, dest,
+      [&](std::FILE* file) {
+        std::fprintf(file, "%%%%MatrixMarket matrix array real general\n%" PetscInt_FMT " 1\n", n);
+      },
+      [&](std::FILE* file, Status&) {
+        char buf[40];
+        for (PetscInt i = 0; i < nlocal; ++i) {
+          format_value(buf, sizeof buf, a[i]);
+          std::fputs(buf, file);
+          std::fputc('\n', file);
+        }
+      });
+  VecRestoreArrayRead(v, &a);
+  return st;
+}
+
+Status mm_write_mat(MPI_Comm comm, Mat A, const std::string& tmp, const std::string& dest) {
+  Status st;
+  PetscInt M = 0, N = 0, rstart = 0, rend = 0;
+  long long nnz_local = 0, nnz = 0;
+  if (MatGetSize(A, &M, &N) || MatGetOwnershipRange(A, &rstart, &rend)) {
+    st.fail(PETSC_ERR_ARG_WRONG, dest + ": cannot read the matrix to write");
+  } else {
+    for (PetscInt i = rstart; i < rend && st.ok; ++i) {
+      PetscInt ncols = 0;
+      if (MatGetRow(A, i, &ncols, nullptr, nullptr)) {
+        st.fail(PETSC_ERR_ARG_WRONG,
+                dest +
+                    ": cannot read the rows of the matrix to write (not assembled, or a type "
+                    "without MatGetRow)");
+        break;
+      }
+      nnz_local += ncols;  // before MatRestoreRow, which zeroes ncols
+      MatRestoreRow(A, i, &ncols, nullptr, nullptr);
+    }
+  }
+  if (!agree(comm, st)) return st;
+  MPI_Allreduce(&nnz_local, &nnz, 1, MPI_LONG_LONG, MPI_SUM, comm);
+  return write_in_rank_order(
+      comm, tmp, dest,
+      [&](std::FILE* file) {
+        std::fprintf(file,
+                     "%%%%MatrixMarket matrix coordinate real general\n%" PetscInt_FMT
+                     " %" PetscInt_FMT " %lld\n",
+                     M, N, nnz);
+      },
+      [&](std::FILE* file, Status& s) {
+        char buf[40];
+        for (PetscInt i = rstart; i < rend; ++i) {
+          PetscInt ncols = 0;
+          const PetscInt* cols = nullptr;
+          const PetscScalar* vals = nullptr;
+          if (MatGetRow(A, i, &ncols, &cols, &vals)) {
+            s.fail(PETSC_ERR_ARG_WRONG, dest + ": cannot read the rows of the matrix to write");
+            return;
+          }
+          for (PetscInt k = 0; k < ncols; ++k) {
+            format_value(buf, sizeof buf, vals[k]);
+            std::fprintf(file, "%" PetscInt_FMT " %" PetscInt_FMT " %s\n", i + 1, cols[k] + 1, buf);
+          }
+          MatRestoreRow(A, i, &ncols, &cols, &vals);
+        }
+      });
+}
+
+}  // namespace detail
+}  // namespace io
+}  // namespace foldopt
