@@ -56,7 +56,9 @@ void check_collective(MPI_Comm comm, bool local_ok, PetscErrorCode code,
       ::foldopt::detail::throw_petsc_error(foldopt_ierr_, #__VA_ARGS__, __FILE__, __LINE__); \
   } while (0)
 
-/// Throw foldopt::Error(code, printf-style message) unless `cond` holds (local, not collective).
+/// Throw foldopt::Error(code, printf-style message) unless `cond` holds. Only for conditions that
+/// every rank evaluates identically (options, global sizes, reduced values): the error is marked
+/// collective. A condition on rank-local data goes through foldopt::check_collective instead.
 #define FOLDOPT_CHECK(cond, code, ...)                                                   \
   do {                                                                                   \
     if (PetscUnlikely(!(cond)))                                                          \

@@ -22,7 +22,7 @@ std::string format(const char* fmt, ...) {
 }
 
 void throw_error(PetscErrorCode code, const std::string& message) {
-  throw Error(code, message, false);
+  throw Error(code, message, true);
 }
 
 void throw_petsc_error(PetscErrorCode code, const char* expr, const char* file, int line) {

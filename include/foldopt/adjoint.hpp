@@ -1,0 +1,110 @@
+// foldopt: the adjoint solve (I − Φᵀ) w = g.
+//
+// The operator is a MatShell over UpdateMap::phi_t; the solve is a KSP with the prefix `fold_`
+// (default relative tolerance 1e-10, no preconditioner). `-fold_ksp_type richardson` (scale 1) is
+// linear fixed-point iteration (LFPI), i.e. what unrolling computes; gmres, bcgs, fgmres, lgmres,
+// gcr and every other KSP are one option away. Preconditioners (-fold_pc_type ilu, gamg, hypre,
+// bjacobi, asm, …) act on the assembled I − Φᵀ where the map can assemble Φ; Jacobi can also use
+// the diagonal of Φ alone.
+//
+// -fold_backward jacobian assembles I − Φᵀ and solves it directly with a second KSP (prefix
+// `fold_jacobian_`, default preonly + LU, MUMPS in parallel). A map that cannot assemble Φ is
+// probed column by column with Φᵀ products below -fold_jacobian_max_size (default 4096) only,
+// and the report says so.
+//
+// A solve that does not converge throws foldopt::Error(PETSC_ERR_NOT_CONVERGED) naming the method,
+// the residual reached and ρ(Φ) when known: never a silent wrong gradient.
+#ifndef FOLDOPT_ADJOINT_HPP
+#define FOLDOPT_ADJOINT_HPP
+
+#include <foldopt/handle.hpp>
+
+#include <petscviewer.h>
+
+#include <exception>
+#include <string>
+
+namespace foldopt {
+
+class UpdateMap;
+
+enum class BackwardMethod { krylov, jacobian };
+
+struct AdjointReport {
+  std::string method;          ///< e.g. "krylov gmres, pc none" or "jacobian lu (mumps)"
+  bool converged = false;
+  PetscInt iterations = 0;     ///< KSP iterations (1 for a direct solve)
+  std::string reason;          ///< KSPConvergedReason
+  PetscReal rhs_norm = 0;      ///< ‖g‖₂
+  PetscReal residual = 0;      ///< true residual ‖g − (I − Φᵀ) w‖₂
+  PetscReal worst_instance = 0;///< max over batch instances of ‖r_b‖₂ / ‖g_b‖₂
+  PetscInt products = 0;       ///< Φᵀ products (solve and residual check)
+  PetscReal rtol = 0;
+  double setup_seconds = 0;    ///< assembling Φ / preconditioner / factorization
+  double seconds = 0;          ///< the whole solve
+  std::string note;            ///< e.g. why a fallback was taken
+};
+
+class AdjointSolver {
+ public:
+  explicit AdjointSolver(MPI_Comm comm, const std::string& prefix = "fold_");
+  ~AdjointSolver();
+  AdjointSolver(const AdjointSolver&) = delete;
+  AdjointSolver& operator=(const AdjointSolver&) = delete;
+
+  /// The map whose linearization is solved; must outlive the solver.
+  void set_map(UpdateMap& map);
+  void set_backward(BackwardMethod m) { backward_ = m; }
+  BackwardMethod backward() const { return backward_; }
+  void set_tolerances(PetscReal rtol, PetscReal atol, PetscInt max_it);
+  void set_jacobian_max_size(PetscInt n) { jacobian_max_size_ = n; }
+  /// ρ(Φ) when an estimate is known (quoted in errors).
+  void set_rho(PetscReal rho) { rho_ = rho; }
+  /// Reads -<prefix>backward, -<prefix>jacobian_max_size, -<prefix>monitor and the KSP options.
+  void set_from_options();
+
+  /// Solve (I − Φᵀ) w = g at the map's current linearization; w is the initial guess on entry
+  /// only when the KSP is told to use a nonzero guess. Throws on non-convergence.
+  void solve(Vec g, Vec w);
+  const AdjointReport& report() const { return report_; }
+  void view(PetscViewer viewer) const;
+
+  KSP ksp() const { return ksp_; }
+  /// The MatShell of I − Φᵀ and of Φᵀ (for EPS, tests and user code).
+  Mat operator_shell() const { return a_; }
+  Mat phi_t_shell() const { return phit_; }
+  /// Φᵀ products made through the shells so far.
+  PetscInt products() const { return products_; }
+
+  /// I − Φᵀ assembled from the map (new reference): transpose of the assembled Φ when the map
+  /// can assemble, otherwise (size ≤ the limit) columns from Φᵀ products. `how` says which.
+  OwnedMat assemble_operator(std::string* how = nullptr);
+
+ private:
+  struct Shell;
+  void ensure_shells();
+  void solve_krylov(Vec g, Vec w);
+  void solve_jacobian(Vec g, Vec w);
+  void finish(Vec g, Vec w, bool solver_converged);
+  void rethrow_pending();
+
+  MPI_Comm comm_;
+  std::string prefix_;
+  UpdateMap* map_ = nullptr;
+  BackwardMethod backward_ = BackwardMethod::krylov;
+  PetscInt jacobian_max_size_ = 4096;
+  PetscReal rho_ = -1;
+  PetscInt products_ = 0;
+  OwnedMat a_, phit_, pmat_;
+  OwnedKSP ksp_, jac_ksp_;
+  OwnedVec work_;
+  AdjointReport report_;
+  std::exception_ptr pending_;  ///< exception raised inside a PETSc callback
+  bool options_set_ = false, side_chosen_ = false;
+};
+
+const char* to_string(BackwardMethod m);
+
+}  // namespace foldopt
+
+#endif  // FOLDOPT_ADJOINT_HPP

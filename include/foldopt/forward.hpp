@@ -1,0 +1,77 @@
+// foldopt: forward solvers, which return x*(θ).
+//
+// A forward solver need not be the algorithm the update map comes from; it only has to find the
+// same fixed point (the layer checks ‖U(x*) − x*‖ before every backward). Solvers are registered
+// by name and chosen with -fold_fwd_type; each reads its own options under the prefix fold_fwd_.
+//   snes      the map's own iteration through PETSc SNES on F(x) = x − U(x; θ)
+//             (nrichardson with the `basic` line search is the plain iteration; anderson, ngmres
+//             accelerate it)
+//   callback  a user function
+#ifndef FOLDOPT_FORWARD_HPP
+#define FOLDOPT_FORWARD_HPP
+
+#include <foldopt/params.hpp>
+#include <foldopt/registry.hpp>
+
+#include <petscviewer.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace foldopt {
+
+class Problem;
+class UpdateMap;
+
+/// What a forward solve did.
+struct ForwardReport {
+  std::string solver;       ///< e.g. "snes nrichardson"
+  bool converged = false;
+  PetscInt iterations = 0;
+  std::string reason;       ///< the solver's own converged/diverged reason
+  PetscReal residual = 0;   ///< the solver's final residual (its own norm)
+  double seconds = 0;
+};
+
+class ForwardSolver {
+ public:
+  virtual ~ForwardSolver() = default;
+  virtual std::string type() const = 0;
+  /// Read options under the solver's prefix (called once, after the code's defaults).
+  virtual void set_from_options() {}
+  /// Solve for θ; `x` holds the initial guess (warm start) on entry and x* on return. A solve
+  /// that fails or does not converge throws foldopt::Error with the solver's reason.
+  virtual ForwardReport solve(const ParamSet& theta, Vec x) = 0;
+  virtual void view(PetscViewer viewer) const;
+};
+
+/// What a forward solver is built from.
+struct ForwardContext {
+  MPI_Comm comm = MPI_COMM_NULL;
+  Problem* problem = nullptr;  ///< may be null for a bare map
+  UpdateMap* map = nullptr;
+  std::string prefix = "fold_fwd_";
+};
+
+using ForwardRegistry = Registry<ForwardSolver, const ForwardContext&>;
+/// The registry of forward solvers (built-ins registered on first use).
+ForwardRegistry& forward_registry();
+
+/// The `callback` forward solver: a user function that fills x (holding the previous x* on entry)
+/// and the report (iterations, converged, reason).
+class CallbackForward : public ForwardSolver {
+ public:
+  using Function = std::function<void(const ParamSet& theta, Vec x, ForwardReport& report)>;
+  explicit CallbackForward(Function f = nullptr) : f_(std::move(f)) {}
+  std::string type() const override { return "callback"; }
+  void set_function(Function f) { f_ = std::move(f); }
+  ForwardReport solve(const ParamSet& theta, Vec x) override;
+
+ private:
+  Function f_;
+};
+
+}  // namespace foldopt
+
+#endif  // FOLDOPT_FORWARD_HPP

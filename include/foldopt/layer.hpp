@@ -1,0 +1,104 @@
+// foldopt: the folded layer, the user-facing object.
+//
+//   forward(θ)  → x*     through a ForwardSolver (warm-started from the previous x*)
+//   backward(g) → ∂L/∂θ  per parameter block: check ‖U(x*) − x*‖, linearize the map at (x*, θ),
+//                        optionally choose the stepsize and estimate ρ(Φ), solve (I − Φᵀ) w = g,
+//                        return Ψᵀ w.
+//
+// Options (prefix `fold_` by default; -help lists them):
+//   -fold_map_type NAME            update map (default: the problem's own)
+//   -fold_fwd_type NAME            forward solver (default: snes) and -fold_fwd_* its options
+//   -fold_backward krylov|jacobian adjoint method (-fold_ksp_*, -fold_pc_*, -fold_jacobian_*)
+//   -fold_rho                      estimate ρ(Φ) before each backward (-fold_rho_eps_*)
+//   -fold_stepsize fixed|auto      keep the map's stepsize, or set α = 2/(λmin + λmax)
+//   -fold_check_fixed_point TOL    fixed-point check before every backward (default 1e-6)
+//   -fold_check_fd                 finite-difference check of each gradient (costly)
+//   -fold_view                     report after each backward
+#ifndef FOLDOPT_LAYER_HPP
+#define FOLDOPT_LAYER_HPP
+
+#include <foldopt/adjoint.hpp>
+#include <foldopt/checks.hpp>
+#include <foldopt/forward.hpp>
+#include <foldopt/spectral.hpp>
+#include <foldopt/update_map.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace foldopt {
+
+class Problem;
+
+enum class StepsizeRule { fixed, automatic };
+
+class FoldedLayer {
+ public:
+  /// A layer for `problem` (which must outlive it); the map and forward solver are created from
+  /// the registries by name at set_from_options (or given explicitly before it).
+  explicit FoldedLayer(Problem& problem, const std::string& prefix = "fold_");
+  /// A layer over a bare map (no Problem): the forward solver must be `snes` or a callback.
+  explicit FoldedLayer(std::unique_ptr<UpdateMap> map, const std::string& prefix = "fold_");
+  ~FoldedLayer();
+
+  void set_map(std::unique_ptr<UpdateMap> map);
+  void set_forward(std::unique_ptr<ForwardSolver> fwd);
+  /// Shortcut for set_forward(CallbackForward(f)).
+  void set_forward_callback(CallbackForward::Function f);
+  void set_stepsize_rule(StepsizeRule r) { stepsize_rule_ = r; }
+  void set_fixed_point_tolerance(PetscReal tol) { fp_tol_ = tol; }
+  void set_estimate_rho(bool on) { estimate_rho_ = on; }
+  /// Read the options (once, after the code's own defaults: the command line wins).
+  void set_from_options();
+
+  /// x*(θ). The returned vector belongs to the layer and holds x* until the next forward.
+  Vec forward(const ParamSet& theta);
+  /// ∂L/∂θ for g = ∂L/∂x*, per block of θ, at the last forward's solution.
+  ParamSet backward(Vec g);
+
+  /// Install x* (for a solution computed elsewhere) without a forward solve.
+  void set_solution(const ParamSet& theta, Vec x);
+  Vec solution() const { return x_; }
+  const ParamSet& theta() const { return theta_; }
+
+  UpdateMap& map();
+  ForwardSolver& forward_solver();
+  AdjointSolver& adjoint() { return adjoint_; }
+
+  const ForwardReport& forward_report() const { return fwd_report_; }
+  const RhoEstimate& rho_estimate() const { return rho_; }
+  const ExtremeEigenvalues& stepsize_estimate() const { return step_eigs_; }
+  PetscReal fixed_point_residual() const { return fp_residual_; }
+  /// Estimate ρ(Φ) at the current linearization now (also done in backward under -fold_rho).
+  const RhoEstimate& estimate_rho();
+  /// Finite-difference checks of the last backward (also run under -fold_check_fd).
+  const std::vector<FdCheck>& fd_checks() const { return fd_; }
+  void view(PetscViewer viewer) const;
+
+ private:
+  void ensure_parts();
+  void linearize();
+
+  MPI_Comm comm_;
+  std::string prefix_;
+  Problem* problem_ = nullptr;
+  std::unique_ptr<UpdateMap> map_;
+  std::unique_ptr<ForwardSolver> fwd_;
+  AdjointSolver adjoint_;
+  StepsizeRule stepsize_rule_ = StepsizeRule::fixed;
+  PetscReal fp_tol_ = 1e-6;
+  bool estimate_rho_ = false, check_fd_ = false, view_ = false, options_set_ = false;
+  bool have_solution_ = false;
+  ParamSet theta_;
+  OwnedVec x_;
+  ForwardReport fwd_report_;
+  RhoEstimate rho_;
+  ExtremeEigenvalues step_eigs_;
+  PetscReal fp_residual_ = -1;
+  std::vector<FdCheck> fd_;
+};
+
+}  // namespace foldopt
+
+#endif  // FOLDOPT_LAYER_HPP

@@ -1,0 +1,61 @@
+// foldopt: a parametric optimization problem  min_x f(x; θ)  s.t.  lb(θ) ≤ x ≤ ub(θ)
+// (and later c(x; θ) = 0, h(x; θ) ≤ 0).
+//
+// One description serves both sides: forward solvers (TAO, SNES on a map, user callbacks) use its
+// objective, gradient, Hessian products and bounds; update maps (PGD, …) take their Jacobians Φ
+// and Ψ from the same functions. A problem names its default map.
+#ifndef FOLDOPT_PROBLEM_HPP
+#define FOLDOPT_PROBLEM_HPP
+
+#include <foldopt/params.hpp>
+#include <foldopt/registry.hpp>
+
+#include <memory>
+
+#include <string>
+
+namespace foldopt {
+
+class Problem {
+ public:
+  virtual ~Problem() = default;
+
+  /// Registered name (e.g. "qp_box").
+  virtual std::string type() const = 0;
+  virtual const Layout& layout() const = 0;
+  OwnedVec create_vec() const;
+  /// θ as given by the problem's data (its own vectors, shared).
+  virtual const ParamSet& params() const = 0;
+  /// Name of the update map that backs this problem by default.
+  virtual std::string default_map() const = 0;
+
+  /// f(x; θ) and its gradient ∇ₓf (g may be null).
+  virtual PetscReal objective_gradient(Vec x, const ParamSet& theta, Vec g) = 0;
+  /// y = ∇²ₓf(x; θ) v.
+  virtual void hessian_mult(Vec x, const ParamSet& theta, Vec v, Vec y) = 0;
+  /// ∇²ₓf(x; θ) assembled (new reference), or null if the problem cannot assemble it.
+  virtual OwnedMat hessian(Vec x, const ParamSet& theta) { (void)x; (void)theta; return OwnedMat(); }
+  /// out_b = (∂(∇ₓf)/∂θ_b)ᵀ v for every block b of `out` that enters the gradient (others zero).
+  virtual void gradient_param_t(Vec x, const ParamSet& theta, Vec v, ParamSet& out) = 0;
+  /// y = Σ_b ∂(∇ₓf)/∂θ_b dθ_b.
+  virtual void gradient_param(Vec x, const ParamSet& theta, const ParamSet& dtheta, Vec y) = 0;
+
+  /// Bounds: lb and ub as vectors (entries ±inf where unbounded); the names of the parameter
+  /// blocks they are (empty if a bound is fixed data or absent).
+  virtual bool has_bounds() const { return false; }
+  virtual void bounds(const ParamSet& theta, Vec lb, Vec ub);
+  virtual std::string lower_bound_block() const { return ""; }
+  virtual std::string upper_bound_block() const { return ""; }
+
+  /// Known solution (e.g. a generated instance built from its KKT conditions), or null.
+  virtual Vec known_solution() const { return nullptr; }
+};
+
+/// Built-in problems by name (-problem NAME in the executable). A factory reads its own options
+/// (sizes, seeds, input files) from the PETSc options database.
+using ProblemRegistry = Registry<Problem, MPI_Comm>;
+ProblemRegistry& problem_registry();
+
+}  // namespace foldopt
+
+#endif  // FOLDOPT_PROBLEM_HPP

@@ -1,0 +1,391 @@
+// foldopt: the adjoint solve (I − Φᵀ) w = g (see include/foldopt/adjoint.hpp).
+//
+// Method: I − Φᵀ is a MatShell over UpdateMap::phi_t; a KSP (prefix fold_) solves it. LFPI is
+//   KSPRICHARDSON with scale 1 and PCNONE: w_{k+1} = w_k + (g − (I − Φᵀ) w_k) = Φᵀ w_k + g.
+//   Preconditioners that need entries get the assembled I − Φᵀ = I − (Φ assembled)ᵀ as Pmat; the
+//   Jacobian path factors that matrix (LU, MUMPS in parallel).
+// Algorithm: after every solve the true residual ‖g − (I − Φᵀ) w‖₂ is computed with one more
+//   product; a diverged KSP, a failed factorization, or a residual far above the tolerance is an
+//   error (PETSC_ERR_NOT_CONVERGED).
+// References: Kotary, Dinh, Fioretto, "Analyzing and Enhancing the Backward-Pass Convergence of
+//   Unrolled Optimization" (2023), Theorem 1 (unrolling = LFPI on the adjoint system).
+#include <foldopt/adjoint.hpp>
+
+#include <foldopt/error.hpp>
+#include <foldopt/update_map.hpp>
+
+#include "core/compat.hpp"
+#include "core/util.hpp"
+
+#include <cmath>
+#include <cstring>
+
+namespace foldopt {
+
+const char* to_string(BackwardMethod m) {
+  switch (m) {
+    case BackwardMethod::krylov: return "krylov";
+    case BackwardMethod::jacobian: return "jacobian";
+  }
+  return "?";
+}
+
+// File-static callbacks of the shells: check the context, forward to the map, keep exceptions.
+struct AdjointSolver::Shell {
+  static AdjointSolver* self(Mat A) {
+    void* ctx = nullptr;
+    MatShellGetContext(A, &ctx);
+    return static_cast<AdjointSolver*>(ctx);
+  }
+  // y = (I − Φᵀ) x
+  static PetscErrorCode mult_a(Mat A, Vec x, Vec y) {
+    AdjointSolver* s = self(A);
+    PetscCheck(s && s->map_, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "adjoint shell has no map");
+    PetscErrorCode ierr = detail::guarded(s->pending_, [&] {
+      s->map_->phi_t(x, y);
+      ++s->products_;
+    });
+    if (ierr) SETERRQ(PETSC_COMM_SELF, ierr, "update map '%s' failed in phi_t", s->map_->type().c_str());
+    PetscCall(VecAYPX(y, -1.0, x));
+    return compat::success;
+  }
+  // y = Φᵀ x
+  static PetscErrorCode mult_phit(Mat A, Vec x, Vec y) {
+    AdjointSolver* s = self(A);
+    PetscCheck(s && s->map_, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "adjoint shell has no map");
+    PetscErrorCode ierr = detail::guarded(s->pending_, [&] {
+      s->map_->phi_t(x, y);
+      ++s->products_;
+    });
+    if (ierr) SETERRQ(PETSC_COMM_SELF, ierr, "update map '%s' failed in phi_t", s->map_->type().c_str());
+    return compat::success;
+  }
+  // y = (I − Φ) x, y = Φ x  (transpose products, where the map has phi)
+  static PetscErrorCode mult_t_a(Mat A, Vec x, Vec y) {
+    AdjointSolver* s = self(A);
+    PetscErrorCode ierr = detail::guarded(s->pending_, [&] { s->map_->phi(x, y); });
+    if (ierr) SETERRQ(PETSC_COMM_SELF, ierr, "update map '%s' failed in phi", s->map_->type().c_str());
+    PetscCall(VecAYPX(y, -1.0, x));
+    return compat::success;
+  }
+  static PetscErrorCode mult_t_phit(Mat A, Vec x, Vec y) {
+    AdjointSolver* s = self(A);
+    PetscErrorCode ierr = detail::guarded(s->pending_, [&] { s->map_->phi(x, y); });
+    if (ierr) SETERRQ(PETSC_COMM_SELF, ierr, "update map '%s' failed in phi", s->map_->type().c_str());
+    return compat::success;
+  }
+  // diag(I − Φᵀ) = 1 − diag(Φ); diag(Φᵀ) = diag(Φ)
+  static PetscErrorCode diag_a(Mat A, Vec d) {
+    AdjointSolver* s = self(A);
+    PetscErrorCode ierr = detail::guarded(s->pending_, [&] { s->map_->get_diagonal(d); });
+    if (ierr) SETERRQ(PETSC_COMM_SELF, ierr, "update map '%s' failed in get_diagonal", s->map_->type().c_str());
+    PetscCall(VecScale(d, -1.0));
+    PetscCall(VecShift(d, 1.0));
+    return compat::success;
+  }
+  static PetscErrorCode diag_phit(Mat A, Vec d) {
+    AdjointSolver* s = self(A);
+    PetscErrorCode ierr = detail::guarded(s->pending_, [&] { s->map_->get_diagonal(d); });
+    if (ierr) SETERRQ(PETSC_COMM_SELF, ierr, "update map '%s' failed in get_diagonal", s->map_->type().c_str());
+    return compat::success;
+  }
+};
+
+namespace {
+PetscErrorCode read_options(MPI_Comm comm, const char* prefix, PetscInt* method, PetscInt* maxsize,
+                            PetscBool* monitor) {
+  static const char* const methods[] = {"krylov", "jacobian"};
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(comm, prefix, "Folded backward (adjoint solve)", "AdjointSolver");
+  PetscCall(PetscOptionsEList("-backward", "Adjoint method: matrix-free Krylov, or Jacobian extraction and a direct solve",
+                              "AdjointSolver::set_backward", methods, 2, methods[*method], method, nullptr));
+  PetscCall(PetscOptionsInt("-jacobian_max_size", "Largest size at which a map that cannot assemble Phi is probed column by column",
+                            "AdjointSolver::set_jacobian_max_size", *maxsize, maxsize, nullptr));
+  PetscCall(PetscOptionsBool("-monitor", "Print the true residual of each adjoint iteration", "AdjointSolver", *monitor,
+                             monitor, nullptr));
+  PetscOptionsEnd();
+  PetscFunctionReturn(0);
+}
+}  // namespace
+
+AdjointSolver::AdjointSolver(MPI_Comm comm, const std::string& prefix)
+    : comm_(comm), prefix_(prefix) {
+  report_.rtol = 1e-10;
+}
+
+AdjointSolver::~AdjointSolver() = default;
+
+void AdjointSolver::rethrow_pending() {
+  if (pending_) {
+    std::exception_ptr e = pending_;
+    pending_ = nullptr;
+    std::rethrow_exception(e);
+  }
+}
+
+void AdjointSolver::set_map(UpdateMap& map) {
+  if (map_ && &map != map_) {
+    a_.reset();
+    phit_.reset();
+    pmat_.reset();
+    work_.reset();
+  }
+  map_ = &map;
+  ensure_shells();
+  if (ksp_) FOLDOPT_CALL(KSPSetOperators(ksp_, a_, a_));
+}
+
+void AdjointSolver::ensure_shells() {
+  FOLDOPT_CHECK(map_ != nullptr, PETSC_ERR_ORDER, "adjoint solver: set_map() first");
+  if (a_) return;
+  const Layout& l = map_->layout();
+  FOLDOPT_CALL(MatCreateShell(comm_, l.local, l.local, l.global(), l.global(), this, a_.out()));
+  FOLDOPT_CALL(MatShellSetOperation(a_, MATOP_MULT, compat::matop(Shell::mult_a)));
+  FOLDOPT_CALL(MatCreateShell(comm_, l.local, l.local, l.global(), l.global(), this, phit_.out()));
+  FOLDOPT_CALL(MatShellSetOperation(phit_, MATOP_MULT, compat::matop(Shell::mult_phit)));
+  if (map_->has_phi()) {
+    FOLDOPT_CALL(MatShellSetOperation(a_, MATOP_MULT_TRANSPOSE, compat::matop(Shell::mult_t_a)));
+    FOLDOPT_CALL(MatShellSetOperation(phit_, MATOP_MULT_TRANSPOSE, compat::matop(Shell::mult_t_phit)));
+  }
+  if (map_->has_diagonal()) {
+    FOLDOPT_CALL(MatShellSetOperation(a_, MATOP_GET_DIAGONAL, compat::matop(Shell::diag_a)));
+    FOLDOPT_CALL(MatShellSetOperation(phit_, MATOP_GET_DIAGONAL, compat::matop(Shell::diag_phit)));
+  }
+  FOLDOPT_CALL(MatCreateVecs(a_, work_.out(), nullptr));
+}
+
+void AdjointSolver::set_tolerances(PetscReal rtol, PetscReal atol, PetscInt max_it) {
+  if (!ksp_) FOLDOPT_CALL(KSPCreate(comm_, ksp_.out()));
+  FOLDOPT_CALL(KSPSetTolerances(ksp_, rtol, atol, PETSC_DEFAULT, max_it));
+}
+
+void AdjointSolver::set_from_options() {
+  ensure_shells();
+  if (!ksp_) {
+    FOLDOPT_CALL(KSPCreate(comm_, ksp_.out()));
+    FOLDOPT_CALL(KSPSetTolerances(ksp_, 1e-10, 1e-50, PETSC_DEFAULT, 100000));
+  }
+  FOLDOPT_CALL(KSPSetOptionsPrefix(ksp_, prefix_.c_str()));
+  FOLDOPT_CALL(KSPSetType(ksp_, KSPGMRES));
+  PC pc;
+  FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
+  FOLDOPT_CALL(PCSetType(pc, PCNONE));
+  FOLDOPT_CALL(KSPSetOperators(ksp_, a_, a_));
+
+  PetscBool monitor = PETSC_FALSE;
+  PetscInt maxsize = jacobian_max_size_;
+  PetscInt method = static_cast<PetscInt>(backward_);
+  FOLDOPT_CALL(read_options(comm_, prefix_.c_str(), &method, &maxsize, &monitor));
+  backward_ = static_cast<BackwardMethod>(method);
+  jacobian_max_size_ = maxsize;
+  if (monitor) {
+    PetscViewerAndFormat* vf;
+    FOLDOPT_CALL(PetscViewerAndFormatCreate(PETSC_VIEWER_STDOUT_(comm_), PETSC_VIEWER_DEFAULT, &vf));
+    FOLDOPT_CALL(KSPMonitorSet(ksp_, (PetscErrorCode(*)(KSP, PetscInt, PetscReal, void*))KSPMonitorTrueResidual, vf,
+                               (PetscErrorCode(*)(void**))PetscViewerAndFormatDestroy));
+  }
+  FOLDOPT_CALL(KSPSetFromOptions(ksp_));
+
+  if (!jac_ksp_) {
+    FOLDOPT_CALL(KSPCreate(comm_, jac_ksp_.out()));
+    FOLDOPT_CALL(KSPSetOptionsPrefix(jac_ksp_, (prefix_ + "jacobian_").c_str()));
+    FOLDOPT_CALL(KSPSetType(jac_ksp_, KSPPREONLY));
+    PC jpc;
+    FOLDOPT_CALL(KSPGetPC(jac_ksp_, &jpc));
+    FOLDOPT_CALL(PCSetType(jpc, PCLU));
+    int size = 1;
+    MPI_Comm_size(comm_, &size);
+    if (size > 1) FOLDOPT_CALL(PCFactorSetMatSolverType(jpc, MATSOLVERMUMPS));
+  }
+  // Only read the Jacobian solver's options when that path is taken, so that unused options are
+  // reported rather than silently accepted.
+  if (backward_ == BackwardMethod::jacobian) FOLDOPT_CALL(KSPSetFromOptions(jac_ksp_));
+  options_set_ = true;
+}
+
+OwnedMat AdjointSolver::assemble_operator(std::string* how) {
+  ensure_shells();
+  const Layout& l = map_->layout();
+  OwnedMat A;
+  if (map_->can_assemble()) {
+    OwnedMat phi = map_->assemble_phi();
+    FOLDOPT_CALL(MatTranspose(phi, MAT_INITIAL_MATRIX, A.out()));
+    FOLDOPT_CALL(MatScale(A, -1.0));
+    FOLDOPT_CALL(MatShift(A, 1.0));
+    if (how) *how = "assembled from the map's sparse Φ";
+    return A;
+  }
+  const PetscInt N = l.global();
+  if (N > jacobian_max_size_)
+    detail::throw_error(PETSC_ERR_SUP,
+                        detail::format("update map '%s' cannot assemble Φ, and its size %" PetscInt_FMT
+                                       " exceeds -%sjacobian_max_size %" PetscInt_FMT
+                                       " for extraction from products; use -%sbackward krylov",
+                                       map_->type().c_str(), N, prefix_.c_str(), jacobian_max_size_,
+                                       prefix_.c_str()));
+  // Column j of Φᵀ is Φᵀ e_j: N products, kept as a dense-pattern AIJ so the same LU applies.
+  PetscInt rstart, rend;
+  FOLDOPT_CALL(VecGetOwnershipRange(work_, &rstart, &rend));
+  const PetscInt nloc = rend - rstart;
+  FOLDOPT_CALL(MatCreateAIJ(comm_, l.local, l.local, N, N, nloc, nullptr, N - nloc, nullptr, A.out()));
+  OwnedVec e, col;
+  FOLDOPT_CALL(VecDuplicate(work_, e.out()));
+  FOLDOPT_CALL(VecDuplicate(work_, col.out()));
+  for (PetscInt j = 0; j < N; ++j) {
+    FOLDOPT_CALL(VecZeroEntries(e));
+    if (j >= rstart && j < rend) FOLDOPT_CALL(VecSetValue(e, j, 1.0, INSERT_VALUES));
+    FOLDOPT_CALL(VecAssemblyBegin(e));
+    FOLDOPT_CALL(VecAssemblyEnd(e));
+    map_->phi_t(e, col);
+    ++products_;
+    const PetscScalar* c;
+    FOLDOPT_CALL(VecGetArrayRead(col, &c));
+    for (PetscInt i = rstart; i < rend; ++i) {
+      const PetscScalar v = (i == j ? 1.0 : 0.0) - c[i - rstart];
+      FOLDOPT_CALL(MatSetValue(A, i, j, v, INSERT_VALUES));
+    }
+    FOLDOPT_CALL(VecRestoreArrayRead(col, &c));
+  }
+  FOLDOPT_CALL(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+  FOLDOPT_CALL(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  if (how)
+    *how = detail::format("extracted from %" PetscInt_FMT " Φᵀ products (map '%s' cannot assemble Φ)",
+                          N, map_->type().c_str());
+  return A;
+}
+
+void AdjointSolver::solve(Vec g, Vec w) {
+  FOLDOPT_CHECK(map_ != nullptr, PETSC_ERR_ORDER, "adjoint solver: set_map() first");
+  if (!options_set_) set_from_options();
+  report_ = AdjointReport();
+  products_ = 0;
+  PetscReal rtol, atol, dtol;
+  PetscInt maxit;
+  FOLDOPT_CALL(KSPGetTolerances(ksp_, &rtol, &atol, &dtol, &maxit));
+  report_.rtol = rtol;
+  FOLDOPT_CALL(VecNorm(g, NORM_2, &report_.rhs_norm));
+  const double t0 = wall_time();
+  if (backward_ == BackwardMethod::jacobian)
+    solve_jacobian(g, w);
+  else
+    solve_krylov(g, w);
+  report_.seconds = wall_time() - t0;
+}
+
+void AdjointSolver::solve_krylov(Vec g, Vec w) {
+  const double t0 = wall_time();
+  PC pc;
+  FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
+  PCType pctype;
+  FOLDOPT_CALL(PCGetType(pc, &pctype));
+  const std::string pcname = pctype ? pctype : "none";
+  KSPType ksptype;
+  FOLDOPT_CALL(KSPGetType(ksp_, &ksptype));
+  const std::string kspname = ksptype ? ksptype : "?";
+  const bool needs_nothing = pcname == PCNONE || pcname == PCSHELL;
+  const bool jacobi = pcname == PCJACOBI;
+  if (needs_nothing || (jacobi && map_->has_diagonal() && !map_->can_assemble())) {
+    FOLDOPT_CALL(KSPSetOperators(ksp_, a_, a_));
+  } else if (map_->can_assemble()) {
+    pmat_ = assemble_operator(&report_.note);
+    FOLDOPT_CALL(KSPSetOperators(ksp_, a_, pmat_));
+  } else {
+    detail::throw_error(PETSC_ERR_SUP,
+                        "-" + prefix_ + "pc_type " + pcname + " needs the assembled I − Φᵀ, but update map '" +
+                            map_->type() + "' cannot assemble Φ (use -" + prefix_ + "pc_type none" +
+                            (map_->has_diagonal() ? " or jacobi)" : ")"));
+  }
+  // Right preconditioning keeps the convergence test on the true residual for the methods that
+  // allow it, unless the user chose a side.
+  if (!needs_nothing && !side_chosen_) {
+    PetscBool set = PETSC_FALSE;
+    FOLDOPT_CALL(PetscOptionsHasName(nullptr, prefix_.c_str(), "-ksp_pc_side", &set));
+    static const char* right_ok[] = {KSPGMRES, KSPLGMRES, KSPDGMRES, KSPBCGS, KSPBCGSL, KSPIBCGS, KSPFBCGS, KSPFBCGSR, KSPTFQMR, nullptr};
+    for (int i = 0; right_ok[i] && !set; ++i)
+      if (kspname == right_ok[i]) FOLDOPT_CALL(KSPSetPCSide(ksp_, PC_RIGHT));
+    side_chosen_ = true;
+  }
+  FOLDOPT_CALL(KSPSetUp(ksp_));
+  report_.setup_seconds = wall_time() - t0;
+  report_.method = "krylov " + kspname + ", pc " + pcname;
+  const PetscErrorCode ierr = KSPSolve(ksp_, g, w);
+  rethrow_pending();
+  FOLDOPT_CALL(ierr);
+  KSPConvergedReason reason;
+  FOLDOPT_CALL(KSPGetConvergedReason(ksp_, &reason));
+  FOLDOPT_CALL(KSPGetIterationNumber(ksp_, &report_.iterations));
+  report_.reason = KSPConvergedReasons[reason];
+  finish(g, w, reason > 0);
+}
+
+void AdjointSolver::solve_jacobian(Vec g, Vec w) {
+  const double t0 = wall_time();
+  std::string how;
+  pmat_ = assemble_operator(&how);
+  FOLDOPT_CALL(KSPSetOperators(jac_ksp_, pmat_, pmat_));
+  FOLDOPT_CALL(KSPSetUp(jac_ksp_));
+  report_.setup_seconds = wall_time() - t0;
+  PC pc;
+  FOLDOPT_CALL(KSPGetPC(jac_ksp_, &pc));
+  PCType pctype;
+  FOLDOPT_CALL(PCGetType(pc, &pctype));
+  std::string method = std::string("jacobian ") + (pctype ? pctype : "?");
+  MatSolverType st = nullptr;
+  PetscBool isfactor = PETSC_FALSE;
+  FOLDOPT_CALL(PetscObjectTypeCompareAny((PetscObject)pc, &isfactor, PCLU, PCCHOLESKY, PCILU, PCICC, ""));
+  if (isfactor) FOLDOPT_CALL(PCFactorGetMatSolverType(pc, &st));
+  if (st) method += std::string(" (") + st + ")";
+  report_.method = method;
+  report_.note = how;
+  const PetscErrorCode ierr = KSPSolve(jac_ksp_, g, w);
+  rethrow_pending();
+  FOLDOPT_CALL(ierr);
+  KSPConvergedReason reason;
+  FOLDOPT_CALL(KSPGetConvergedReason(jac_ksp_, &reason));
+  FOLDOPT_CALL(KSPGetIterationNumber(jac_ksp_, &report_.iterations));
+  report_.reason = KSPConvergedReasons[reason];
+  finish(g, w, reason > 0);
+}
+
+void AdjointSolver::finish(Vec g, Vec w, bool solver_converged) {
+  // True residual r = g − (I − Φᵀ) w, with one more product.
+  FOLDOPT_CALL(MatMult(a_, w, work_));
+  rethrow_pending();
+  FOLDOPT_CALL(VecAYPX(work_, -1.0, g));
+  FOLDOPT_CALL(VecNorm(work_, NORM_2, &report_.residual));
+  report_.worst_instance = worst_instance_ratio(work_, g, map_->layout());
+  report_.products = products_;
+  PetscReal rtol, atol, dtol;
+  PetscInt maxit;
+  FOLDOPT_CALL(KSPGetTolerances(ksp_, &rtol, &atol, &dtol, &maxit));
+  const PetscReal target = std::max(rtol * report_.rhs_norm, atol);
+  // A Krylov solve converged in its own norm may still be far from the true residual (left
+  // preconditioning); a direct solve has no norm of its own. Beyond 1000× the target the
+  // gradient is not trusted.
+  const PetscReal slack = backward_ == BackwardMethod::jacobian ? 1.0 : 1e3;
+  const bool residual_ok = std::isfinite(report_.residual) && report_.residual <= slack * target;
+  report_.converged = solver_converged && residual_ok;
+  if (report_.converged) return;
+  std::string rho = rho_ >= 0 ? detail::format("ρ(Φ) ≈ %.6g", (double)rho_) : std::string("ρ(Φ) not estimated (use -fold_rho)");
+  detail::throw_error(
+      PETSC_ERR_NOT_CONVERGED,
+      detail::format("adjoint solve did not converge: %s stopped after %" PetscInt_FMT " iterations (%s) with true residual "
+                     "‖r‖/‖g‖ = %.3e (rtol %.1e); %s",
+                     report_.method.c_str(), report_.iterations, report_.reason.c_str(),
+                     (double)(report_.rhs_norm > 0 ? report_.residual / report_.rhs_norm : report_.residual),
+                     (double)rtol, rho.c_str()));
+}
+
+void AdjointSolver::view(PetscViewer viewer) const {
+  const AdjointReport& r = report_;
+  PetscViewerASCIIPrintf(viewer, "backward: %s\n", r.method.c_str());
+  if (!r.note.empty()) PetscViewerASCIIPrintf(viewer, "  operator %s\n", r.note.c_str());
+  PetscViewerASCIIPrintf(viewer, "  %s in %" PetscInt_FMT " iterations, %" PetscInt_FMT " Phi^T products\n",
+                         r.reason.c_str(), r.iterations, r.products);
+  PetscViewerASCIIPrintf(viewer, "  true residual %.3e, relative %.3e (rtol %.1e), worst instance %.3e\n",
+                         (double)r.residual, (double)(r.rhs_norm > 0 ? r.residual / r.rhs_norm : 0), (double)r.rtol,
+                         (double)r.worst_instance);
+  PetscViewerASCIIPrintf(viewer, "  time %.3f s (setup %.3f s)\n", r.seconds, r.setup_seconds);
+}
+
+}  // namespace foldopt

@@ -1,0 +1,209 @@
+// foldopt: the folded layer (see include/foldopt/layer.hpp).
+//
+// Method: forward by any registered ForwardSolver; backward by the adjoint of the differential
+//   fixed-point conditions of the map, (I − Φᵀ) w = g, ∂L/∂θ = Ψᵀ w, after checking that the
+//   forward solution is a fixed point of the map.
+// References: Kotary, Dinh, Fioretto (2023), fixed-point folding (Section 5).
+#include <foldopt/layer.hpp>
+
+#include <foldopt/error.hpp>
+#include <foldopt/problem.hpp>
+
+#include "core/util.hpp"
+
+#include <cmath>
+
+namespace foldopt {
+
+namespace {
+struct LayerOptions {
+  char map_type[256] = "";
+  char fwd_type[256] = "";
+  PetscBool rho = PETSC_FALSE, check_fd = PETSC_FALSE, view = PETSC_FALSE;
+  PetscInt stepsize = 0;  // 0 fixed, 1 auto
+  PetscReal fp_tol = 1e-6;
+};
+
+PetscErrorCode read_layer_options(MPI_Comm comm, const char* prefix, LayerOptions* o) {
+  static const char* const rules[] = {"fixed", "auto"};
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(comm, prefix, "Folded layer", "FoldedLayer");
+  PetscCall(PetscOptionsString("-map_type", "Update map (pgd, ...)", "FoldedLayer::set_map", o->map_type, o->map_type,
+                               sizeof o->map_type, nullptr));
+  PetscCall(PetscOptionsString("-fwd_type", "Forward solver (snes, callback)", "FoldedLayer::set_forward", o->fwd_type,
+                               o->fwd_type, sizeof o->fwd_type, nullptr));
+  PetscCall(PetscOptionsBool("-rho", "Estimate rho(Phi) with SLEPc before each backward (-fold_rho_eps_*)",
+                             "FoldedLayer::set_estimate_rho", o->rho, &o->rho, nullptr));
+  PetscCall(PetscOptionsEList("-stepsize", "Stepsize of the map: keep it, or 2/(lmin + lmax) from SLEPc (-fold_stepsize_eps_*)",
+                              "FoldedLayer::set_stepsize_rule", rules, 2, rules[o->stepsize], &o->stepsize, nullptr));
+  PetscCall(PetscOptionsReal("-check_fixed_point", "Largest ||U(x*) - x*||_inf / max(1, ||x*||_inf) accepted before a backward",
+                             "FoldedLayer::set_fixed_point_tolerance", o->fp_tol, &o->fp_tol, nullptr));
+  PetscCall(PetscOptionsBool("-check_fd", "Check each gradient against central finite differences (one pair of forward solves per block)",
+                             "check_fd", o->check_fd, &o->check_fd, nullptr));
+  PetscCall(PetscOptionsBool("-view", "Report after each backward", "FoldedLayer::view", o->view, &o->view, nullptr));
+  PetscOptionsEnd();
+  PetscFunctionReturn(0);
+}
+}  // namespace
+
+FoldedLayer::FoldedLayer(Problem& problem, const std::string& prefix)
+    : comm_(problem.layout().comm), prefix_(prefix), problem_(&problem), adjoint_(problem.layout().comm, prefix) {}
+
+FoldedLayer::FoldedLayer(std::unique_ptr<UpdateMap> map, const std::string& prefix)
+    : comm_(map->layout().comm), prefix_(prefix), map_(std::move(map)), adjoint_(comm_, prefix) {
+  adjoint_.set_map(*map_);
+}
+
+FoldedLayer::~FoldedLayer() = default;
+
+void FoldedLayer::set_map(std::unique_ptr<UpdateMap> map) {
+  map_ = std::move(map);
+  adjoint_.set_map(*map_);
+  fwd_.reset();  // built from the map
+}
+
+void FoldedLayer::set_forward(std::unique_ptr<ForwardSolver> fwd) { fwd_ = std::move(fwd); }
+
+void FoldedLayer::set_forward_callback(CallbackForward::Function f) {
+  fwd_.reset(new CallbackForward(std::move(f)));
+}
+
+UpdateMap& FoldedLayer::map() {
+  ensure_parts();
+  return *map_;
+}
+
+ForwardSolver& FoldedLayer::forward_solver() {
+  ensure_parts();
+  return *fwd_;
+}
+
+void FoldedLayer::ensure_parts() {
+  if (!map_) {
+    FOLDOPT_CHECK(problem_ != nullptr, PETSC_ERR_ORDER, "folded layer: no update map");
+    map_ = map_registry().create("update map", problem_->default_map(), *problem_);
+    adjoint_.set_map(*map_);
+  }
+  if (!fwd_) {
+    ForwardContext c{comm_, problem_, map_.get(), prefix_ + "fwd_"};
+    fwd_ = forward_registry().create("forward solver", "snes", c);
+  }
+}
+
+void FoldedLayer::set_from_options() {
+  LayerOptions o;
+  o.rho = estimate_rho_ ? PETSC_TRUE : PETSC_FALSE;
+  o.stepsize = stepsize_rule_ == StepsizeRule::automatic ? 1 : 0;
+  o.fp_tol = fp_tol_;
+  FOLDOPT_CALL(read_layer_options(comm_, prefix_.c_str(), &o));
+  if (o.map_type[0]) {
+    FOLDOPT_CHECK(problem_ != nullptr, PETSC_ERR_ARG_WRONG,
+                  "-%smap_type %s: this layer was built from a map, not a problem", prefix_.c_str(), o.map_type);
+    if (!map_ || map_->type() != o.map_type) set_map(map_registry().create("update map", o.map_type, *problem_));
+  }
+  ensure_parts();
+  if (o.fwd_type[0] && fwd_->type() != o.fwd_type) {
+    ForwardContext c{comm_, problem_, map_.get(), prefix_ + "fwd_"};
+    fwd_ = forward_registry().create("forward solver", o.fwd_type, c);
+  }
+  estimate_rho_ = o.rho;
+  check_fd_ = o.check_fd;
+  view_ = o.view;
+  fp_tol_ = o.fp_tol;
+  stepsize_rule_ = o.stepsize ? StepsizeRule::automatic : StepsizeRule::fixed;
+  FOLDOPT_CHECK(stepsize_rule_ == StepsizeRule::fixed || map_->stepsize_is_free(), PETSC_ERR_ARG_INCOMP,
+                "-%sstepsize auto: update map '%s' has no free stepsize", prefix_.c_str(), map_->type().c_str());
+  fwd_->set_from_options();
+  adjoint_.set_from_options();
+  options_set_ = true;
+}
+
+Vec FoldedLayer::forward(const ParamSet& theta) {
+  ensure_parts();
+  if (!x_) {
+    x_ = map_->create_vec();
+    FOLDOPT_CALL(VecZeroEntries(x_));
+  }
+  theta_ = ParamSet();
+  for (std::size_t b = 0; b < theta.size(); ++b) theta_.add(theta[b].name, theta[b].vec, theta[b].pattern);
+  have_solution_ = false;
+  fwd_report_ = fwd_->solve(theta_, x_);  // warm start from the previous x*
+  have_solution_ = true;
+  return x_;
+}
+
+void FoldedLayer::set_solution(const ParamSet& theta, Vec x) {
+  ensure_parts();
+  if (!x_) x_ = map_->create_vec();
+  FOLDOPT_CALL(VecCopy(x, x_));
+  theta_ = ParamSet();
+  for (std::size_t b = 0; b < theta.size(); ++b) theta_.add(theta[b].name, theta[b].vec, theta[b].pattern);
+  have_solution_ = true;
+}
+
+void FoldedLayer::linearize() {
+  map_->linearize(x_, theta_);
+  if (stepsize_rule_ != StepsizeRule::automatic) return;
+  OwnedMat op = map_->stepsize_operator();
+  if (!op) return;  // e.g. no free entries: Φ = 0 whatever the stepsize
+  step_eigs_ = extreme_eigenvalues(op, prefix_ + "stepsize_");
+  const PetscReal lmax = step_eigs_.lmax + step_eigs_.err_max;
+  const PetscReal lmin = std::max<PetscReal>(step_eigs_.lmin, 0);
+  FOLDOPT_CHECK(lmax > 0, PETSC_ERR_ARG_WRONG, "-%sstepsize auto: the stepsize operator has no positive eigenvalue",
+                prefix_.c_str());
+  map_->set_stepsize(2.0 / (lmin + lmax));
+  map_->linearize(x_, theta_);
+}
+
+const RhoEstimate& FoldedLayer::estimate_rho() {
+  FOLDOPT_CHECK(have_solution_, PETSC_ERR_ORDER, "folded layer: estimate_rho needs a linearization (forward, backward)");
+  const PetscInt p0 = adjoint_.products();
+  rho_ = foldopt::estimate_rho(adjoint_.phi_t_shell(), prefix_ + "rho_");
+  rho_.products = adjoint_.products() - p0;
+  if (rho_.converged) adjoint_.set_rho(rho_.rho);
+  return rho_;
+}
+
+ParamSet FoldedLayer::backward(Vec g) {
+  FOLDOPT_CHECK(have_solution_, PETSC_ERR_ORDER, "folded layer: backward() needs a forward() first");
+  if (!options_set_) set_from_options();
+  fp_residual_ = foldopt::fixed_point_residual(*map_, x_, theta_);
+  FOLDOPT_CHECK(fp_residual_ <= fp_tol_, PETSC_ERR_NOT_CONVERGED,
+                "fixed-point check failed: ||U(x*) - x*||_inf / max(1, ||x*||_inf) = %.3e > %.1e (-%scheck_fixed_point): "
+                "x* from forward solver '%s' is not a fixed point of update map '%s', so its gradient would be wrong",
+                (double)fp_residual_, (double)fp_tol_, prefix_.c_str(), fwd_->type().c_str(), map_->type().c_str());
+  linearize();
+  if (estimate_rho_) estimate_rho();
+  OwnedVec w = map_->create_vec();
+  FOLDOPT_CALL(VecZeroEntries(w));
+  adjoint_.solve(g, w);
+  ParamSet grad = map_->create_params();
+  map_->psi_t(w, grad);
+  if (check_fd_) fd_ = check_fd(*this, theta_, g, grad);
+  if (view_) view(PETSC_VIEWER_STDOUT_(comm_));
+  return grad;
+}
+
+void FoldedLayer::view(PetscViewer viewer) const {
+  PetscViewerASCIIPrintf(viewer, "FoldedLayer: map %s", map_ ? map_->describe().c_str() : "(none)");
+  PetscViewerASCIIPrintf(viewer, ", forward %s\n", fwd_ ? fwd_->type().c_str() : "(none)");
+  if (have_solution_) {
+    const ForwardReport& f = fwd_report_;
+    PetscViewerASCIIPrintf(viewer, "forward: %s, %s in %" PetscInt_FMT " iterations, residual %.3e, %.3f s\n", f.solver.c_str(),
+                           f.reason.c_str(), f.iterations, (double)f.residual, f.seconds);
+  }
+  if (fp_residual_ >= 0)
+    PetscViewerASCIIPrintf(viewer, "fixed-point residual %.3e (tolerance %.1e)\n", (double)fp_residual_, (double)fp_tol_);
+  if (stepsize_rule_ == StepsizeRule::automatic && step_eigs_.lmax > 0)
+    PetscViewerASCIIPrintf(viewer, "stepsize auto: lambda in [%.6g, %.6g] (+- %.1e, %.1e; EPS tolerance %.1e, %.3f s) -> alpha = %.6g\n",
+                           (double)step_eigs_.lmin, (double)step_eigs_.lmax, (double)step_eigs_.err_min,
+                           (double)step_eigs_.err_max, (double)step_eigs_.tol, step_eigs_.seconds,
+                           (double)(map_ ? map_->stepsize() : 0));
+  if (rho_.converged || rho_.iterations) foldopt::view(rho_, adjoint_.report().rtol, viewer);
+  if (!adjoint_.report().method.empty()) adjoint_.view(viewer);
+  for (const FdCheck& c : fd_)
+    PetscViewerASCIIPrintf(viewer, "finite differences [%s]: folded %.10e, fd %.10e, relative difference %.2e\n",
+                           c.block.c_str(), (double)c.folded, (double)c.fd, (double)c.relative);
+}
+
+}  // namespace foldopt

@@ -1,0 +1,36 @@
+// foldopt: the `snes` forward solver (private header).
+#ifndef FOLDOPT_SRC_FORWARD_SNES_HPP
+#define FOLDOPT_SRC_FORWARD_SNES_HPP
+
+#include <foldopt/forward.hpp>
+#include <foldopt/handle.hpp>
+
+#include <petscsnes.h>
+
+#include <exception>
+
+namespace foldopt {
+
+class SnesForward : public ForwardSolver {
+ public:
+  explicit SnesForward(const ForwardContext& ctx);
+  std::string type() const override { return "snes"; }
+  void set_from_options() override;
+  ForwardReport solve(const ParamSet& theta, Vec x) override;
+  void view(PetscViewer viewer) const override;
+  SNES snes() const { return snes_; }
+
+ private:
+  static PetscErrorCode residual(SNES, Vec x, Vec f, void* ctx);
+  void create();
+
+  ForwardContext ctx_;
+  Owned<SNES, SNESDestroy> snes_;
+  OwnedVec r_;
+  const ParamSet* theta_ = nullptr;
+  std::exception_ptr pending_;
+};
+
+}  // namespace foldopt
+
+#endif

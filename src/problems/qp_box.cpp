@@ -1,0 +1,311 @@
+// foldopt: the box-constrained QP (problem `qp_box`); see include/foldopt/problems/qp_box.hpp.
+//
+// Generated instances (by global index, the same at any number of ranks):
+//   H  = 5-point Laplacian on a grid of mx = ⌈√n⌉ columns (row-major, the last row may be short),
+//        Dirichlet (diagonal 4), plus shift·I; a batch repeats it block-diagonally.
+//   each entry is free, at its lower bound, or at its upper bound (`random`: probabilities
+//   2/3, 1/6, 1/6; `block`: grid columns ix ≥ ⌈2mx/3⌉ active, half at each bound);
+//   free: x*ᵢ ∈ [−1, 1), bounds at distance [0.5, 1.5) or ±inf (fraction `unbounded`);
+//   active: x*ᵢ at the bound, multiplier |μᵢ| ∈ [0.1, 1) (μ ≥ 0 at lb, μ ≤ 0 at ub);
+//   q = H x* − μ, so x* satisfies the KKT conditions H x* − q = μ exactly.
+#include <foldopt/problems/qp_box.hpp>
+
+#include <foldopt/error.hpp>
+#include <foldopt/io.hpp>
+
+#include "core/random.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace foldopt {
+
+namespace {
+
+/// Check a vector entry by entry; `bad(value)` returns the cause or nullptr. Collective.
+template <typename F>
+void check_entries(Vec v, const std::string& name, F bad) {
+  MPI_Comm comm;
+  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)v, &comm));
+  PetscInt rstart, rend;
+  FOLDOPT_CALL(VecGetOwnershipRange(v, &rstart, &rend));
+  const PetscScalar* a;
+  FOLDOPT_CALL(VecGetArrayRead(v, &a));
+  std::string msg;
+  for (PetscInt i = rstart; i < rend && msg.empty(); ++i) {
+    const char* cause = bad(PetscRealPart(a[i - rstart]));
+    if (cause) msg = detail::format("%s: entry %" PetscInt_FMT " is %s", name.c_str(), i, cause);
+  }
+  FOLDOPT_CALL(VecRestoreArrayRead(v, &a));
+  check_collective(comm, msg.empty(), PETSC_ERR_ARG_OUTOFRANGE, msg);
+}
+
+void check_size(Vec v, PetscInt n, const std::string& name, const std::string& against) {
+  PetscInt m;
+  FOLDOPT_CALL(VecGetSize(v, &m));
+  MPI_Comm comm;
+  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)v, &comm));
+  check_collective(comm, m == n, PETSC_ERR_ARG_SIZ,
+                   detail::format("%s has %" PetscInt_FMT " entries but %s has %" PetscInt_FMT " rows", name.c_str(), m,
+                                  against.c_str(), n));
+}
+
+const char* not_finite(PetscReal x) {
+  if (std::isnan(x)) return "NaN";
+  if (std::isinf(x)) return x > 0 ? "+inf" : "-inf";
+  return nullptr;
+}
+
+struct QPNames {
+  std::string H = "H", q = "q", lb = "lb", ub = "ub";
+};
+
+void validate_data(Mat H, Vec q, Vec lb, Vec ub, const QPNames& nm) {
+  MPI_Comm comm;
+  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)H, &comm));
+  PetscInt M, N;
+  FOLDOPT_CALL(MatGetSize(H, &M, &N));
+  check_collective(comm, M == N, PETSC_ERR_ARG_SIZ,
+                   detail::format("%s is not square: %" PetscInt_FMT " x %" PetscInt_FMT, nm.H.c_str(), M, N));
+  PetscReal fro;
+  FOLDOPT_CALL(MatNorm(H, NORM_FROBENIUS, &fro));
+  check_collective(comm, std::isfinite(fro), PETSC_ERR_ARG_OUTOFRANGE,
+                   nm.H + ": has a NaN or infinite entry");
+  PetscBool sym = PETSC_FALSE;
+  FOLDOPT_CALL(MatIsSymmetric(H, 1e-12 * std::max<PetscReal>(fro, 1), &sym));
+  check_collective(comm, sym == PETSC_TRUE, PETSC_ERR_ARG_WRONG, nm.H + ": is not symmetric (a QP Hessian must be)");
+  check_size(q, M, nm.q, nm.H);
+  check_size(lb, M, nm.lb, nm.H);
+  check_size(ub, M, nm.ub, nm.H);
+  check_entries(q, nm.q, not_finite);
+  check_entries(lb, nm.lb, [](PetscReal x) -> const char* {
+    if (std::isnan(x)) return "NaN";
+    if (std::isinf(x) && x > 0) return "+inf (a lower bound may only be -inf)";
+    return nullptr;
+  });
+  check_entries(ub, nm.ub, [](PetscReal x) -> const char* {
+    if (std::isnan(x)) return "NaN";
+    if (std::isinf(x) && x < 0) return "-inf (an upper bound may only be +inf)";
+    return nullptr;
+  });
+  OwnedVec gap;
+  FOLDOPT_CALL(VecDuplicate(ub, gap.out()));
+  FOLDOPT_CALL(VecWAXPY(gap, -1.0, lb, ub));  // ub − lb (inf − inf never occurs after the checks above)
+  check_entries(gap, nm.lb + " > " + nm.ub, [](PetscReal x) -> const char* { return x < 0 ? "negative (lb > ub)" : nullptr; });
+}
+
+}  // namespace
+
+BoxQP::BoxQP(Mat H, Vec q, Vec lb, Vec ub, PetscInt batch) {
+  validate_data(H, q, lb, ub, QPNames());
+  H_ = OwnedMat::share(H);
+  theta_.add("q", q);
+  theta_.add("lb", lb);
+  theta_.add("ub", ub);
+  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)H, &layout_.comm));
+  PetscInt N;
+  FOLDOPT_CALL(MatGetSize(H, &N, nullptr));
+  FOLDOPT_CALL(MatGetLocalSize(H, &layout_.local, nullptr));
+  FOLDOPT_CHECK(batch >= 1 && N % batch == 0, PETSC_ERR_ARG_SIZ,
+                "qp_box: batch %" PetscInt_FMT " does not divide the size %" PetscInt_FMT, batch, N);
+  layout_.batch = batch;
+  layout_.n = N / batch;
+  FOLDOPT_CALL(MatSetOption(H_, MAT_SYMMETRIC, PETSC_TRUE));
+}
+
+std::unique_ptr<BoxQP> BoxQP::generate(MPI_Comm comm, const BoxQPGenerator& gen) {
+  FOLDOPT_CHECK(gen.n >= 1, PETSC_ERR_ARG_OUTOFRANGE, "qp_box: -n %" PetscInt_FMT " must be positive", gen.n);
+  FOLDOPT_CHECK(gen.batch >= 1, PETSC_ERR_ARG_OUTOFRANGE, "qp_box: -batch %" PetscInt_FMT " must be positive", gen.batch);
+  FOLDOPT_CHECK(gen.shift >= 0, PETSC_ERR_ARG_OUTOFRANGE, "qp_box: -shift %g must be nonnegative", (double)gen.shift);
+  FOLDOPT_CHECK(gen.pattern == "random" || gen.pattern == "block", PETSC_ERR_ARG_UNKNOWN_TYPE,
+                "qp_box: unknown -active_pattern '%s' (random, block)", gen.pattern.c_str());
+  const PetscInt n = gen.n, B = gen.batch, N = n * B;
+  const PetscInt mx = static_cast<PetscInt>(std::ceil(std::sqrt(static_cast<double>(n))));
+  OwnedMat H;
+  FOLDOPT_CALL(MatCreateAIJ(comm, PETSC_DECIDE, PETSC_DECIDE, N, N, 5, nullptr, 2, nullptr, H.out()));
+  PetscInt rstart, rend;
+  FOLDOPT_CALL(MatGetOwnershipRange(H, &rstart, &rend));
+  for (PetscInt I = rstart; I < rend; ++I) {
+    const PetscInt b = I / n, i = I % n, ix = i % mx, base = b * n;
+    PetscInt cols[5], k = 0;
+    PetscScalar vals[5];
+    if (i - mx >= 0) cols[k] = base + i - mx, vals[k++] = -1.0;
+    if (ix > 0) cols[k] = base + i - 1, vals[k++] = -1.0;
+    cols[k] = I, vals[k++] = 4.0 + gen.shift;
+    if (ix < mx - 1 && i + 1 < n) cols[k] = base + i + 1, vals[k++] = -1.0;
+    if (i + mx < n) cols[k] = base + i + mx, vals[k++] = -1.0;
+    FOLDOPT_CALL(MatSetValues(H, 1, &I, k, cols, vals, INSERT_VALUES));
+  }
+  FOLDOPT_CALL(MatAssemblyBegin(H, MAT_FINAL_ASSEMBLY));
+  FOLDOPT_CALL(MatAssemblyEnd(H, MAT_FINAL_ASSEMBLY));
+  OwnedVec x, mu, q, lb, ub;
+  FOLDOPT_CALL(MatCreateVecs(H, x.out(), q.out()));
+  FOLDOPT_CALL(VecDuplicate(x, mu.out()));
+  FOLDOPT_CALL(VecDuplicate(x, lb.out()));
+  FOLDOPT_CALL(VecDuplicate(x, ub.out()));
+  const PetscReal inf = std::numeric_limits<PetscReal>::infinity();
+  const std::uint64_t seed = gen.seed;
+  const PetscInt active_from = (2 * mx + 2) / 3;  // ⌈2mx/3⌉
+  PetscInt nactive = 0;
+  for (PetscInt I = rstart; I < rend; ++I) {
+    const PetscInt b = I / n, i = I % n, ix = i % mx;
+    const std::uint64_t s0 = 8 * static_cast<std::uint64_t>(b);
+    auto u = [&](int k) { return uniform01(seed, s0 + k, static_cast<std::uint64_t>(i)); };
+    int cat;  // 0 free, 1 at lb, 2 at ub
+    if (gen.pattern == "random") {
+      const double c = u(0);
+      cat = c < 1.0 / 6 ? 1 : (c < 1.0 / 3 ? 2 : 0);
+    } else {
+      cat = ix >= active_from ? (u(0) < 0.5 ? 1 : 2) : 0;
+    }
+    PetscReal xv, lo, hi, m = 0;
+    if (cat == 0) {
+      xv = 2 * u(1) - 1;
+      lo = u(2) < gen.unbounded ? -inf : xv - (0.5 + u(3));
+      hi = u(4) < gen.unbounded ? inf : xv + (0.5 + u(5));
+    } else if (cat == 1) {
+      xv = lo = 2 * u(1) - 1;
+      hi = u(4) < gen.unbounded ? inf : xv + (0.5 + u(5));
+      m = 0.1 + 0.9 * u(6);
+    } else {
+      xv = hi = 2 * u(1) - 1;
+      lo = u(2) < gen.unbounded ? -inf : xv - (0.5 + u(3));
+      m = -(0.1 + 0.9 * u(6));
+    }
+    nactive += cat != 0;
+    FOLDOPT_CALL(VecSetValue(x, I, xv, INSERT_VALUES));
+    FOLDOPT_CALL(VecSetValue(lb, I, lo, INSERT_VALUES));
+    FOLDOPT_CALL(VecSetValue(ub, I, hi, INSERT_VALUES));
+    FOLDOPT_CALL(VecSetValue(mu, I, m, INSERT_VALUES));
+  }
+  for (Vec v : {x.get(), lb.get(), ub.get(), mu.get()}) {
+    FOLDOPT_CALL(VecAssemblyBegin(v));
+    FOLDOPT_CALL(VecAssemblyEnd(v));
+  }
+  FOLDOPT_CALL(MatMult(H, x, q));
+  FOLDOPT_CALL(VecAXPY(q, -1.0, mu));  // q = H x* − μ
+  std::unique_ptr<BoxQP> p(new BoxQP(H, q, lb, ub, B));
+  p->xstar_ = std::move(x);
+  PetscInt total = 0;
+  MPI_Allreduce(&nactive, &total, 1, MPIU_INT, MPI_SUM, comm);
+  p->active_fraction_ = static_cast<PetscReal>(total) / static_cast<PetscReal>(N);
+  return p;
+}
+
+std::unique_ptr<BoxQP> BoxQP::load(MPI_Comm comm, const std::string& hmat, const std::string& qfile,
+                                   const std::string& lbfile, const std::string& ubfile) {
+  OwnedMat H = io::read_mat(comm, hmat);
+  PetscInt M, N, mloc;
+  FOLDOPT_CALL(MatGetSize(H, &M, &N));
+  check_collective(comm, M == N, PETSC_ERR_ARG_SIZ,
+                   detail::format("%s is not square: %" PetscInt_FMT " x %" PetscInt_FMT, hmat.c_str(), M, N));
+  FOLDOPT_CALL(MatGetLocalSize(H, &mloc, nullptr));
+  const PetscReal inf = std::numeric_limits<PetscReal>::infinity();
+  auto vec = [&](const std::string& path, PetscReal fill) {
+    if (!path.empty()) return io::read_vec(comm, path, mloc, M);
+    OwnedVec v;
+    FOLDOPT_CALL(MatCreateVecs(H, v.out(), nullptr));
+    FOLDOPT_CALL(VecSet(v, fill));
+    return v;
+  };
+  FOLDOPT_CHECK(!qfile.empty(), PETSC_ERR_ARG_WRONG, "qp_box: -Hmat %s needs -q FILE", hmat.c_str());
+  OwnedVec q = vec(qfile, 0), lb = vec(lbfile, -inf), ub = vec(ubfile, inf);
+  QPNames nm;
+  nm.H = hmat;
+  nm.q = qfile;
+  nm.lb = lbfile.empty() ? "lb" : lbfile;
+  nm.ub = ubfile.empty() ? "ub" : ubfile;
+  validate_data(H, q, lb, ub, nm);
+  return std::unique_ptr<BoxQP>(new BoxQP(H, q, lb, ub, 1));
+}
+
+namespace {
+PetscErrorCode read_qp_options(MPI_Comm comm, BoxQPGenerator* g, char* hmat, char* q, char* lb, char* ub, size_t len,
+                               PetscBool* gen_set) {
+  char pattern[64];
+  PetscBool set[5] = {PETSC_FALSE, PETSC_FALSE, PETSC_FALSE, PETSC_FALSE, PETSC_FALSE};
+  PetscInt seed = static_cast<PetscInt>(g->seed);
+  PetscFunctionBeginUser;
+  PetscCall(PetscStrncpy(pattern, g->pattern.c_str(), sizeof pattern));
+  PetscOptionsBegin(comm, nullptr, "qp_box problem: min 1/2 x'Hx - q'x, lb <= x <= ub", "BoxQP");
+  PetscCall(PetscOptionsString("-Hmat", "Matrix H (.mtx MatrixMarket, else PETSc binary); without it an instance is generated",
+                               "BoxQP::load", hmat, hmat, len, nullptr));
+  PetscCall(PetscOptionsString("-q", "Vector q (file)", "BoxQP::load", q, q, len, nullptr));
+  PetscCall(PetscOptionsString("-lb", "Lower bounds (file; -inf allowed; default -inf)", "BoxQP::load", lb, lb, len, nullptr));
+  PetscCall(PetscOptionsString("-ub", "Upper bounds (file; +inf allowed; default +inf)", "BoxQP::load", ub, ub, len, nullptr));
+  PetscCall(PetscOptionsInt("-n", "Generated instance: unknowns (2-D grid of ceil(sqrt(n)) columns)", "BoxQP::generate", g->n, &g->n, &set[0]));
+  PetscCall(PetscOptionsInt("-seed", "Generated instance: random seed", "BoxQP::generate", seed, &seed, &set[1]));
+  PetscCall(PetscOptionsReal("-shift", "Generated instance: H = Laplacian + shift I", "BoxQP::generate", g->shift, &g->shift, &set[2]));
+  PetscCall(PetscOptionsString("-active_pattern", "Generated instance: active set, random or block", "BoxQP::generate", pattern,
+                               pattern, sizeof pattern, &set[3]));
+  PetscCall(PetscOptionsInt("-batch", "Generated instance: number of independent instances B", "BoxQP::generate", g->batch, &g->batch, &set[4]));
+  PetscCall(PetscOptionsReal("-unbounded", "Generated instance: fraction of inactive bounds that are infinite", "BoxQP::generate",
+                             g->unbounded, &g->unbounded, nullptr));
+  PetscOptionsEnd();
+  g->pattern = pattern;
+  g->seed = static_cast<unsigned long>(seed);
+  *gen_set = (set[0] || set[1] || set[2] || set[3] || set[4]) ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+}  // namespace
+
+std::unique_ptr<BoxQP> BoxQP::from_options(MPI_Comm comm) {
+  BoxQPGenerator g;
+  char hmat[PETSC_MAX_PATH_LEN] = "", q[PETSC_MAX_PATH_LEN] = "", lb[PETSC_MAX_PATH_LEN] = "", ub[PETSC_MAX_PATH_LEN] = "";
+  PetscBool gen_set = PETSC_FALSE;
+  FOLDOPT_CALL(read_qp_options(comm, &g, hmat, q, lb, ub, PETSC_MAX_PATH_LEN, &gen_set));
+  if (hmat[0]) {
+    FOLDOPT_CHECK(!gen_set, PETSC_ERR_ARG_INCOMP,
+                  "qp_box: -Hmat reads an instance; -n, -seed, -shift, -active_pattern and -batch generate one: give one or the other");
+    return load(comm, hmat, q, lb, ub);
+  }
+  FOLDOPT_CHECK(!q[0] && !lb[0] && !ub[0], PETSC_ERR_ARG_WRONG, "qp_box: -q, -lb and -ub need -Hmat FILE");
+  return generate(comm, g);
+}
+
+PetscReal BoxQP::objective_gradient(Vec x, const ParamSet& theta, Vec g) {
+  OwnedVec hx;
+  FOLDOPT_CALL(VecDuplicate(x, hx.out()));
+  FOLDOPT_CALL(MatMult(H_, x, hx));
+  PetscScalar xhx, qx;
+  FOLDOPT_CALL(VecDot(x, hx, &xhx));
+  FOLDOPT_CALL(VecDot(theta.get("q"), x, &qx));
+  if (g) FOLDOPT_CALL(VecWAXPY(g, -1.0, theta.get("q"), hx));
+  return PetscRealPart(0.5 * xhx - qx);
+}
+
+void BoxQP::hessian_mult(Vec, const ParamSet&, Vec v, Vec y) { FOLDOPT_CALL(MatMult(H_, v, y)); }
+
+OwnedMat BoxQP::hessian(Vec, const ParamSet&) { return OwnedMat::share(H_); }
+
+void BoxQP::gradient_param_t(Vec, const ParamSet&, Vec v, ParamSet& out) {
+  for (std::size_t b = 0; b < out.size(); ++b) {
+    if (out[b].name == "q")
+    {  // ∇f = Hx − q: ∂∇f/∂q = −I
+      FOLDOPT_CALL(VecCopy(v, out[b].vec));
+      FOLDOPT_CALL(VecScale(out[b].vec, -1.0));
+    } else
+      FOLDOPT_CALL(VecZeroEntries(out[b].vec));
+  }
+}
+
+void BoxQP::gradient_param(Vec, const ParamSet&, const ParamSet& dtheta, Vec y) {
+  if (dtheta.has("q")) {
+    FOLDOPT_CALL(VecCopy(dtheta.get("q"), y));
+    FOLDOPT_CALL(VecScale(y, -1.0));
+  } else
+    FOLDOPT_CALL(VecZeroEntries(y));
+}
+
+void BoxQP::bounds(const ParamSet& theta, Vec lb, Vec ub) {
+  FOLDOPT_CALL(VecCopy(theta.get("lb"), lb));
+  FOLDOPT_CALL(VecCopy(theta.get("ub"), ub));
+}
+
+void validate_loss_gradient(const Problem& p, Vec g, const std::string& name) {
+  check_size(g, p.layout().global(), name, "the problem");
+  check_entries(g, name, not_finite);
+}
+
+}  // namespace foldopt

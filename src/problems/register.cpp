@@ -1,0 +1,13 @@
+// foldopt: built-in problems. Adding a problem is adding its file and one line here.
+#include <foldopt/problem.hpp>
+#include <foldopt/problems/qp_box.hpp>
+
+namespace foldopt {
+namespace detail {
+
+void register_builtin_problems(ProblemRegistry& r) {
+  r.add("qp_box", [](MPI_Comm comm) { return std::unique_ptr<Problem>(BoxQP::from_options(comm)); });
+}
+
+}  // namespace detail
+}  // namespace foldopt
