@@ -47,6 +47,30 @@ class Problem {
   virtual std::string lower_bound_block() const { return ""; }
   virtual std::string upper_bound_block() const { return ""; }
 
+  /// General constraints c_E(x; θ) = 0 (num_equality() rows) and c_I(x; θ) ≤ 0
+  /// (num_inequality() rows), global counts; their values and assembled Jacobians (rows of
+  /// constraints, columns of x, rows split as in create_constraint_vec()).
+  virtual PetscInt num_equality() const { return 0; }
+  virtual PetscInt num_inequality() const { return 0; }
+  virtual void equality(Vec x, const ParamSet& theta, Vec c);
+  virtual void inequality(Vec x, const ParamSet& theta, Vec c);
+  virtual OwnedMat equality_jacobian(Vec x, const ParamSet& theta);
+  virtual OwnedMat inequality_jacobian(Vec x, const ParamSet& theta);
+  /// A vector for `m` constraint values (PETSc's default split).
+  OwnedVec create_constraint_vec(PetscInt m) const;
+  /// ∇²ₓ of the Lagrangian f + y_Eᵀ c_E + y_Iᵀ c_I (assembled; y may be null when there are no
+  /// constraints of that kind). Default: hessian(x, θ), right when all constraints are linear.
+  virtual OwnedMat lagrangian_hessian(Vec x, const ParamSet& theta, Vec y_eq, Vec y_ineq);
+
+  /// Closed-form solution, when the problem has one for θ: fills x and returns true; otherwise
+  /// returns false and says in `why` what is missing (the `closed` forward solver reports it).
+  virtual bool closed_form(const ParamSet& theta, Vec x, std::string* why) {
+    (void)theta;
+    (void)x;
+    if (why) *why = "problem '" + type() + "' has no closed-form solution";
+    return false;
+  }
+
   /// Known solution (e.g. a generated instance built from its KKT conditions), or null.
   virtual Vec known_solution() const { return nullptr; }
 };

@@ -31,6 +31,27 @@ void Problem::bounds(const ParamSet&, Vec, Vec) {
   detail::throw_error(PETSC_ERR_SUP, "problem '" + type() + "' has no bounds");
 }
 
+void Problem::equality(Vec, const ParamSet&, Vec) {
+  detail::throw_error(PETSC_ERR_SUP, "problem '" + type() + "' has no equality constraints");
+}
+void Problem::inequality(Vec, const ParamSet&, Vec) {
+  detail::throw_error(PETSC_ERR_SUP, "problem '" + type() + "' has no inequality constraints");
+}
+OwnedMat Problem::equality_jacobian(Vec, const ParamSet&) {
+  detail::throw_error(PETSC_ERR_SUP, "problem '" + type() + "' has no equality constraints");
+}
+OwnedMat Problem::inequality_jacobian(Vec, const ParamSet&) {
+  detail::throw_error(PETSC_ERR_SUP, "problem '" + type() + "' has no inequality constraints");
+}
+OwnedVec Problem::create_constraint_vec(PetscInt m) const {
+  OwnedVec v;
+  FOLDOPT_CALL(VecCreate(layout().comm, v.out()));
+  FOLDOPT_CALL(VecSetSizes(v, PETSC_DECIDE, m));
+  FOLDOPT_CALL(VecSetType(v, VECSTANDARD));
+  return v;
+}
+OwnedMat Problem::lagrangian_hessian(Vec x, const ParamSet& theta, Vec, Vec) { return hessian(x, theta); }
+
 namespace detail {
 void register_builtin_maps(MapRegistry& r);          // src/maps/register.cpp
 void register_builtin_problems(ProblemRegistry& r);  // src/problems/register.cpp
