@@ -42,6 +42,16 @@ std::vector<FdCheck> check_fd(FoldedLayer& layer, const ParamSet& theta, Vec g,
                               const ParamSet& grad, PetscReal eps = 1e-6,
                               unsigned long seed = 3);
 
+/// Forward iterations on a sequence of nearby parameters θ_k = θ + k·δ·d (k = 1..steps, d random
+/// in every block, zero where θ is not finite), as in training: each solved from zero (cold) and
+/// from the previous solution (warm). The layer's x* and θ are restored afterwards.
+struct WarmStartStudy {
+  PetscReal delta = 0;
+  std::vector<PetscInt> cold, warm;  ///< forward iterations per step
+};
+WarmStartStudy warm_start_study(FoldedLayer& layer, const ParamSet& theta, PetscInt steps, PetscReal delta = 1e-3,
+                                unsigned long seed = 11);
+
 /// Fill v with values uniform in [-1, 1) drawn from (seed, global index): the same values at any
 /// number of ranks.
 void fill_random(Vec v, unsigned long seed);

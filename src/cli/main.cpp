@@ -12,6 +12,8 @@
 
 #include <slepcsys.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -34,6 +36,8 @@ struct CliOptions {
   char x_out[PETSC_MAX_PATH_LEN] = "";
   char grad_out[PETSC_MAX_PATH_LEN] = "";
   PetscInt loss_seed = 7;
+  PetscInt warm_steps = 3;
+  PetscReal warm_delta = 1e-3;
 };
 
 PetscErrorCode read_cli_options(MPI_Comm comm, CliOptions* o) {
@@ -44,6 +48,10 @@ PetscErrorCode read_cli_options(MPI_Comm comm, CliOptions* o) {
   PetscCall(PetscOptionsString("-dLdx", "Upstream gradient dL/dx* (file)", "", o->dldx, o->dldx, sizeof o->dldx, nullptr));
   PetscCall(PetscOptionsInt("-loss_seed", "Seed of the random dL/dx* used when -dLdx is not given", "", o->loss_seed,
                             &o->loss_seed, nullptr));
+  PetscCall(PetscOptionsInt("-warm_start_steps", "Report forward iterations with and without warm starts on this many nearby theta (0: off)",
+                            "warm_start_study", o->warm_steps, &o->warm_steps, nullptr));
+  PetscCall(PetscOptionsReal("-warm_start_delta", "Distance between the nearby theta of the warm-start report", "warm_start_study",
+                             o->warm_delta, &o->warm_delta, nullptr));
   PetscCall(PetscOptionsString("-x_out", "Write x* to this file", "", o->x_out, o->x_out, sizeof o->x_out, nullptr));
   PetscCall(PetscOptionsString("-grad_out", "Write dL/dtheta: one file per block, DIR/g.<block>.mtx", "", o->grad_out,
                                o->grad_out, sizeof o->grad_out, nullptr));
@@ -108,6 +116,15 @@ int run(MPI_Comm comm) {
 
   Vec x = layer.forward(problem->params());
   ParamSet grad = layer.backward(g);
+  // Warm starts, as in training: a second layer with the same options, so the report of the main
+  // solve stays as it was.
+  WarmStartStudy warm;
+  if (o.warm_steps > 0) {
+    FoldedLayer study(*problem);
+    study.set_from_options();
+    study.set_solution(problem->params(), x);
+    warm = warm_start_study(study, problem->params(), o.warm_steps, o.warm_delta);
+  }
   check_unused(comm, {});
 
   io::OutputSet out(comm);
@@ -153,6 +170,19 @@ int run(MPI_Comm comm) {
     FOLDOPT_CALL(VecNorm(grad[b].vec, NORM_2, &nrm));
     PetscViewerASCIIPrintf(v, "dL/d%s: 2-norm %.10e\n", grad[b].name.c_str(), (double)nrm);
   }
+  if (!warm.cold.empty()) {
+    std::string cold, hot;
+    PetscInt sc = 0, sw = 0;
+    for (std::size_t k = 0; k < warm.cold.size(); ++k) {
+      cold += (k ? " " : "") + std::to_string(warm.cold[k]);
+      hot += (k ? " " : "") + std::to_string(warm.warm[k]);
+      sc += warm.cold[k];
+      sw += warm.warm[k];
+    }
+    PetscViewerASCIIPrintf(v, "warm starts on %zu nearby theta (steps of %.0e): forward iterations cold [%s] = %" PetscInt_FMT
+                              ", warm [%s] = %" PetscInt_FMT "\n",
+                           warm.cold.size(), (double)warm.delta, cold.c_str(), sc, hot.c_str(), sw);
+  }
   const double t_total = wall_time() - t_start;
   const double rss = peak_rss_bytes(), rss_max = max_over_ranks(comm, rss);
   double rss_sum = rss;
@@ -169,31 +199,62 @@ int run(MPI_Comm comm) {
   return 0;
 }
 
+/// Whether every rank of `comm` has failed too, for an error not known to be collective: the
+/// failing ranks join a nonblocking reduction on `agree` (a communicator used for nothing else)
+/// and wait for it at most `seconds`. An error every rank raises alike (a bad option value met
+/// in PETSc's options processing) is then reported once; an error of some ranks only times out
+/// and they abort the run. `first` is the lowest failing rank when all failed.
+bool all_ranks_failed(MPI_Comm agree, int rank, double seconds, int* first) {
+  MPI_Request req;
+  int mine = rank;
+  if (MPI_Iallreduce(&mine, first, 1, MPI_INT, MPI_MIN, agree, &req) != MPI_SUCCESS) return false;
+  const double t0 = MPI_Wtime();
+  int done = 0;
+  while (!done) {
+    if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return false;
+    if (!done && MPI_Wtime() - t0 > seconds) return false;
+    if (!done) usleep(1000);
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (SlepcInitialize(&argc, &argv, nullptr, help)) return 1;
   PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);  // errors become one line, not a traceback
-  MPI_Comm comm = PETSC_COMM_WORLD;
+  MPI_Comm comm = PETSC_COMM_WORLD, agree = MPI_COMM_NULL;
   int rank = 0, size = 1, code = 0;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
+  MPI_Comm_dup(comm, &agree);
+  std::string message;
+  bool collective = false, failed = false;
   try {
     code = run(comm);
   } catch (const foldopt::Error& e) {
-    if (!e.collective()) {
-      // Raised on this rank alone, maybe: say so here and end every rank.
-      std::fprintf(stderr, "foldopt: error%s: %s\n", size > 1 ? (" on rank " + std::to_string(rank)).c_str() : "", e.what());
+    failed = true;
+    collective = e.collective();
+    message = e.what();
+  } catch (const std::exception& e) {
+    failed = true;
+    message = e.what();
+  }
+  if (failed) {
+    code = 1;
+    int first = 0;  // a collective error carries the same message on every rank
+    if (collective || all_ranks_failed(agree, rank, 10.0, &first)) {
+      // Every rank has the error: one line, from one rank, and a normal end.
+      if (rank == first) std::fprintf(stderr, "foldopt: error: %s\n", message.c_str());
+    } else {
+      // Raised on some ranks only: say so here and end every rank.
+      std::fprintf(stderr, "foldopt: error%s: %s\n", size > 1 ? (" on rank " + std::to_string(rank)).c_str() : "",
+                   message.c_str());
       std::fflush(stderr);
       MPI_Abort(comm, 1);
     }
-    if (rank == 0) std::fprintf(stderr, "foldopt: error: %s\n", e.what());
-    code = 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "foldopt: error on rank %d: %s\n", rank, e.what());
-    std::fflush(stderr);
-    MPI_Abort(comm, 1);
   }
+  MPI_Comm_free(&agree);
   PetscPopErrorHandler();
   PetscOptionsSetValue(nullptr, "-options_left", "no");
   SlepcFinalize();

@@ -75,6 +75,53 @@ DotTest dot_test_psi(UpdateMap& map, unsigned long seed) {
   return t;
 }
 
+namespace {
+/// A random direction in every block of θ, zero where θ is not finite (an infinite bound stays
+/// infinite), only in block `only` if it is a valid index.
+ParamSet random_direction(const ParamSet& theta, unsigned long seed, std::size_t only) {
+  ParamSet d = theta.zeros_like();
+  for (std::size_t b = 0; b < theta.size(); ++b) {
+    if (only < theta.size() && b != only) continue;
+    fill_random(d[b].vec, seed + 31 * b);
+    PetscScalar* dv;
+    const PetscScalar* tv;
+    PetscInt nloc;
+    FOLDOPT_CALL(VecGetLocalSize(d[b].vec, &nloc));
+    FOLDOPT_CALL(VecGetArray(d[b].vec, &dv));
+    FOLDOPT_CALL(VecGetArrayRead(theta[b].vec, &tv));
+    for (PetscInt i = 0; i < nloc; ++i)
+      if (!std::isfinite(PetscRealPart(tv[i]))) dv[i] = 0;
+    FOLDOPT_CALL(VecRestoreArray(d[b].vec, &dv));
+    FOLDOPT_CALL(VecRestoreArrayRead(theta[b].vec, &tv));
+  }
+  return d;
+}
+}  // namespace
+
+WarmStartStudy warm_start_study(FoldedLayer& layer, const ParamSet& theta, PetscInt steps, PetscReal delta,
+                                unsigned long seed) {
+  WarmStartStudy st;
+  st.delta = delta;
+  OwnedVec saved, zero;
+  FOLDOPT_CALL(VecDuplicate(layer.solution(), saved.out()));
+  FOLDOPT_CALL(VecCopy(layer.solution(), saved));
+  FOLDOPT_CALL(VecDuplicate(saved, zero.out()));
+  FOLDOPT_CALL(VecZeroEntries(zero));
+  const ParamSet d = random_direction(theta, seed, theta.size());
+  for (int warm = 0; warm < 2; ++warm) {
+    layer.set_solution(theta, saved);
+    for (PetscInt k = 1; k <= steps; ++k) {
+      ParamSet tk = theta.copy();
+      tk.axpy(static_cast<PetscReal>(k) * delta, d);
+      if (!warm) layer.set_solution(theta, zero);
+      layer.forward(tk);
+      (warm ? st.warm : st.cold).push_back(layer.forward_report().iterations);
+    }
+  }
+  layer.set_solution(theta, saved);
+  return st;
+}
+
 std::vector<FdCheck> check_fd(FoldedLayer& layer, const ParamSet& theta, Vec g, const ParamSet& grad,
                               PetscReal eps, unsigned long seed) {
   std::vector<FdCheck> out;
@@ -82,22 +129,7 @@ std::vector<FdCheck> check_fd(FoldedLayer& layer, const ParamSet& theta, Vec g, 
   FOLDOPT_CALL(VecDuplicate(layer.solution(), saved.out()));
   FOLDOPT_CALL(VecCopy(layer.solution(), saved));
   for (std::size_t b = 0; b < theta.size(); ++b) {
-    // Direction: random in block b, zero elsewhere and where θ is not finite (an infinite bound
-    // stays infinite).
-    ParamSet d = theta.zeros_like();
-    fill_random(d[b].vec, seed + 31 * b);
-    {
-      PetscScalar* dv;
-      const PetscScalar* tv;
-      PetscInt nloc;
-      FOLDOPT_CALL(VecGetLocalSize(d[b].vec, &nloc));
-      FOLDOPT_CALL(VecGetArray(d[b].vec, &dv));
-      FOLDOPT_CALL(VecGetArrayRead(theta[b].vec, &tv));
-      for (PetscInt i = 0; i < nloc; ++i)
-        if (!std::isfinite(PetscRealPart(tv[i]))) dv[i] = 0;
-      FOLDOPT_CALL(VecRestoreArray(d[b].vec, &dv));
-      FOLDOPT_CALL(VecRestoreArrayRead(theta[b].vec, &tv));
-    }
+    const ParamSet d = random_direction(theta, seed, b);
     PetscReal loss[2];
     for (int s = 0; s < 2; ++s) {
       ParamSet tp = theta.copy();
