@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,17 @@ std::vector<std::string> unused_options(const std::vector<std::string>& deferred
   return out;
 }
 
+/// -x_out and -grad_out must name a file: `DIR/` would write hidden files `DIR/.q`, ... (the same
+/// options on every rank, so the check is collective).
+void check_output_path(const char* option, const std::string& path) {
+  if (path.empty()) return;
+  const std::size_t slash = path.rfind('/');
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  FOLDOPT_CHECK(!name.empty() && name != "." && name != "..", PETSC_ERR_ARG_WRONG,
+                "%s %s: names a directory, not a file (give e.g. %s%s%s)", option, path.c_str(), path.c_str(),
+                path.back() == '/' ? "" : "/", std::strcmp(option, "-x_out") == 0 ? "x.mtx" : "g.mtx");
+}
+
 void check_unused(MPI_Comm comm, const std::vector<std::string>& deferred) {
   const std::vector<std::string> left = unused_options(deferred);
   std::string list;
@@ -93,6 +105,8 @@ int run(MPI_Comm comm) {
   const double t_start = wall_time();
   CliOptions o;
   FOLDOPT_CALL(read_cli_options(comm, &o));
+  check_output_path("-x_out", o.x_out);
+  check_output_path("-grad_out", o.grad_out);
   std::unique_ptr<Problem> problem = problem_registry().create("problem", o.problem, comm);
   const Layout& l = problem->layout();
 

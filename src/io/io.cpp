@@ -9,6 +9,7 @@
 
 #include "io/io_internal.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -205,7 +206,16 @@ void OutputSet::commit() {
   // rank return only once the files are in place.
   detail::Status st;
   if (rank == 0) {
-    for (std::size_t k = 0; k < items.size(); ++k) {
+    // A destination that is a directory fails only at its own rename, after the files before it
+    // have been moved into place: refuse it before moving any.
+    for (std::size_t k = 0; k < items.size() && st.ok; ++k) {
+      struct stat sb;
+      if (stat(items[k].path.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        st.fail(PETSC_ERR_FILE_WRITE, items[k].path + ": cannot write: " + detail::errno_text(EISDIR));
+        remove_temps(0);
+      }
+    }
+    for (std::size_t k = 0; k < items.size() && st.ok; ++k) {
       if (std::rename(temps[k].c_str(), items[k].path.c_str()) != 0) {
         const int err = errno;
         st.fail(PETSC_ERR_FILE_WRITE,

@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""Test data and checks for the foldopt command-line tests (plain Python 3, no numpy).
+
+  cli_data.py qp DIR FMT            write a small box-QP (H, q, lb, ub, dLdx) in FMT (mtx or bin)
+                                    to DIR and the independently computed x*, dL/dq, dL/dlb,
+                                    dL/dub to DIR/expected.txt
+  cli_data.py check DIR X GRAD      compare X (the x* file) and the gradient files GRAD -> G.q.EXT,
+                                    G.lb.EXT, G.ub.EXT with DIR/expected.txt (relative difference
+                                    ≤ 1e-9; .mtx MatrixMarket, any other extension PETSc binary)
+  cli_data.py compare A B           compare two vector files (relative difference ≤ 1e-9)
+  cli_data.py bad DIR CASE          write the inputs of one error case (see BAD_CASES)
+
+The QP: H = tridiag(-1, 4, -1) of size 10 (SPD), x* and the multipliers μ chosen first with
+strict complementarity, q = H x* - μ, all values multiples of 1/4 so every file is exact. The
+test does not trust that construction alone: it solves the QP again by projected Gauss-Seidel,
+reads the active set off that solution, and computes the gradient of L with dL/dx* = g on the
+free set F by Gaussian elimination:
+    dL/dq_F = H_FF^-1 g_F,  dL/dq_A = 0,
+    dL/dlb_i = g_i - (H_AF dL/dq_F)_i at an active lower bound i (0 elsewhere), same for ub.
+"""
+import math
+import os
+import struct
+import sys
+
+INF = float("inf")
+N = 10
+# entry: (x*, lb, ub, mu); mu > 0 at an active lower bound, < 0 at an active upper bound.
+ENTRIES = [
+    (0.5, -INF, 2.0, 0.0),
+    (-0.5, -0.5, 1.0, 0.25),
+    (0.25, -1.0, 1.0, 0.0),
+    (0.75, -1.0, 0.75, -0.5),
+    (-0.75, -2.0, INF, 0.0),
+    (0.0, -1.0, 1.0, 0.0),
+    (1.0, 1.0, 3.0, 1.0),
+    (0.5, -1.0, 1.5, 0.0),
+    (-0.25, -INF, -0.25, -0.75),
+    (1.0, 0.0, 2.0, 0.0),
+]
+G = [1.0, -2.0, 0.5, 3.0, -1.0, 2.0, 0.25, -0.5, 1.5, -3.0]
+
+
+def hmat(n=N):
+    return [[4.0 if i == j else (-1.0 if abs(i - j) == 1 else 0.0) for j in range(n)] for i in range(n)]
+
+
+def matvec(A, x):
+    return [sum(a * b for a, b in zip(row, x)) for row in A]
+
+
+def solve(A, b):
+    """Gaussian elimination with partial pivoting."""
+    n = len(b)
+    M = [list(A[i]) + [b[i]] for i in range(n)]
+    for k in range(n):
+        p = max(range(k, n), key=lambda i: abs(M[i][k]))
+        M[k], M[p] = M[p], M[k]
+        for i in range(k + 1, n):
+            f = M[i][k] / M[k][k]
+            for j in range(k, n + 1):
+                M[i][j] -= f * M[k][j]
+    x = [0.0] * n
+    for i in reversed(range(n)):
+        x[i] = (M[i][n] - sum(M[i][j] * x[j] for j in range(i + 1, n))) / M[i][i]
+    return x
+
+
+def qp_data():
+    H = hmat()
+    x = [e[0] for e in ENTRIES]
+    lb = [e[1] for e in ENTRIES]
+    ub = [e[2] for e in ENTRIES]
+    mu = [e[3] for e in ENTRIES]
+    q = [hx - m for hx, m in zip(matvec(H, x), mu)]
+    return H, q, lb, ub
+
+
+def reference(H, q, lb, ub, g):
+    """Solve the QP by projected Gauss-Seidel; gradients on the active set found."""
+    n = len(q)
+    x = [0.0] * n
+    for _ in range(5000):
+        for i in range(n):
+            r = q[i] - sum(H[i][j] * x[j] for j in range(n) if j != i)
+            x[i] = min(max(r / H[i][i], lb[i]), ub[i])
+    grad = [hx - qi for hx, qi in zip(matvec(H, x), q)]  # H x - q
+    at_lb = [x[i] == lb[i] and grad[i] > 1e-12 for i in range(n)]
+    at_ub = [x[i] == ub[i] and grad[i] < -1e-12 for i in range(n)]
+    free = [i for i in range(n) if not (at_lb[i] or at_ub[i])]
+    for i in free:  # KKT on the free set
+        assert abs(grad[i]) < 1e-12, ("projected Gauss-Seidel did not converge", i, grad[i])
+    yF = solve([[H[i][j] for j in free] for i in free], [g[i] for i in free])
+    dq = [0.0] * n
+    for k, i in enumerate(free):
+        dq[i] = yF[k]
+    dlb = [0.0] * n
+    dub = [0.0] * n
+    for i in range(n):
+        if at_lb[i] or at_ub[i]:
+            v = g[i] - sum(H[i][j] * dq[j] for j in free)
+            (dlb if at_lb[i] else dub)[i] = v
+    return x, dq, dlb, dub
+
+
+# ---- file formats ---------------------------------------------------------------------------
+
+def fmt(v):
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return repr(float(v))
+
+
+def write_mtx_vec(path, v, declared=None):
+    with open(path, "w") as f:
+        f.write("%%MatrixMarket matrix array real general\n% written by cli_data.py\n")
+        f.write("%d 1\n" % (len(v) if declared is None else declared))
+        for x in v:
+            f.write(fmt(x) + "\n")
+
+
+def write_mtx_mat(path, A, symmetric=True, declared_nnz=None, ncols=None):
+    rows = len(A)
+    cols = len(A[0]) if ncols is None else ncols
+    ent = [(i, j, A[i][j]) for i in range(rows) for j in range(len(A[i]))
+           if A[i][j] != 0 and (not symmetric or j <= i)]
+    with open(path, "w") as f:
+        f.write("%%%%MatrixMarket matrix coordinate real %s\n" % ("symmetric" if symmetric else "general"))
+        f.write("%d %d %d\n" % (rows, cols, len(ent) if declared_nnz is None else declared_nnz))
+        for i, j, a in ent:
+            f.write("%d %d %s\n" % (i + 1, j + 1, fmt(a)))
+
+
+def write_bin_vec(path, v):
+    with open(path, "wb") as f:
+        f.write(struct.pack(">ii", 1211214, len(v)))
+        f.write(struct.pack(">%dd" % len(v), *v))
+
+
+def write_bin_mat(path, A):
+    rows, cols = len(A), len(A[0])
+    lens, idx, val = [], [], []
+    for i in range(rows):
+        nz = [(j, a) for j, a in enumerate(A[i]) if a != 0]
+        lens.append(len(nz))
+        idx += [j for j, _ in nz]
+        val += [a for _, a in nz]
+    with open(path, "wb") as f:
+        f.write(struct.pack(">iiii", 1211216, rows, cols, len(val)))
+        f.write(struct.pack(">%di" % rows, *lens))
+        f.write(struct.pack(">%di" % len(idx), *idx))
+        f.write(struct.pack(">%dd" % len(val), *val))
+
+
+def read_mtx_vec(path):
+    with open(path) as f:
+        lines = f.read().split("\n")
+    assert lines[0].lower().startswith("%%matrixmarket matrix array"), (path, lines[0])
+    data = [l.strip() for l in lines[1:] if l.strip() and not l.startswith("%")]
+    m, n = (int(t) for t in data[0].split())
+    assert n == 1 and len(data) - 1 == m, (path, "bad vector file", m, n, len(data) - 1)
+    return [float(t) for t in data[1:]]
+
+
+def read_bin_vec(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    cls, n = struct.unpack(">ii", data[:8])
+    assert cls == 1211214 and len(data) == 8 + 8 * n, (path, "bad PETSc binary vector", cls, n, len(data))
+    return list(struct.unpack(">%dd" % n, data[8:]))
+
+
+def read_vec(path):
+    return read_mtx_vec(path) if path.lower().endswith(".mtx") else read_bin_vec(path)
+
+
+def block_path(path, block):
+    """DIR/g.mtx -> DIR/g.<block>.mtx (as foldopt::io::block_path)."""
+    d, name = os.path.split(path)
+    dot = name.rfind(".")
+    if dot <= 0:
+        return path + "." + block
+    return os.path.join(d, name[:dot] + "." + block + name[dot:])
+
+
+def rel_diff(a, b):
+    assert len(a) == len(b), ("length", len(a), len(b))
+    num = max((abs(x - y) for x, y in zip(a, b)), default=0.0)
+    den = max(max((abs(x) for x in b), default=0.0), 1e-300)
+    return num / den if den > 1e-300 else num
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+def cmd_qp(d, form):
+    H, q, lb, ub = qp_data()
+    os.makedirs(d, exist_ok=True)
+    if form == "mtx":
+        write_mtx_mat(os.path.join(d, "H.mtx"), H)
+        for name, v in (("q", q), ("lb", lb), ("ub", ub), ("g", G)):
+            write_mtx_vec(os.path.join(d, name + ".mtx"), v)
+    else:
+        write_bin_mat(os.path.join(d, "H.bin"), H)
+        for name, v in (("q", q), ("lb", lb), ("ub", ub), ("g", G)):
+            write_bin_vec(os.path.join(d, name + ".bin"), v)
+    x, dq, dlb, dub = reference(H, q, lb, ub, G)
+    x0 = [e[0] for e in ENTRIES]
+    assert rel_diff(x, x0) < 1e-14, "test data: the constructed x* is not the QP solution"
+    with open(os.path.join(d, "expected.txt"), "w") as f:
+        for name, v in (("x", x), ("q", dq), ("lb", dlb), ("ub", dub)):
+            f.write(name + " " + " ".join(repr(t) for t in v) + "\n")
+
+
+def cmd_check(d, xfile, grad):
+    exp = {}
+    with open(os.path.join(d, "expected.txt")) as f:
+        for line in f:
+            w = line.split()
+            exp[w[0]] = [float(t) for t in w[1:]]
+    files = {"x": xfile}
+    for b in ("q", "lb", "ub"):
+        files[b] = block_path(grad, b)
+    ok = True
+    for name, path in files.items():
+        got = read_vec(path)
+        r = rel_diff(got, exp[name])
+        good = r <= 1e-9
+        ok = ok and good
+        print("%-3s %s: relative difference %.2e %s" % (name, path, r, "ok" if good else "FAIL"))
+        if not good:
+            print("    expected", exp[name])
+            print("    got     ", got)
+    return 0 if ok else 1
+
+
+def cmd_compare(a, b):
+    r = rel_diff(read_vec(a), read_vec(b))
+    good = r <= 1e-9
+    print("%s vs %s: relative difference %.2e %s" % (a, b, r, "ok" if good else "FAIL"))
+    return 0 if good else 1
+
+
+def bad_case(d, case):
+    """Writes a complete input set (mtx) with one defect; returns nothing."""
+    H, q, lb, ub = qp_data()
+    g = list(G)
+    os.makedirs(d, exist_ok=True)
+    p = lambda name: os.path.join(d, name)
+    Hw = lambda A, **kw: write_mtx_mat(p("H.mtx"), A, **kw)
+    if case == "nan_q":
+        q[3] = float("nan")
+    elif case == "pinf_lb":
+        lb[4] = INF
+    elif case == "minf_ub":
+        ub[2] = -INF
+    elif case == "nan_dldx":
+        g[7] = float("nan")
+    elif case == "lb_gt_ub":
+        lb[5], ub[5] = 1.0, -1.0
+    elif case == "size_q":
+        q = q[:9]
+    elif case == "size_dldx":
+        g = g[:9]
+    Hw(H)
+    write_mtx_vec(p("q.mtx"), q)
+    write_mtx_vec(p("lb.mtx"), lb)
+    write_mtx_vec(p("ub.mtx"), ub)
+    write_mtx_vec(p("g.mtx"), g)
+    if case == "malformed_mtx":
+        with open(p("H.mtx")) as f:
+            lines = f.read().split("\n")
+        lines[5] = "3 2 -1.0oops"
+        with open(p("H.mtx"), "w") as f:
+            f.write("\n".join(lines))
+    elif case == "truncated_mtx":
+        write_mtx_vec(p("q.mtx"), q[:7], declared=10)
+    elif case == "truncated_bin":
+        write_bin_mat(p("H.bin"), H)
+        with open(p("H.bin"), "rb") as f:
+            data = f.read()
+        with open(p("H.bin"), "wb") as f:
+            f.write(data[:len(data) - 20])
+    elif case == "nonsquare_h":
+        Hw([row[:9] for row in H], symmetric=False)
+    elif case == "nonsymmetric_h":
+        A = hmat()
+        A[0][1] = -2.0
+        Hw(A, symmetric=False)
+
+
+def main(argv):
+    if len(argv) >= 4 and argv[1] == "qp":
+        return cmd_qp(argv[2], argv[3]) or 0
+    if len(argv) == 5 and argv[1] == "check":
+        return cmd_check(argv[2], argv[3], argv[4])
+    if len(argv) == 4 and argv[1] == "compare":
+        return cmd_compare(argv[2], argv[3])
+    if len(argv) == 4 and argv[1] == "bad":
+        return bad_case(argv[2], argv[3]) or 0
+    sys.stderr.write(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
