@@ -523,9 +523,9 @@ TEST_F(IoTest, DirectoryInsteadOfFile) {
     const std::string p = path(name);
     expect_error([&] { io::read_vec(PETSC_COMM_WORLD, p); }, {p + ": cannot open: Is a directory"},
                  PETSC_ERR_FILE_OPEN);
-    // Writing over a directory fails at the rename and leaves no temporary behind.
+    // Writing over a directory is refused before any file is moved, and leaves no temporary behind.
     OwnedVec v = make_vec({1, 2});
-    expect_error([&] { io::write_vec(p, v); }, {p + ": cannot move the written file into place"});
+    expect_error([&] { io::write_vec(p, v); }, {p + ": cannot write: Is a directory"});
   }
   EXPECT_EQ(list_dir(dir_), (std::vector<std::string>{"d.bin", "d.mtx"}));
 }

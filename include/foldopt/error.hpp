@@ -42,7 +42,7 @@ std::string format(const char* fmt, ...)
 }  // namespace detail
 
 /// Collective check: every rank of `comm` learns whether any rank failed `local_ok`; all throw the
-/// same Error (the message of the lowest failing rank) so that no rank is left waiting.
+/// same Error (the code and message of the lowest failing rank) so that no rank is left waiting.
 void check_collective(MPI_Comm comm, bool local_ok, PetscErrorCode code,
                       const std::string& local_message);
 

@@ -51,12 +51,13 @@ void check_collective(MPI_Comm comm, bool local_ok, PetscErrorCode code,
   int mine = local_ok ? size : rank, first = size;
   MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
   if (first == size) return;
-  int len = (rank == first) ? static_cast<int>(local_message.size()) : 0;
-  MPI_Bcast(&len, 1, MPI_INT, first, comm);
+  int hdr[2] = {code, rank == first ? static_cast<int>(local_message.size()) : 0};
+  MPI_Bcast(hdr, 2, MPI_INT, first, comm);
+  const int len = hdr[1];
   std::vector<char> buf(static_cast<std::size_t>(len) + 1, '\0');
   if (rank == first) local_message.copy(buf.data(), local_message.size());
   MPI_Bcast(buf.data(), len, MPI_CHAR, first, comm);
-  throw Error(code, std::string(buf.data(), static_cast<std::size_t>(len)), true);
+  throw Error(hdr[0], std::string(buf.data(), static_cast<std::size_t>(len)), true);
 }
 
 }  // namespace foldopt

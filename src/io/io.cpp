@@ -43,18 +43,7 @@ bool agree(MPI_Comm comm, Status& st) {
   return false;
 }
 
-void raise_if_any(MPI_Comm comm, const Status& st) {
-  int size = 1, rank = 0;
-  MPI_Comm_size(comm, &size);
-  MPI_Comm_rank(comm, &rank);
-  int mine = st.ok ? size : rank, first = size;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-  if (first == size) return;
-  // check_collective throws with each rank's own code: agree on the failing rank's first.
-  int code = st.code;
-  MPI_Bcast(&code, 1, MPI_INT, first, comm);
-  check_collective(comm, st.ok, code, st.message);
-}
+void raise_if_any(MPI_Comm comm, const Status& st) { check_collective(comm, st.ok, st.code, st.message); }
 
 Range split(MPI_Comm comm, const std::string& path, PetscInt local, PetscInt global,
             const char* what) {
