@@ -28,7 +28,9 @@ namespace foldopt {
 
 class UpdateMap;
 
-enum class BackwardMethod { krylov, jacobian };
+/// `unrolled` is not an adjoint solve: FoldedLayer::backward then differentiates K unrolled steps
+/// of the map (foldopt::UnrolledBaseline, include/foldopt/unrolled.hpp); solve() refuses it.
+enum class BackwardMethod { krylov, jacobian, unrolled };
 
 struct AdjointReport {
   std::string method;          ///< e.g. "krylov gmres, pc none" or "jacobian lu (mumps)"

@@ -9,6 +9,8 @@
 //   -fold_map_type NAME            update map (default: the problem's own)
 //   -fold_fwd_type NAME            forward solver (default: snes) and -fold_fwd_* its options
 //   -fold_backward krylov|jacobian adjoint method (-fold_ksp_*, -fold_pc_*, -fold_jacobian_*)
+//   -fold_backward unrolled        baseline: differentiate K unrolled steps of the map instead
+//                                  (-fold_unrolled_*, see unrolled.hpp; x* is its reference)
 //   -fold_rho                      estimate ρ(Φ) before each backward (-fold_rho_eps_*)
 //   -fold_stepsize fixed|auto      keep the map's stepsize, or set α = 2/(λmin + λmax)
 //   -fold_check_fixed_point TOL    fixed-point check before every backward (default 1e-6)
@@ -21,6 +23,7 @@
 #include <foldopt/checks.hpp>
 #include <foldopt/forward.hpp>
 #include <foldopt/spectral.hpp>
+#include <foldopt/unrolled.hpp>
 #include <foldopt/update_map.hpp>
 
 #include <memory>
@@ -65,6 +68,8 @@ class FoldedLayer {
   UpdateMap& map();
   ForwardSolver& forward_solver();
   AdjointSolver& adjoint() { return adjoint_; }
+  /// The unrolled baseline of -fold_backward unrolled and its last result (null until chosen).
+  UnrolledBaseline* unrolled() { return unrolled_.get(); }
 
   const ForwardReport& forward_report() const { return fwd_report_; }
   const RhoEstimate& rho_estimate() const { return rho_; }
@@ -79,6 +84,7 @@ class FoldedLayer {
  private:
   void ensure_parts();
   void linearize();
+  ParamSet backward_unrolled(Vec g);
 
   MPI_Comm comm_;
   std::string prefix_;
@@ -97,6 +103,7 @@ class FoldedLayer {
   ExtremeEigenvalues step_eigs_;
   PetscReal fp_residual_ = -1;
   std::vector<FdCheck> fd_;
+  std::unique_ptr<UnrolledBaseline> unrolled_;
 };
 
 }  // namespace foldopt

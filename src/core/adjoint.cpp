@@ -26,6 +26,7 @@ const char* to_string(BackwardMethod m) {
   switch (m) {
     case BackwardMethod::krylov: return "krylov";
     case BackwardMethod::jacobian: return "jacobian";
+    case BackwardMethod::unrolled: return "unrolled";
   }
   return "?";
 }
@@ -94,11 +95,11 @@ struct AdjointSolver::Shell {
 namespace {
 PetscErrorCode read_options(MPI_Comm comm, const char* prefix, PetscInt* method, PetscInt* maxsize,
                             PetscBool* monitor) {
-  static const char* const methods[] = {"krylov", "jacobian"};
+  static const char* const methods[] = {"krylov", "jacobian", "unrolled"};
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, prefix, "Folded backward (adjoint solve)", "AdjointSolver");
-  PetscCall(PetscOptionsEList("-backward", "Adjoint method: matrix-free Krylov, or Jacobian extraction and a direct solve",
-                              "AdjointSolver::set_backward", methods, 2, methods[*method], method, nullptr));
+  PetscCall(PetscOptionsEList("-backward", "Adjoint method: matrix-free Krylov, Jacobian extraction and a direct solve, or the unrolled baseline (FoldedLayer, -unrolled_*)",
+                              "AdjointSolver::set_backward", methods, 3, methods[*method], method, nullptr));
   PetscCall(PetscOptionsInt("-jacobian_max_size", "Largest size at which a map that cannot assemble Phi is probed column by column",
                             "AdjointSolver::set_jacobian_max_size", *maxsize, maxsize, nullptr));
   PetscCall(PetscOptionsBool("-monitor", "Print the true residual of each adjoint iteration", "AdjointSolver", *monitor,
@@ -257,6 +258,10 @@ OwnedMat AdjointSolver::assemble_operator(std::string* how) {
 void AdjointSolver::solve(Vec g, Vec w) {
   FOLDOPT_CHECK(map_ != nullptr, PETSC_ERR_ORDER, "adjoint solver: set_map() first");
   if (!options_set_) set_from_options();
+  FOLDOPT_CHECK(backward_ != BackwardMethod::unrolled, PETSC_ERR_ARG_WRONGSTATE,
+                "adjoint solver: -%sbackward unrolled is not an adjoint solve; FoldedLayer::backward runs the unrolled "
+                "baseline (foldopt::UnrolledBaseline) for it, or choose -%sbackward krylov or jacobian",
+                prefix_.c_str(), prefix_.c_str());
   report_ = AdjointReport();
   products_ = 0;
   PetscReal rtol, atol, dtol;

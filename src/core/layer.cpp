@@ -24,6 +24,14 @@ struct LayerOptions {
   PetscReal fp_tol = 1e-6;
 };
 
+/// New references to the blocks of `theta` (the same vectors). Built before assigning, so that
+/// `theta` may be the layer's own theta_.
+ParamSet share_blocks(const ParamSet& theta) {
+  ParamSet out;
+  for (std::size_t b = 0; b < theta.size(); ++b) out.add(theta[b].name, theta[b].vec, theta[b].pattern);
+  return out;
+}
+
 PetscErrorCode read_layer_options(MPI_Comm comm, const char* prefix, LayerOptions* o) {
   static const char* const rules[] = {"fixed", "auto"};
   PetscFunctionBeginUser;
@@ -115,6 +123,10 @@ void FoldedLayer::set_from_options() {
                 "-%sstepsize auto: update map '%s' has no free stepsize", prefix_.c_str(), map_->type().c_str());
   fwd_->set_from_options();
   adjoint_.set_from_options();
+  if (adjoint_.backward() == BackwardMethod::unrolled) {
+    if (!unrolled_) unrolled_.reset(new UnrolledBaseline(comm_, prefix_));
+    unrolled_->set_from_options();
+  }
   options_set_ = true;
 }
 
@@ -124,8 +136,7 @@ Vec FoldedLayer::forward(const ParamSet& theta) {
     x_ = map_->create_vec();
     FOLDOPT_CALL(VecZeroEntries(x_));
   }
-  theta_ = ParamSet();
-  for (std::size_t b = 0; b < theta.size(); ++b) theta_.add(theta[b].name, theta[b].vec, theta[b].pattern);
+  theta_ = share_blocks(theta);  // theta may be theta_ itself
   have_solution_ = false;
   fwd_report_ = fwd_->solve(theta_, x_);  // warm start from the previous x*
   have_solution_ = true;
@@ -136,8 +147,7 @@ void FoldedLayer::set_solution(const ParamSet& theta, Vec x) {
   ensure_parts();
   if (!x_) x_ = map_->create_vec();
   FOLDOPT_CALL(VecCopy(x, x_));
-  theta_ = ParamSet();
-  for (std::size_t b = 0; b < theta.size(); ++b) theta_.add(theta[b].name, theta[b].vec, theta[b].pattern);
+  theta_ = share_blocks(theta);  // theta may be theta_ itself
   have_solution_ = true;
 }
 
@@ -174,12 +184,43 @@ ParamSet FoldedLayer::backward(Vec g) {
                 (double)fp_residual_, (double)fp_tol_, prefix_.c_str(), fwd_->type().c_str(), map_->type().c_str());
   linearize();
   if (estimate_rho_) estimate_rho();
+  if (adjoint_.backward() == BackwardMethod::unrolled) return backward_unrolled(g);
   OwnedVec w = map_->create_vec();
   FOLDOPT_CALL(VecZeroEntries(w));
   adjoint_.solve(g, w);
   ParamSet grad = map_->create_params();
   map_->psi_t(w, grad);
-  if (check_fd_) fd_ = check_fd(*this, theta_, g, grad);
+  // check_fd calls forward(), which rebinds theta_: give it the current blocks, not the member.
+  if (check_fd_) fd_ = check_fd(*this, share_blocks(theta_), g, grad);
+  if (view_) view(PETSC_VIEWER_STDOUT_(comm_));
+  return grad;
+}
+
+// -fold_backward unrolled: K unrolled steps of the map (linearized at x* by backward()), with x* as
+// the reference of the forward errors. The folded gradient is solved for (by Krylov) only as the
+// reference of the backward errors, under -fold_view or -fold_unrolled_history.
+ParamSet FoldedLayer::backward_unrolled(Vec g) {
+  if (!unrolled_) {
+    unrolled_.reset(new UnrolledBaseline(comm_, prefix_));
+    unrolled_->set_from_options();
+  }
+  ParamSet folded;
+  const bool reference = view_ || unrolled_->history();
+  if (reference) {
+    OwnedVec w = map_->create_vec();
+    FOLDOPT_CALL(VecZeroEntries(w));
+    adjoint_.set_backward(BackwardMethod::krylov);
+    try {
+      adjoint_.solve(g, w);
+    } catch (...) {
+      adjoint_.set_backward(BackwardMethod::unrolled);
+      throw;
+    }
+    adjoint_.set_backward(BackwardMethod::unrolled);
+    folded = map_->create_params();
+    map_->psi_t(w, folded);
+  }
+  ParamSet grad = unrolled_->run(*map_, theta_, g, x_, reference ? &folded : nullptr).gradient.copy();
   if (view_) view(PETSC_VIEWER_STDOUT_(comm_));
   return grad;
 }
@@ -200,7 +241,15 @@ void FoldedLayer::view(PetscViewer viewer) const {
                            (double)step_eigs_.err_max, (double)step_eigs_.tol, step_eigs_.seconds,
                            (double)(map_ ? map_->stepsize() : 0));
   if (rho_.converged || rho_.iterations) foldopt::view(rho_, adjoint_.report().rtol, viewer);
-  if (!adjoint_.report().method.empty()) adjoint_.view(viewer);
+  if (unrolled_ && unrolled_->has_result() && adjoint_.backward() == BackwardMethod::unrolled) {
+    unrolled_->view(viewer);
+    if (unrolled_->result().backward_error >= 0 && !adjoint_.report().method.empty()) {
+      PetscViewerASCIIPrintf(viewer, "folded reference gradient for the backward error:\n");
+      adjoint_.view(viewer);
+    }
+  } else if (!adjoint_.report().method.empty()) {
+    adjoint_.view(viewer);
+  }
   for (const FdCheck& c : fd_)
     PetscViewerASCIIPrintf(viewer, "finite differences [%s]: folded %.10e, fd %.10e, relative difference %.2e\n",
                            c.block.c_str(), (double)c.folded, (double)c.fd, (double)c.relative);

@@ -1,0 +1,276 @@
+// The engine's checks and spectral estimates on the PGD map of a generated box-QP, against
+// independent references:
+//   * dot-product tests ⟨Φu, v⟩ = ⟨u, Φᵀv⟩ and ⟨Ψd, v⟩ = ⟨d, Ψᵀv⟩ hold to 1e-12 (and do detect a
+//     map whose Φᵀ is not the transpose of its Φ);
+//   * the fixed-point residual is ≤ 1e-12 at the known solution and > 1e-3 at a perturbed point;
+//   * central finite differences (eps 1e-4) agree with the folded gradient to 1e-5 per block;
+//   * the assembled Φ is D(I − αH) (dense Eigen), applies like map.phi to 1e-13, and its diagonal
+//     is get_diagonal;
+//   * ρ(Φ) from SLEPc matches max|1 − αλ(H_FF)| from a dense Eigen eigensolve within the
+//     reported error, and -fold_stepsize auto picks α = 2/(λmin + λmax) of H_FF to 1e-3, where
+//     ρ(Φ) = (κ − 1)/(κ + 1).
+// Runs at np=1 and np=2.
+#include "reference.hpp"
+#include "test_util.hpp"
+
+#include <foldopt/checks.hpp>
+#include <foldopt/error.hpp>
+#include <foldopt/layer.hpp>
+#include <foldopt/maps/pgd.hpp>
+#include <foldopt/problems/qp_box.hpp>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using foldopt::BoxQP;
+using foldopt::BoxQPGenerator;
+using foldopt::FoldedLayer;
+using foldopt::OwnedMat;
+using foldopt::OwnedVec;
+using foldopt::ParamSet;
+using foldopt::PgdMap;
+using foldopt_ref::MatrixXd;
+using foldopt_ref::VectorXd;
+using foldopt_test::ScopedOptions;
+using Options = std::vector<std::pair<std::string, std::string>>;
+
+std::unique_ptr<BoxQP> make_problem(PetscInt n = 400, unsigned long seed = 7) {
+  BoxQPGenerator gen;
+  gen.n = n;
+  gen.seed = seed;
+  return BoxQP::generate(PETSC_COMM_WORLD, gen);
+}
+
+// Dense data and the active set of the known solution.
+struct Dense {
+  MatrixXd H;
+  VectorXd q, lb, ub, x;
+  foldopt_ref::ActiveSet set;
+};
+
+Dense dense_of(BoxQP& p) {
+  Dense d;
+  d.H = foldopt_ref::gather_dense(p.H());
+  d.q = foldopt_ref::to_eigen(p.params().get("q"));
+  d.lb = foldopt_ref::to_eigen(p.params().get("lb"));
+  d.ub = foldopt_ref::to_eigen(p.params().get("ub"));
+  d.x = foldopt_ref::to_eigen(p.known_solution());
+  d.set = foldopt_ref::classify(d.x, d.lb, d.ub);
+  return d;
+}
+
+TEST(Checks, DotTests) {
+  std::unique_ptr<BoxQP> p = make_problem();
+  PgdMap map(*p);
+  map.linearize(p->known_solution(), p->params());
+  ASSERT_GT(map.free_count(), 0);
+  ASSERT_LT(map.free_count(), 400);
+  for (unsigned long seed : {1ul, 5ul, 99ul}) {
+    const foldopt::DotTest phi = foldopt::dot_test_phi(map, seed);
+    EXPECT_GT(std::abs(phi.lhs), 1e-3);
+    EXPECT_LE(phi.relative, 1e-12) << "seed " << seed << ": " << phi.lhs << " vs " << phi.rhs;
+    const foldopt::DotTest psi = foldopt::dot_test_psi(map, seed + 1);
+    EXPECT_GT(std::abs(psi.lhs), 1e-3);
+    EXPECT_LE(psi.relative, 1e-12) << "seed " << seed << ": " << psi.lhs << " vs " << psi.rhs;
+  }
+}
+
+// A map whose Φᵀ forgets the mask D (Φᵀv = (I − αH)v): the dot-product test must notice.
+class WrongTransposeMap : public foldopt_ref::NoAssembleMap {
+ public:
+  WrongTransposeMap(BoxQP& p) : NoAssembleMap(p), p_(p) {}
+  void phi_t(Vec v, Vec y) override {
+    p_.hessian_mult(nullptr, p_.params(), v, y);
+    VecAYPX(y, -stepsize(), v);
+  }
+
+ private:
+  BoxQP& p_;
+};
+
+TEST(Checks, DotTestDetectsWrongTranspose) {
+  std::unique_ptr<BoxQP> p = make_problem();
+  WrongTransposeMap map(*p);
+  map.linearize(p->known_solution(), p->params());
+  EXPECT_GT(foldopt::dot_test_phi(map).relative, 1e-3);
+}
+
+TEST(Checks, FixedPointResidual) {
+  std::unique_ptr<BoxQP> p = make_problem();
+  PgdMap map(*p);
+  EXPECT_LE(foldopt::fixed_point_residual(map, p->known_solution(), p->params()), 1e-12);
+  OwnedVec x = p->create_vec(), d = p->create_vec();
+  foldopt::fill_random(d, 3);
+  VecWAXPY(x, 0.05, d, p->known_solution());
+  const PetscReal r = foldopt::fixed_point_residual(map, x, p->params());
+  EXPECT_GT(r, 1e-3);
+
+  // Against the definition, in dense Eigen: ‖P(x − α(Hx − q)) − x‖∞ / max(1, ‖x‖∞).
+  const Dense dn = dense_of(*p);
+  const VectorXd xv = foldopt_ref::to_eigen(x);
+  const VectorXd u = (xv - map.stepsize() * (dn.H * xv - dn.q)).cwiseMax(dn.lb).cwiseMin(dn.ub);
+  const double ref = (u - xv).lpNorm<Eigen::Infinity>() / std::max(1.0, xv.lpNorm<Eigen::Infinity>());
+  EXPECT_NEAR(r, ref, 1e-12 * ref);
+}
+
+TEST(Checks, FiniteDifferences) {
+  std::unique_ptr<BoxQP> p = make_problem();
+  // The forward solves behind the differences must be accurate well beyond eps·1e-5.
+  ScopedOptions so(Options{{"-fold_fwd_snes_atol", "1e-13"}});
+  FoldedLayer layer(*p);
+  layer.set_from_options();
+  layer.forward(p->params());
+  OwnedVec g = p->create_vec();
+  foldopt::fill_random(g, 42);
+  ParamSet grad = layer.backward(g);
+  OwnedVec xsave = p->create_vec();
+  VecCopy(layer.solution(), xsave);
+
+  const std::vector<foldopt::FdCheck> fd = foldopt::check_fd(layer, p->params(), g, grad, 1e-4);
+  ASSERT_EQ(fd.size(), 3u);
+  const char* names[] = {"q", "lb", "ub"};
+  for (int b = 0; b < 3; ++b) {
+    EXPECT_EQ(fd[b].block, names[b]);
+    EXPECT_DOUBLE_EQ(fd[b].eps, 1e-4);
+    EXPECT_GT(std::abs(fd[b].fd), 1e-2) << names[b];
+    EXPECT_LE(fd[b].relative, 1e-5) << names[b] << ": folded " << fd[b].folded << ", fd " << fd[b].fd;
+    EXPECT_NEAR(fd[b].relative, std::abs(fd[b].folded - fd[b].fd) / std::abs(fd[b].fd), 1e-12);
+  }
+  // The layer's solution is restored.
+  OwnedVec d = p->create_vec();
+  VecWAXPY(d, -1.0, xsave, layer.solution());
+  PetscReal dn;
+  VecNorm(d, NORM_INFINITY, &dn);
+  EXPECT_EQ(dn, 0.0);
+}
+
+TEST(Checks, FiniteDifferencesThroughOption) {
+  std::unique_ptr<BoxQP> p = make_problem(225, 3);
+  ScopedOptions so(Options{{"-fold_check_fd", ""}, {"-fold_fwd_snes_atol", "1e-13"}});
+  FoldedLayer layer(*p);
+  layer.set_from_options();
+  layer.forward(p->params());
+  OwnedVec g = p->create_vec();
+  foldopt::fill_random(g, 8);
+  ParamSet grad = layer.backward(g);
+  // Default eps 1e-6, forward to atol 1e-13: agreement about 1e-6 (rounding / eps), asserted 1e-5.
+  ASSERT_EQ(layer.fd_checks().size(), 3u);
+  const char* names[] = {"q", "lb", "ub"};
+  for (int b = 0; b < 3; ++b) {
+    const foldopt::FdCheck& c = layer.fd_checks()[b];
+    EXPECT_EQ(c.block, names[b]);
+    EXPECT_GT(std::abs(c.fd), 1e-2) << c.block;
+    EXPECT_LE(c.relative, 1e-5) << c.block << ": folded " << c.folded << ", fd " << c.fd;
+  }
+  // The checks leave the layer at the caller's θ (the same vectors) and x*: a second backward
+  // gives the same gradient.
+  ASSERT_EQ(layer.theta().size(), 3u);
+  for (const char* b : names) EXPECT_EQ(layer.theta().get(b), p->params().get(b)) << b;
+  ParamSet again = layer.backward(g);
+  for (const char* b : names)
+    EXPECT_LE(foldopt_ref::rel_err(foldopt_ref::to_eigen(again.get(b)), foldopt_ref::to_eigen(grad.get(b))), 1e-12) << b;
+}
+
+TEST(Checks, AssembledPhi) {
+  std::unique_ptr<BoxQP> p = make_problem();
+  PgdMap map(*p);
+  ASSERT_TRUE(map.can_assemble());
+  ASSERT_TRUE(map.has_diagonal());
+  map.linearize(p->known_solution(), p->params());
+  OwnedMat phi = map.assemble_phi();
+
+  OwnedVec u = p->create_vec(), y1 = p->create_vec(), y2 = p->create_vec();
+  for (unsigned long seed : {11ul, 12ul}) {
+    foldopt::fill_random(u, seed);
+    MatMult(phi, u, y1);
+    map.phi(u, y2);
+    VecAXPY(y1, -1.0, y2);
+    PetscReal e, n2;
+    VecNorm(y1, NORM_2, &e);
+    VecNorm(y2, NORM_2, &n2);
+    ASSERT_GT(n2, 0);
+    EXPECT_LE(e / n2, 1e-13);
+  }
+
+  OwnedVec d1 = p->create_vec(), d2 = p->create_vec();
+  map.get_diagonal(d1);
+  MatGetDiagonal(phi, d2);
+  const VectorXd e1 = foldopt_ref::to_eigen(d1), e2 = foldopt_ref::to_eigen(d2);
+  EXPECT_LE((e1 - e2).lpNorm<Eigen::Infinity>(), 1e-15);
+
+  // Independently: Φ = D (I − αH) with D the free set of x*.
+  const Dense dn = dense_of(*p);
+  ASSERT_TRUE(dn.set.ok);
+  MatrixXd ref = MatrixXd::Identity(400, 400) - map.stepsize() * dn.H;
+  for (std::size_t i = 0; i < dn.set.role.size(); ++i)
+    if (dn.set.role[i] != 0) ref.row((Eigen::Index)i).setZero();
+  const MatrixXd got = foldopt_ref::gather_dense(phi);
+  EXPECT_LE((got - ref).lpNorm<Eigen::Infinity>(), 1e-15);
+  EXPECT_LE((e1 - ref.diagonal()).lpNorm<Eigen::Infinity>(), 1e-15);
+  EXPECT_EQ(map.free_count(), (PetscInt)dn.set.free.size());
+}
+
+TEST(Checks, RhoMatchesDenseEigenvalues) {
+  std::unique_ptr<BoxQP> p = make_problem();
+  FoldedLayer layer(*p);
+  layer.set_from_options();
+  layer.forward(p->params());
+  OwnedVec g = p->create_vec();
+  foldopt::fill_random(g, 42);
+  layer.backward(g);
+  const foldopt::RhoEstimate est = layer.estimate_rho();
+  ASSERT_TRUE(est.converged);
+  EXPECT_GT(est.products, 0);
+
+  const Dense dn = dense_of(*p);
+  ASSERT_TRUE(dn.set.ok);
+  const VectorXd lam = foldopt_ref::free_eigenvalues(dn.H, dn.set);
+  const double alpha = layer.map().stepsize();
+  const double ref = std::max(std::abs(1 - alpha * lam[0]), std::abs(1 - alpha * lam[lam.size() - 1]));
+  ASSERT_GT(ref, 0.5);
+  EXPECT_LE(std::abs(est.rho - ref), est.error + 1e-12) << "rho " << est.rho << " vs dense " << ref;
+  EXPECT_LE(est.error, 1e-4);
+}
+
+TEST(Checks, AutomaticStepsize) {
+  std::unique_ptr<BoxQP> p = make_problem();
+  ScopedOptions so(Options{{"-fold_stepsize", "auto"}});
+  FoldedLayer layer(*p);
+  layer.set_from_options();
+  layer.forward(p->params());
+  const double alpha0 = layer.map().stepsize();
+  OwnedVec g = p->create_vec();
+  foldopt::fill_random(g, 42);
+  layer.backward(g);
+  EXPECT_TRUE(layer.adjoint().report().converged);
+
+  const Dense dn = dense_of(*p);
+  ASSERT_TRUE(dn.set.ok);
+  const VectorXd lam = foldopt_ref::free_eigenvalues(dn.H, dn.set);
+  const double lmin = lam[0], lmax = lam[lam.size() - 1], kappa = lmax / lmin;
+  const double alpha_ref = 2 / (lmin + lmax);
+  const double alpha = layer.map().stepsize();
+  EXPECT_NE(alpha, alpha0);
+  EXPECT_NEAR(alpha, alpha_ref, 1e-3 * alpha_ref) << "alpha " << alpha << " vs 2/(lmin+lmax) " << alpha_ref;
+  const foldopt::ExtremeEigenvalues& se = layer.stepsize_estimate();
+  EXPECT_NEAR(se.lmin, lmin, 1e-3 * lmin);
+  EXPECT_NEAR(se.lmax, lmax, 1e-3 * lmax);
+
+  const foldopt::RhoEstimate est = layer.estimate_rho();
+  ASSERT_TRUE(est.converged);
+  const double rho_opt = (kappa - 1) / (kappa + 1);
+  EXPECT_NEAR(est.rho, rho_opt, 1e-3 * rho_opt) << "rho " << est.rho << " vs (k-1)/(k+1) " << rho_opt;
+  // Exactly max|1 − αλ| at the α chosen.
+  const double rho_alpha = std::max(std::abs(1 - alpha * lmin), std::abs(1 - alpha * lmax));
+  EXPECT_LE(std::abs(est.rho - rho_alpha), est.error + 1e-12);
+  // The optimal stepsize contracts faster than the default 1/‖H‖∞.
+  const double rho_default = std::max(std::abs(1 - alpha0 * lmin), std::abs(1 - alpha0 * lmax));
+  EXPECT_LT(est.rho, rho_default);
+}
+
+}  // namespace
