@@ -46,6 +46,17 @@ std::string format(const char* fmt, ...)
 void check_collective(MPI_Comm comm, bool local_ok, PetscErrorCode code,
                       const std::string& local_message);
 
+/// Run `f`; a foldopt::Error it throws is thrown again with "`context`: " before its message
+/// (same code and collectiveness), so that PETSc's messages name the option or step behind them.
+template <typename F>
+void with_context(const std::string& context, F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    throw Error(e.code(), context + ": " + e.what(), e.collective());
+  }
+}
+
 }  // namespace foldopt
 
 /// Call a PETSc function from C++; throw foldopt::Error with PETSc's message if it fails.

@@ -123,8 +123,10 @@ int run(MPI_Comm comm) {
   layer.set_from_options();
   // A misspelled option must not silently change an experiment: check before any work, except
   // for the options objects created later read (they are checked before anything is written).
+  // (sub-solvers of block preconditioners and multigrid levels are created at set-up).
   const std::vector<std::string> deferred = {"fold_rho_", "fold_stepsize_", "fold_jacobian_", "fold_pc_", "fold_mat_",
-                                             "mat_", "fold_fwd_pc_", "fold_fwd_ksp_", "fold_fwd_mat_"};
+                                             "fold_sub_", "fold_mg_", "fold_redundant_", "mat_", "fold_fwd_pc_",
+                                             "fold_fwd_ksp_", "fold_fwd_mat_", "fold_fwd_sub_", "fold_fwd_mg_"};
   check_unused(comm, deferred);
   const double t_setup = wall_time() - t_start;
 
@@ -201,9 +203,12 @@ int run(MPI_Comm comm) {
   const double rss = peak_rss_bytes(), rss_max = max_over_ranks(comm, rss);
   double rss_sum = rss;
   MPI_Allreduce(&rss, &rss_sum, 1, MPI_DOUBLE, MPI_SUM, comm);
-  PetscViewerASCIIPrintf(v, "time: setup %.3f s, forward %.3f s, rho %.3f s, backward %.3f s, total %.3f s\n", t_setup,
-                         layer.forward_report().seconds, layer.rho_estimate().seconds, layer.adjoint().report().seconds,
-                         t_total);
+  // Under -fold_backward unrolled the adjoint report, if any, is the reference solve's.
+  const bool unrolled = layer.adjoint().backward() == BackwardMethod::unrolled;
+  const double t_backward = unrolled ? layer.unrolled()->result().seconds : layer.adjoint().report().seconds;
+  PetscViewerASCIIPrintf(v, "time: setup %.3f s, forward %.3f s, rho %.3f s, backward%s %.3f s, total %.3f s\n", t_setup,
+                         layer.forward_report().seconds, layer.rho_estimate().seconds, unrolled ? " (unrolled)" : "",
+                         t_backward, t_total);
   PetscViewerASCIIPrintf(v, "peak resident memory: %.1f MiB per rank (max), %.1f MiB in all\n", rss_max / 1048576.0,
                          rss_sum / 1048576.0);
   if (o.x_out[0]) PetscViewerASCIIPrintf(v, "wrote x* to %s\n", o.x_out);

@@ -185,7 +185,7 @@ void AdjointSolver::set_from_options() {
     FOLDOPT_CALL(KSPMonitorSet(ksp_, (PetscErrorCode(*)(KSP, PetscInt, PetscReal, void*))KSPMonitorTrueResidual, vf,
                                (PetscErrorCode(*)(void**))PetscViewerAndFormatDestroy));
   }
-  FOLDOPT_CALL(KSPSetFromOptions(ksp_));
+  with_context("-" + prefix_ + "ksp_* / -" + prefix_ + "pc_* options", [&] { FOLDOPT_CALL(KSPSetFromOptions(ksp_)); });
 
   if (!jac_ksp_) {
     FOLDOPT_CALL(KSPCreate(comm_, jac_ksp_.out()));
@@ -200,7 +200,8 @@ void AdjointSolver::set_from_options() {
   }
   // Only read the Jacobian solver's options when that path is taken, so that unused options are
   // reported rather than silently accepted.
-  if (backward_ == BackwardMethod::jacobian) FOLDOPT_CALL(KSPSetFromOptions(jac_ksp_));
+  if (backward_ == BackwardMethod::jacobian)
+    with_context("-" + prefix_ + "jacobian_* options", [&] { FOLDOPT_CALL(KSPSetFromOptions(jac_ksp_)); });
   options_set_ = true;
 }
 
@@ -310,7 +311,19 @@ void AdjointSolver::solve_krylov(Vec g, Vec w) {
       if (kspname == right_ok[i]) FOLDOPT_CALL(KSPSetPCSide(ksp_, PC_RIGHT));
     side_chosen_ = true;
   }
-  FOLDOPT_CALL(KSPSetUp(ksp_));
+  int size = 1;
+  MPI_Comm_size(comm_, &size);
+  const bool serial_factor = size > 1 && (pcname == PCILU || pcname == PCICC);
+  with_context("adjoint set-up (" + kspname + ", pc " + pcname + ")", [&] {
+    try {
+      FOLDOPT_CALL(KSPSetUp(ksp_));
+    } catch (const Error& e) {
+      if (!serial_factor) throw;
+      throw Error(e.code(), std::string(e.what()) + " (in parallel use -" + prefix_ + "pc_type bjacobi or asm with -" +
+                                prefix_ + "sub_pc_type " + pcname + ")",
+                  e.collective());
+    }
+  });
   report_.setup_seconds = wall_time() - t0;
   report_.method = "krylov " + kspname + ", pc " + pcname;
   const PetscErrorCode ierr = KSPSolve(ksp_, g, w);
@@ -328,7 +341,7 @@ void AdjointSolver::solve_jacobian(Vec g, Vec w) {
   std::string how;
   pmat_ = assemble_operator(&how);
   FOLDOPT_CALL(KSPSetOperators(jac_ksp_, pmat_, pmat_));
-  FOLDOPT_CALL(KSPSetUp(jac_ksp_));
+  with_context("Jacobian extraction: factorization of I - Phi^T", [&] { FOLDOPT_CALL(KSPSetUp(jac_ksp_)); });
   report_.setup_seconds = wall_time() - t0;
   PC pc;
   FOLDOPT_CALL(KSPGetPC(jac_ksp_, &pc));

@@ -36,7 +36,7 @@ void SnesForward::create() {
 
 void SnesForward::set_from_options() {
   create();
-  FOLDOPT_CALL(SNESSetFromOptions(snes_));
+  with_context("-" + ctx_.prefix + "snes_* options", [&] { FOLDOPT_CALL(SNESSetFromOptions(snes_)); });
 }
 
 PetscErrorCode SnesForward::residual(SNES, Vec x, Vec f, void* ctx) {
