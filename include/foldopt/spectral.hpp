@@ -2,9 +2,9 @@
 //
 // Two distinct uses, each with its own EPS and options prefix:
 //  * ρ(Φ), the spectral radius of the map's Jacobian, from an EPS on the Φᵀ shell (eigenvalues of
-//    Φᵀ are those of Φ), prefix `fold_rho_`. Cheap by default (Krylov–Schur, loose tolerance).
-//    It predicts the iterations of LFPI, k = log(rtol)/log ρ, given as a range from the estimate's
-//    residual bound.
+//    Φᵀ are those of Φ), prefix `fold_rho_`. Cheap by default (Krylov–Schur, tolerance 1e-3;
+//    -fold_rho_eps_tol 1e-5 narrows the range at several times the cost). It predicts the
+//    iterations of LFPI, k = log(rtol)/log ρ, given as a range from the estimate's residual bound.
 //  * the extreme eigenvalues of the symmetric operator that governs a map's stepsize (PGD on a
 //    quadratic: the Hessian restricted to the free set), prefix `fold_stepsize_`, which gives the
 //    stepsize α = 2/(λmin + λmax) that minimizes ρ(Φ) = max |1 − αλ|.
