@@ -35,6 +35,9 @@ class Problem {
   virtual void hessian_mult(Vec x, const ParamSet& theta, Vec v, Vec y) = 0;
   /// ∇²ₓf(x; θ) assembled (new reference), or null if the problem cannot assemble it.
   virtual OwnedMat hessian(Vec x, const ParamSet& theta) { (void)x; (void)theta; return OwnedMat(); }
+  /// True when f is quadratic in x (its Hessian does not depend on x): solvers that assume it
+  /// (TAO's gpcg and bqpip) are refused for other problems.
+  virtual bool is_quadratic() const { return false; }
   /// out_b = (∂(∇ₓf)/∂θ_b)ᵀ v for every block b of `out` that enters the gradient (others zero).
   virtual void gradient_param_t(Vec x, const ParamSet& theta, Vec v, ParamSet& out) = 0;
   /// y = Σ_b ∂(∇ₓf)/∂θ_b dθ_b.

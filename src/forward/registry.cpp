@@ -6,7 +6,10 @@
 #include <foldopt/error.hpp>
 
 #include "core/util.hpp"
+#include "forward/closed.hpp"
+#include "forward/ipopt/ipopt_forward.hpp"
 #include "forward/snes.hpp"
+#include "forward/tao.hpp"
 
 namespace foldopt {
 
@@ -34,6 +37,9 @@ namespace {
 void register_builtin_forward(ForwardRegistry& r) {
   r.add("snes", [](const ForwardContext& c) { return std::unique_ptr<ForwardSolver>(new SnesForward(c)); });
   r.add("callback", [](const ForwardContext&) { return std::unique_ptr<ForwardSolver>(new CallbackForward()); });
+  r.add("ipopt", [](const ForwardContext& c) { return make_ipopt_forward(c); });
+  r.add("tao", [](const ForwardContext& c) { return std::unique_ptr<ForwardSolver>(new TaoForward(c)); });
+  r.add("closed", [](const ForwardContext& c) { return std::unique_ptr<ForwardSolver>(new ClosedForward(c)); });
 }
 }  // namespace
 

@@ -303,6 +303,44 @@ void BoxQP::bounds(const ParamSet& theta, Vec lb, Vec ub) {
   FOLDOPT_CALL(VecCopy(theta.get("ub"), ub));
 }
 
+bool BoxQP::closed_form(const ParamSet& theta, Vec x, std::string* why) {
+  // Diagonal H: the problem separates into n scalar problems min ½hᵢxᵢ² − qᵢxᵢ on [lbᵢ, ubᵢ], whose
+  // solution is the clamp of the unconstrained minimizer qᵢ/hᵢ (hᵢ > 0).
+  PetscInt rstart, rend;
+  FOLDOPT_CALL(MatGetOwnershipRange(H_, &rstart, &rend));
+  int local = 0;  // 0 diagonal, 1 an off-diagonal nonzero, 2 a nonpositive diagonal entry
+  for (PetscInt i = rstart; i < rend && !local; ++i) {
+    PetscInt nc;
+    const PetscInt* cols;
+    const PetscScalar* vals;
+    bool has_diag = false;
+    FOLDOPT_CALL(MatGetRow(H_, i, &nc, &cols, &vals));
+    for (PetscInt k = 0; k < nc; ++k) {
+      if (cols[k] == i) {
+        has_diag = true;
+        if (!(PetscRealPart(vals[k]) > 0)) local = 2;
+      } else if (vals[k] != 0.0) {
+        local = 1;
+      }
+    }
+    FOLDOPT_CALL(MatRestoreRow(H_, i, &nc, &cols, &vals));
+    if (!has_diag && !local) local = 2;
+  }
+  int worst = 0;
+  MPI_Allreduce(&local, &worst, 1, MPI_INT, MPI_MAX, layout_.comm);
+  if (worst) {
+    if (why)
+      *why = worst == 1 ? "qp_box has a closed form only when H is diagonal"
+                        : "qp_box has a closed form only when H is diagonal with a positive diagonal";
+    return false;
+  }
+  FOLDOPT_CALL(MatGetDiagonal(H_, x));
+  FOLDOPT_CALL(VecPointwiseDivide(x, theta.get("q"), x));
+  FOLDOPT_CALL(VecPointwiseMax(x, x, theta.get("lb")));
+  FOLDOPT_CALL(VecPointwiseMin(x, x, theta.get("ub")));
+  return true;
+}
+
 void validate_loss_gradient(const Problem& p, Vec g, const std::string& name) {
   check_size(g, p.layout().global(), name, "the problem");
   check_entries(g, name, not_finite);

@@ -51,6 +51,7 @@ class BoxQP : public Problem {
   PetscReal objective_gradient(Vec x, const ParamSet& theta, Vec g) override;
   void hessian_mult(Vec x, const ParamSet& theta, Vec v, Vec y) override;
   OwnedMat hessian(Vec x, const ParamSet& theta) override;
+  bool is_quadratic() const override { return true; }
   void gradient_param_t(Vec x, const ParamSet& theta, Vec v, ParamSet& out) override;
   void gradient_param(Vec x, const ParamSet& theta, const ParamSet& dtheta, Vec y) override;
 
@@ -59,6 +60,9 @@ class BoxQP : public Problem {
   std::string lower_bound_block() const override { return "lb"; }
   std::string upper_bound_block() const override { return "ub"; }
   Vec known_solution() const override { return xstar_; }
+  /// When H is diagonal (collective check: no nonzero off the diagonal, positive diagonal):
+  /// x = clamp(q ./ diag(H), lb, ub). Otherwise false, with the reason in `why`.
+  bool closed_form(const ParamSet& theta, Vec x, std::string* why) override;
 
   Mat H() const { return H_; }
   /// Fraction of entries whose bound is active at the known solution (generated instances).
