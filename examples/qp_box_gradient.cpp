@@ -49,7 +49,7 @@ int run(MPI_Comm comm) {
   gen.seed = static_cast<unsigned long>(seed);
 
   // The problem and the layer. The layer picks the problem's default update map (projected
-  // gradient descent) and the `snes` forward solver; the command line may change either.
+  // gradient descent) and the `tao` forward solver (tron); the command line may change either.
   std::unique_ptr<foldopt::BoxQP> qp = foldopt::BoxQP::generate(comm, gen);
   foldopt::FoldedLayer layer(*qp);
   layer.set_from_options();

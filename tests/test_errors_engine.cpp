@@ -397,7 +397,7 @@ TEST(EngineErrors, PreconditionerNeedsAssembledPhi) {
 
 TEST(EngineErrors, SnesForwardNotConverged) {
   std::unique_ptr<BoxQP> p = make_problem();
-  ScopedOptions so(Options{{"-fold_fwd_snes_max_it", "3"}});
+  ScopedOptions so(Options{{"-fold_fwd_type", "snes"}, {"-fold_fwd_snes_max_it", "3"}});
   FoldedLayer layer(*p);
   layer.set_from_options();
   expect_error([&] { layer.forward(p->params()); }, PETSC_ERR_NOT_CONVERGED,

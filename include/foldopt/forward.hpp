@@ -3,9 +3,13 @@
 // A forward solver need not be the algorithm the update map comes from; it only has to find the
 // same fixed point (the layer checks ‖U(x*) − x*‖ before every backward). Solvers are registered
 // by name and chosen with -fold_fwd_type; each reads its own options under the prefix fold_fwd_.
+//   tao       PETSc TAO on the Problem (default where there is one): tron for bounds, almm for
+//             general constraints; a table of what each TAO type handles refuses unsuitable types
 //   snes      the map's own iteration through PETSc SNES on F(x) = x − U(x; θ)
 //             (nrichardson with the `basic` line search is the plain iteration; anderson, ngmres
-//             accelerate it)
+//             accelerate it); the default for a layer over a bare map
+//   closed    the problem's closed form (qp_box with diagonal H), refused where there is none
+//   ipopt     IPOPT through a separately loaded plugin (optional at build time)
 //   callback  a user function
 #ifndef FOLDOPT_FORWARD_HPP
 #define FOLDOPT_FORWARD_HPP

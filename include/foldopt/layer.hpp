@@ -7,7 +7,8 @@
 //
 // Options (prefix `fold_` by default; -help lists them):
 //   -fold_map_type NAME            update map (default: the problem's own)
-//   -fold_fwd_type NAME            forward solver (default: snes) and -fold_fwd_* its options
+//   -fold_fwd_type NAME            forward solver (default: tao for a Problem, snes for a bare map)
+//                                  and -fold_fwd_* its options
 //   -fold_backward krylov|jacobian adjoint method (-fold_ksp_*, -fold_pc_*, -fold_jacobian_*)
 //   -fold_backward unrolled        baseline: differentiate K unrolled steps of the map instead
 //                                  (-fold_unrolled_*, see unrolled.hpp; x* is its reference)

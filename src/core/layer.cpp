@@ -38,7 +38,7 @@ PetscErrorCode read_layer_options(MPI_Comm comm, const char* prefix, LayerOption
   PetscOptionsBegin(comm, prefix, "Folded layer", "FoldedLayer");
   PetscCall(PetscOptionsString("-map_type", "Update map (pgd, ...)", "FoldedLayer::set_map", o->map_type, o->map_type,
                                sizeof o->map_type, nullptr));
-  PetscCall(PetscOptionsString("-fwd_type", "Forward solver (snes, callback)", "FoldedLayer::set_forward", o->fwd_type,
+  PetscCall(PetscOptionsString("-fwd_type", "Forward solver (tao, snes, closed, ipopt, callback; default tao for a Problem, snes for a bare map)", "FoldedLayer::set_forward", o->fwd_type,
                                o->fwd_type, sizeof o->fwd_type, nullptr));
   PetscCall(PetscOptionsBool("-rho", "Estimate rho(Phi) with SLEPc before each backward (-fold_rho_eps_*)",
                              "FoldedLayer::set_estimate_rho", o->rho, &o->rho, nullptr));
@@ -93,8 +93,9 @@ void FoldedLayer::ensure_parts() {
     adjoint_.set_map(*map_);
   }
   if (!fwd_) {
+    // TAO wherever there is a Problem (objective and gradient); the map's own iteration otherwise.
     ForwardContext c{comm_, problem_, map_.get(), prefix_ + "fwd_"};
-    fwd_ = forward_registry().create("forward solver", "snes", c);
+    fwd_ = forward_registry().create("forward solver", problem_ ? "tao" : "snes", c);
   }
 }
 

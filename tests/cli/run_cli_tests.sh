@@ -125,7 +125,7 @@ case_default() {
   expect_success
   local pat
   for pat in '^foldopt: problem qp_box, 10000 unknowns, '"$NP"' rank' \
-             '^forward: snes nrichardson, CONVERGED_' \
+             '^forward: tao tron, CONVERGED_' \
              '^fixed-point residual ' \
              '^rho(Phi) = [0-9.]* ' \
              '^backward: krylov gmres, pc none' \
@@ -150,7 +150,7 @@ case_roundtrip() {
   "$PYTHON" "$DATA" qp "$W/in" "$fmt" || fail "cli_data.py qp"
   local i="$W/in"
   expect_success -Hmat "$i/H.$fmt" -q "$i/q.$fmt" -lb "$i/lb.$fmt" -ub "$i/ub.$fmt" -dLdx "$i/g.$fmt" \
-    -x_out "$OUT/x.$ext" -grad_out "$OUT/g.$ext" -fold_fwd_snes_atol 1e-14
+    -x_out "$OUT/x.$ext" -grad_out "$OUT/g.$ext" -fold_fwd_type snes -fold_fwd_snes_atol 1e-14
   [ "$(ls -A "$OUT" | sort | tr '\n' ' ')" = "g.lb.$ext g.q.$ext g.ub.$ext x.$ext " ] ||
     { ls -la "$OUT"; fail "unexpected set of output files"; }
   "$PYTHON" "$DATA" check "$i" "$OUT/x.$ext" "$OUT/g.$ext" || fail "x* or a gradient differs from the reference"
@@ -234,7 +234,7 @@ run_case() {
     error_backward_not_converged)
       error_generated "richardson|did not converge" -fold_ksp_type richardson -fold_ksp_max_it 2 ;;
     error_forward_not_converged)
-      error_generated "nrichardson|did not converge" -fold_fwd_snes_max_it 2 ;;
+      error_generated "nrichardson|did not converge" -fold_fwd_type snes -fold_fwd_snes_max_it 2 ;;
     *) fail "unknown case '$1' (run_cli_tests.sh list)" ;;
   esac
 }
