@@ -27,6 +27,8 @@
 
 namespace {
 
+using foldopt_test::comm_size;
+
 using foldopt::BoxQP;
 using foldopt::BoxQPGenerator;
 using foldopt::FoldedLayer;
@@ -39,11 +41,6 @@ using Options = std::vector<std::pair<std::string, std::string>>;
 const double kInf = std::numeric_limits<double>::infinity();
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-int comm_size() {
-  int s = 1;
-  MPI_Comm_size(PETSC_COMM_WORLD, &s);
-  return s;
-}
 
 /// Run `f`, which must throw foldopt::Error with `code` on every rank of PETSC_COMM_WORLD, with
 /// the same one-line message everywhere, containing each of `needles`. Returns the message.

@@ -25,6 +25,8 @@
 
 namespace {
 
+using foldopt_test::rel_diff;
+
 using foldopt::BoxQP;
 using foldopt::FoldedLayer;
 using foldopt::OwnedMat;
@@ -65,15 +67,6 @@ std::unique_ptr<BoxQP> diagonal_qp(bool identity) {
   return std::unique_ptr<BoxQP>(new BoxQP(H, q, lb, ub));
 }
 
-double rel_diff(Vec a, Vec b) {
-  PetscReal nb, e;
-  VecNorm(b, NORM_2, &nb);
-  OwnedVec d;
-  VecDuplicate(a, d.out());
-  VecWAXPY(d, -1.0, b, a);
-  VecNorm(d, NORM_2, &e);
-  return e / std::max<PetscReal>(nb, 1e-300);
-}
 
 TEST(ClosedForward, DiagonalQpExactAndSnesGradient) {
   for (bool identity : {false, true}) {

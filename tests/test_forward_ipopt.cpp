@@ -38,6 +38,8 @@
 
 namespace {
 
+using foldopt_test::comm_size;
+
 using foldopt::BoxQP;
 using foldopt::BoxQPGenerator;
 using foldopt::Error;
@@ -54,11 +56,6 @@ using Options = std::vector<std::pair<std::string, std::string>>;
     if (!foldopt::ipopt_built_in()) GTEST_SKIP() << "built without IPOPT";       \
   } while (0)
 
-int comm_size() {
-  int s = 1;
-  MPI_Comm_size(PETSC_COMM_WORLD, &s);
-  return s;
-}
 
 /// A vector with entries f(i) by global index.
 void fill(Vec v, const std::function<double(PetscInt)>& f) {

@@ -41,6 +41,8 @@
 
 namespace {
 
+using foldopt_test::rel_diff;
+
 using foldopt::BoxQP;
 using foldopt::BoxQPGenerator;
 using foldopt::FoldedLayer;
@@ -72,16 +74,6 @@ double max_abs_diff(Vec a, Vec b) {
   return e;
 }
 
-double rel_diff(Vec a, Vec b) {
-  PetscReal nb;
-  VecNorm(b, NORM_2, &nb);
-  OwnedVec d;
-  VecDuplicate(a, d.out());
-  VecWAXPY(d, -1.0, b, a);
-  PetscReal e;
-  VecNorm(d, NORM_2, &e);
-  return e / std::max<PetscReal>(nb, 1e-300);
-}
 
 std::string message_of(const std::function<void()>& f) {
   try {

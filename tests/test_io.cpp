@@ -24,6 +24,8 @@
 
 namespace {
 
+using foldopt_test::comm_size;
+
 using foldopt::Error;
 using foldopt::OwnedMat;
 using foldopt::OwnedVec;
@@ -34,11 +36,6 @@ using foldopt_test::rank;
 const double kInf = std::numeric_limits<double>::infinity();
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-int comm_size() {
-  int s = 1;
-  MPI_Comm_size(PETSC_COMM_WORLD, &s);
-  return s;
-}
 
 // Same bits, or both nan.
 bool same(double a, double b) {

@@ -22,6 +22,8 @@
 
 namespace {
 
+using foldopt_test::rel_diff;
+
 using foldopt::BoxQP;
 using foldopt::BoxQPGenerator;
 using foldopt::FoldedLayer;
@@ -35,15 +37,6 @@ using Options = std::vector<std::pair<std::string, std::string>>;
 constexpr int kMaxSteps = 50;
 constexpr double kIterTol = 1e-12;
 
-double vec_rel_diff(Vec a, Vec ref) {
-  OwnedVec d;
-  VecDuplicate(a, d.out());
-  VecWAXPY(d, -1.0, ref, a);
-  PetscReal nd, nr;
-  VecNorm(d, NORM_2, &nd);
-  VecNorm(ref, NORM_2, &nr);
-  return nr > 0 ? nd / nr : nd;
-}
 
 // A solved instance with LFPI as the adjoint method, linearized at x* by one backward pass.
 class LfpiUnrolled : public ::testing::Test {
@@ -103,12 +96,12 @@ TEST_F(LfpiUnrolled, KspIteratesEqualHandWrittenLoop) {
     hand.push_back(std::move(c));
   }
   // Successive iterates really differ (the comparison below could not pass by accident).
-  EXPECT_GT(vec_rel_diff(hand[kMaxSteps - 1], hand[kMaxSteps - 2]), 1e-6);
+  EXPECT_GT(rel_diff(hand[kMaxSteps - 1], hand[kMaxSteps - 2]), 1e-6);
 
   OwnedVec wk = map.create_vec();
   for (int K = 1; K <= kMaxSteps; ++K) {
     run_ksp(K, wk);
-    EXPECT_LE(vec_rel_diff(wk, hand[K - 1]), kIterTol) << "after K = " << K << " iterations";
+    EXPECT_LE(rel_diff(wk, hand[K - 1]), kIterTol) << "after K = " << K << " iterations";
   }
 }
 
@@ -142,7 +135,7 @@ TEST_F(LfpiUnrolled, PsiOfIterateIsUnrolledGradient) {
     ParamSet folded = map.create_params();
     map.psi_t(wk, folded);
     for (const char* b : {"q", "lb", "ub"})
-      EXPECT_LE(vec_rel_diff(folded.get(b), acc.get(b)), kIterTol) << "block " << b << ", K = " << K;
+      EXPECT_LE(rel_diff(folded.get(b), acc.get(b)), kIterTol) << "block " << b << ", K = " << K;
 
     if (K == 1 || K == 2 || K == 5 || K == 10 || K == 25 || K == kMaxSteps) {
       // Engine-independent: K PGD steps x_{k+1} = P(x_k − α(H x_k − q)) from x_0 = x*, then the
@@ -186,7 +179,7 @@ TEST_F(LfpiUnrolled, PsiOfIterateIsUnrolledGradient) {
     }
   }
   // Unrolling does not converge in 50 steps here: Ψᵀ w_50 still differs from the folded gradient.
-  EXPECT_GT(vec_rel_diff(acc.get("q"), grad_.get("q")), 1e-4);
+  EXPECT_GT(rel_diff(acc.get("q"), grad_.get("q")), 1e-4);
 }
 
 // Monitor: record ‖w_k − w*‖₂ / ‖w*‖₂ of every iterate.
@@ -247,7 +240,7 @@ TEST_F(LfpiUnrolled, ErrorContractsLikeRho) {
   {
     OwnedVec wl = problem_->create_vec();
     KSPSolve(layer_->adjoint().ksp(), g_, wl);  // still the converging configuration
-    EXPECT_LE(vec_rel_diff(wl, wstar), 1e-8);
+    EXPECT_LE(rel_diff(wl, wstar), 1e-8);
   }
 
   ErrorLog log;

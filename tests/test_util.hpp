@@ -55,6 +55,24 @@ inline int rank() {
   return r;
 }
 
+inline int comm_size() {
+  int s = 1;
+  MPI_Comm_size(PETSC_COMM_WORLD, &s);
+  return s;
+}
+
+/// ‖a − ref‖₂ / ‖ref‖₂ (‖a − ref‖₂ when ref = 0), collective.
+inline double rel_diff(Vec a, Vec ref) {
+  Vec d;
+  VecDuplicate(a, &d);
+  VecWAXPY(d, -1.0, ref, a);
+  PetscReal nd, nr;
+  VecNorm(d, NORM_2, &nd);
+  VecNorm(ref, NORM_2, &nr);
+  VecDestroy(&d);
+  return nr > 0 ? nd / nr : nd;
+}
+
 }  // namespace foldopt_test
 
 #endif

@@ -38,56 +38,45 @@ struct AdjointSolver::Shell {
     MatShellGetContext(A, &ctx);
     return static_cast<AdjointSolver*>(ctx);
   }
-  // y = (I − Φᵀ) x
-  static PetscErrorCode mult_a(Mat A, Vec x, Vec y) {
+  // Call the map inside a PETSc callback: exceptions are kept for the caller, PETSc gets an error.
+  template <typename F>
+  static PetscErrorCode call_map(Mat A, const char* what, F&& f) {
     AdjointSolver* s = self(A);
     PetscCheck(s && s->map_, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "adjoint shell has no map");
-    PetscErrorCode ierr = detail::guarded(s->pending_, [&] {
-      s->map_->phi_t(x, y);
-      ++s->products_;
-    });
-    if (ierr) SETERRQ(PETSC_COMM_SELF, ierr, "update map '%s' failed in phi_t", s->map_->type().c_str());
-    PetscCall(VecAYPX(y, -1.0, x));
+    PetscErrorCode ierr = detail::guarded(s->pending_, [&] { f(*s); });
+    if (ierr) SETERRQ(PETSC_COMM_SELF, ierr, "update map '%s' failed in %s", s->map_->type().c_str(), what);
     return compat::success;
   }
   // y = Φᵀ x
   static PetscErrorCode mult_phit(Mat A, Vec x, Vec y) {
-    AdjointSolver* s = self(A);
-    PetscCheck(s && s->map_, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "adjoint shell has no map");
-    PetscErrorCode ierr = detail::guarded(s->pending_, [&] {
-      s->map_->phi_t(x, y);
-      ++s->products_;
+    return call_map(A, "phi_t", [&](AdjointSolver& s) {
+      s.map_->phi_t(x, y);
+      ++s.products_;
     });
-    if (ierr) SETERRQ(PETSC_COMM_SELF, ierr, "update map '%s' failed in phi_t", s->map_->type().c_str());
-    return compat::success;
   }
-  // y = (I − Φ) x, y = Φ x  (transpose products, where the map has phi)
-  static PetscErrorCode mult_t_a(Mat A, Vec x, Vec y) {
-    AdjointSolver* s = self(A);
-    PetscErrorCode ierr = detail::guarded(s->pending_, [&] { s->map_->phi(x, y); });
-    if (ierr) SETERRQ(PETSC_COMM_SELF, ierr, "update map '%s' failed in phi", s->map_->type().c_str());
+  // y = (I − Φᵀ) x
+  static PetscErrorCode mult_a(Mat A, Vec x, Vec y) {
+    PetscCall(mult_phit(A, x, y));
     PetscCall(VecAYPX(y, -1.0, x));
     return compat::success;
   }
+  // y = Φ x and y = (I − Φ) x (transpose products, where the map has phi)
   static PetscErrorCode mult_t_phit(Mat A, Vec x, Vec y) {
-    AdjointSolver* s = self(A);
-    PetscErrorCode ierr = detail::guarded(s->pending_, [&] { s->map_->phi(x, y); });
-    if (ierr) SETERRQ(PETSC_COMM_SELF, ierr, "update map '%s' failed in phi", s->map_->type().c_str());
+    return call_map(A, "phi", [&](AdjointSolver& s) { s.map_->phi(x, y); });
+  }
+  static PetscErrorCode mult_t_a(Mat A, Vec x, Vec y) {
+    PetscCall(mult_t_phit(A, x, y));
+    PetscCall(VecAYPX(y, -1.0, x));
     return compat::success;
   }
-  // diag(I − Φᵀ) = 1 − diag(Φ); diag(Φᵀ) = diag(Φ)
+  // diag(Φᵀ) = diag(Φ); diag(I − Φᵀ) = 1 − diag(Φ)
+  static PetscErrorCode diag_phit(Mat A, Vec d) {
+    return call_map(A, "get_diagonal", [&](AdjointSolver& s) { s.map_->get_diagonal(d); });
+  }
   static PetscErrorCode diag_a(Mat A, Vec d) {
-    AdjointSolver* s = self(A);
-    PetscErrorCode ierr = detail::guarded(s->pending_, [&] { s->map_->get_diagonal(d); });
-    if (ierr) SETERRQ(PETSC_COMM_SELF, ierr, "update map '%s' failed in get_diagonal", s->map_->type().c_str());
+    PetscCall(diag_phit(A, d));
     PetscCall(VecScale(d, -1.0));
     PetscCall(VecShift(d, 1.0));
-    return compat::success;
-  }
-  static PetscErrorCode diag_phit(Mat A, Vec d) {
-    AdjointSolver* s = self(A);
-    PetscErrorCode ierr = detail::guarded(s->pending_, [&] { s->map_->get_diagonal(d); });
-    if (ierr) SETERRQ(PETSC_COMM_SELF, ierr, "update map '%s' failed in get_diagonal", s->map_->type().c_str());
     return compat::success;
   }
 };

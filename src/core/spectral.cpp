@@ -24,7 +24,19 @@ namespace foldopt {
 
 namespace {
 using OwnedEPS = Owned<EPS, EPSDestroy>;
+
+/// An EPS on `A` with options prefix `prefix` (options are read by the caller, after its defaults).
+OwnedEPS create_eps(Mat A, const std::string& prefix, EPSProblemType type) {
+  MPI_Comm comm;
+  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)A, &comm));
+  OwnedEPS eps;
+  FOLDOPT_CALL(EPSCreate(comm, eps.out()));
+  FOLDOPT_CALL(EPSSetOptionsPrefix(eps, prefix.c_str()));
+  FOLDOPT_CALL(EPSSetOperators(eps, A, nullptr));
+  FOLDOPT_CALL(EPSSetProblemType(eps, type));
+  return eps;
 }
+}  // namespace
 
 void RhoEstimate::predicted_lfpi(PetscReal rtol, PetscReal* low, PetscReal* high) const {
   const PetscReal lo_rho = std::max<PetscReal>(rho - error, 0), hi_rho = rho + error;
@@ -37,13 +49,7 @@ RhoEstimate estimate_rho(Mat phi_t, const std::string& prefix, const PetscInt* p
   RhoEstimate r;
   const double t0 = wall_time();
   const PetscInt p0 = products ? *products : 0;
-  MPI_Comm comm;
-  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)phi_t, &comm));
-  OwnedEPS eps;
-  FOLDOPT_CALL(EPSCreate(comm, eps.out()));
-  FOLDOPT_CALL(EPSSetOptionsPrefix(eps, prefix.c_str()));
-  FOLDOPT_CALL(EPSSetOperators(eps, phi_t, nullptr));
-  FOLDOPT_CALL(EPSSetProblemType(eps, EPS_NHEP));
+  OwnedEPS eps = create_eps(phi_t, prefix, EPS_NHEP);
   FOLDOPT_CALL(EPSSetWhichEigenpairs(eps, EPS_LARGEST_MAGNITUDE));
   FOLDOPT_CALL(EPSSetDimensions(eps, 1, PETSC_DEFAULT, PETSC_DEFAULT));
   FOLDOPT_CALL(EPSSetTolerances(eps, 1e-3, 1000));  // cheap; -fold_rho_eps_tol narrows the range
@@ -68,13 +74,7 @@ RhoEstimate estimate_rho(Mat phi_t, const std::string& prefix, const PetscInt* p
 ExtremeEigenvalues extreme_eigenvalues(Mat sym, const std::string& prefix) {
   ExtremeEigenvalues e;
   const double t0 = wall_time();
-  MPI_Comm comm;
-  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)sym, &comm));
-  OwnedEPS eps;
-  FOLDOPT_CALL(EPSCreate(comm, eps.out()));
-  FOLDOPT_CALL(EPSSetOptionsPrefix(eps, prefix.c_str()));
-  FOLDOPT_CALL(EPSSetOperators(eps, sym, nullptr));
-  FOLDOPT_CALL(EPSSetProblemType(eps, EPS_HEP));
+  OwnedEPS eps = create_eps(sym, prefix, EPS_HEP);
   FOLDOPT_CALL(EPSSetDimensions(eps, 1, PETSC_DEFAULT, PETSC_DEFAULT));
   FOLDOPT_CALL(EPSSetTolerances(eps, 1e-4, 10000));
   FOLDOPT_CALL(EPSSetConvergenceTest(eps, EPS_CONV_NORM));
