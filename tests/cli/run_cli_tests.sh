@@ -26,7 +26,7 @@ TIMEOUT=60
 ERROR_CASES="missing_file missing_dldx malformed_mtx truncated_mtx truncated_bin size_h_q size_h_dldx
   nan_q pinf_lb minf_ub nan_dldx lb_gt_ub nonsquare_h nonsymmetric_h unknown_problem unused_option
   unused_late_option bad_option_value outdir_missing_x outdir_missing_grad output_is_directory
-  output_path_is_directory backward_not_converged forward_not_converged"
+  output_path_is_directory backward_not_converged forward_not_converged forward_closed_missing forward_tao_unsuitable unrolled_tape_too_large"
 CASES="default roundtrip_mtx roundtrip_bin np_consistency $(for c in $ERROR_CASES; do printf 'error_%s ' "$c"; done)"
 
 if [ "${1:-}" = list ]; then
@@ -235,6 +235,14 @@ run_case() {
       error_generated "richardson|did not converge" -fold_ksp_type richardson -fold_ksp_max_it 2 ;;
     error_forward_not_converged)
       error_generated "nrichardson|did not converge" -fold_fwd_type snes -fold_fwd_snes_max_it 2 ;;
+    # A forward solver that cannot handle the problem is refused at set-up, before any solve.
+    error_forward_closed_missing)
+      error_generated "closed|closed form only when H is diagonal" -fold_fwd_type closed ;;
+    error_forward_tao_unsuitable)
+      error_generated "lmvm|does not handle bound constraints" -fold_fwd_tao_type lmvm ;;
+    error_unrolled_tape_too_large)
+      error_generated "unrolled: tape|-fold_unrolled_max_memory" -fold_backward unrolled -fold_unrolled_steps 100000 \
+        -fold_unrolled_max_memory 1M ;;
     *) fail "unknown case '$1' (run_cli_tests.sh list)" ;;
   esac
 }
