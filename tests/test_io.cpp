@@ -602,9 +602,9 @@ TEST_F(IoTest, WrongClassId) {
   io::write_vec(pv, make_vec({1, 2, 3}));
   io::write_mat(pm, make_mat(3, 3));
   expect_error([&] { io::read_vec(PETSC_COMM_WORLD, pm); },
-               {pm + ": not a PETSc binary vector (class id 1211216)"}, PETSC_ERR_FILE_UNEXPECTED);
+               {pm + ": not a PETSc binary vector (class id 1211216: it holds a matrix)"}, PETSC_ERR_FILE_UNEXPECTED);
   expect_error([&] { io::read_mat(PETSC_COMM_WORLD, pv); },
-               {pv + ": not a PETSc binary matrix (class id 1211214)"}, PETSC_ERR_FILE_UNEXPECTED);
+               {pv + ": not a PETSc binary matrix (class id 1211214: it holds a vector)"}, PETSC_ERR_FILE_UNEXPECTED);
   // A MatrixMarket file read as binary (wrong extension) is not taken for a vector either.
   const std::string pt = path("text.dat");
   write_text(pt, "%%MatrixMarket matrix array real general\n1 1\n1\n");

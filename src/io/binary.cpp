@@ -131,7 +131,8 @@ Status check_vec_file(const std::string& path, PetscInt& n) {
   if (h[0] != VEC_FILE_CLASSID) {
     in.status().fail(
         PETSC_ERR_FILE_UNEXPECTED,
-        format("%s: not a PETSc binary vector (class id %" PetscInt_FMT ")", in.name(), h[0]));
+        format("%s: not a PETSc binary vector (class id %" PetscInt_FMT "%s)", in.name(), h[0],
+               h[0] == MAT_FILE_CLASSID ? ": it holds a matrix" : ""));
     return in.status();
   }
   n = h[1];
@@ -161,7 +162,8 @@ Status check_mat_file(const std::string& path, PetscInt& M, PetscInt& N) {
   if (h[0] != MAT_FILE_CLASSID) {
     in.status().fail(
         PETSC_ERR_FILE_UNEXPECTED,
-        format("%s: not a PETSc binary matrix (class id %" PetscInt_FMT ")", in.name(), h[0]));
+        format("%s: not a PETSc binary matrix (class id %" PetscInt_FMT "%s)", in.name(), h[0],
+               h[0] == VEC_FILE_CLASSID ? ": it holds a vector" : ""));
     return in.status();
   }
   M = h[1];

@@ -203,7 +203,16 @@ std::unique_ptr<BoxQP> BoxQP::load(MPI_Comm comm, const std::string& hmat, const
   FOLDOPT_CALL(MatGetLocalSize(H, &mloc, nullptr));
   const PetscReal inf = std::numeric_limits<PetscReal>::infinity();
   auto vec = [&](const std::string& path, PetscReal fill) {
-    if (!path.empty()) return io::read_vec(comm, path, mloc, M);
+    if (!path.empty()) {
+      OwnedVec v;
+      try {
+        v = io::read_vec(comm, path, mloc, M);
+      } catch (const Error& e) {
+        if (e.code() != PETSC_ERR_ARG_SIZ) throw;
+        throw Error(e.code(), std::string(e.what()) + " (the rows of " + hmat + ")", e.collective());
+      }
+      return v;
+    }
     OwnedVec v;
     FOLDOPT_CALL(MatCreateVecs(H, v.out(), nullptr));
     FOLDOPT_CALL(VecSet(v, fill));

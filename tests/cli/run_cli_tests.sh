@@ -204,7 +204,7 @@ run_case() {
     error_malformed_mtx) error_with_files malformed_mtx "$W/in/H.mtx|line 6|bad value" ;;
     error_truncated_mtx) error_with_files truncated_mtx "$W/in/q.mtx|truncated|10|7" ;;
     error_truncated_bin) error_with_files truncated_bin "$W/in/H.bin|truncated" H.bin ;;
-    error_size_h_q) error_with_files size_q "$W/in/q.mtx|9|10" ;;
+    error_size_h_q) error_with_files size_q "$W/in/q.mtx|9|10|the rows of $W/in/H.mtx" ;;
     error_size_h_dldx) error_with_files size_dldx "$W/in/g.mtx|9|10" ;;
     error_nan_q) error_with_files nan_q "$W/in/q.mtx|NaN" ;;
     error_pinf_lb) error_with_files pinf_lb "$W/in/lb.mtx|+inf" ;;
