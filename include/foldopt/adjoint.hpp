@@ -87,6 +87,8 @@ class AdjointSolver {
   void ensure_shells();
   void solve_krylov(Vec g, Vec w);
   void solve_jacobian(Vec g, Vec w);
+  /// KSPSolve (rethrowing a callback's exception), record reason and iterations, then finish.
+  void solve_with(KSP ksp, Vec g, Vec w);
   void finish(Vec g, Vec w, bool solver_converged);
   void rethrow_pending();
 

@@ -315,14 +315,7 @@ void AdjointSolver::solve_krylov(Vec g, Vec w) {
   });
   report_.setup_seconds = wall_time() - t0;
   report_.method = "krylov " + kspname + ", pc " + pcname;
-  const PetscErrorCode ierr = KSPSolve(ksp_, g, w);
-  rethrow_pending();
-  FOLDOPT_CALL(ierr);
-  KSPConvergedReason reason;
-  FOLDOPT_CALL(KSPGetConvergedReason(ksp_, &reason));
-  FOLDOPT_CALL(KSPGetIterationNumber(ksp_, &report_.iterations));
-  report_.reason = KSPConvergedReasons[reason];
-  finish(g, w, reason > 0);
+  solve_with(ksp_, g, w);
 }
 
 void AdjointSolver::solve_jacobian(Vec g, Vec w) {
@@ -344,12 +337,16 @@ void AdjointSolver::solve_jacobian(Vec g, Vec w) {
   if (st) method += std::string(" (") + st + ")";
   report_.method = method;
   report_.note = how;
-  const PetscErrorCode ierr = KSPSolve(jac_ksp_, g, w);
+  solve_with(jac_ksp_, g, w);
+}
+
+void AdjointSolver::solve_with(KSP ksp, Vec g, Vec w) {
+  const PetscErrorCode ierr = KSPSolve(ksp, g, w);
   rethrow_pending();
   FOLDOPT_CALL(ierr);
   KSPConvergedReason reason;
-  FOLDOPT_CALL(KSPGetConvergedReason(jac_ksp_, &reason));
-  FOLDOPT_CALL(KSPGetIterationNumber(jac_ksp_, &report_.iterations));
+  FOLDOPT_CALL(KSPGetConvergedReason(ksp, &reason));
+  FOLDOPT_CALL(KSPGetIterationNumber(ksp, &report_.iterations));
   report_.reason = KSPConvergedReasons[reason];
   finish(g, w, reason > 0);
 }
