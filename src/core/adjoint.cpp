@@ -15,6 +15,7 @@
 #include <foldopt/update_map.hpp>
 
 #include "core/compat.hpp"
+#include "core/log.hpp"
 #include "core/util.hpp"
 
 #include <cmath>
@@ -195,6 +196,7 @@ void AdjointSolver::set_from_options() {
 }
 
 OwnedMat AdjointSolver::assemble_operator(std::string* how) {
+  LogScope log(log_events().assemble);
   ensure_shells();
   const Layout& l = map_->layout();
   OwnedMat A;
@@ -258,6 +260,7 @@ void AdjointSolver::solve(Vec g, Vec w) {
   PetscInt maxit;
   FOLDOPT_CALL(KSPGetTolerances(ksp_, &rtol, &atol, &dtol, &maxit));
   report_.rtol = rtol;
+  LogScope log(log_events().adjoint);
   FOLDOPT_CALL(VecNorm(g, NORM_2, &report_.rhs_norm));
   const double t0 = wall_time();
   if (backward_ == BackwardMethod::jacobian)

@@ -9,6 +9,7 @@
 #include <foldopt/error.hpp>
 #include <foldopt/problem.hpp>
 
+#include "core/log.hpp"
 #include "core/util.hpp"
 
 #include <cmath>
@@ -132,6 +133,7 @@ void FoldedLayer::set_from_options() {
 }
 
 Vec FoldedLayer::forward(const ParamSet& theta) {
+  LogScope log(log_events().forward);
   ensure_parts();
   if (!x_) {
     x_ = map_->create_vec();
@@ -157,7 +159,10 @@ void FoldedLayer::linearize() {
   if (stepsize_rule_ != StepsizeRule::automatic) return;
   OwnedMat op = map_->stepsize_operator();
   if (!op) return;  // e.g. no free entries: Φ = 0 whatever the stepsize
-  step_eigs_ = extreme_eigenvalues(op, prefix_ + "stepsize_");
+  {
+    LogScope log(log_events().stepsize);
+    step_eigs_ = extreme_eigenvalues(op, prefix_ + "stepsize_");
+  }
   const PetscReal lmax = step_eigs_.lmax + step_eigs_.err_max;
   const PetscReal lmin = std::max<PetscReal>(step_eigs_.lmin, 0);
   FOLDOPT_CHECK(lmax > 0, PETSC_ERR_ARG_WRONG, "-%sstepsize auto: the stepsize operator has no positive eigenvalue",
@@ -168,6 +173,7 @@ void FoldedLayer::linearize() {
 
 const RhoEstimate& FoldedLayer::estimate_rho() {
   FOLDOPT_CHECK(have_solution_, PETSC_ERR_ORDER, "folded layer: estimate_rho needs a linearization (forward, backward)");
+  LogScope log(log_events().rho);
   const PetscInt p0 = adjoint_.products();
   rho_ = foldopt::estimate_rho(adjoint_.phi_t_shell(), prefix_ + "rho_");
   rho_.products = adjoint_.products() - p0;
@@ -176,6 +182,7 @@ const RhoEstimate& FoldedLayer::estimate_rho() {
 }
 
 ParamSet FoldedLayer::backward(Vec g) {
+  LogScope log(log_events().backward);
   FOLDOPT_CHECK(have_solution_, PETSC_ERR_ORDER, "folded layer: backward() needs a forward() first");
   if (!options_set_) set_from_options();
   fp_residual_ = foldopt::fixed_point_residual(*map_, x_, theta_);

@@ -16,6 +16,7 @@
 #include <foldopt/error.hpp>
 #include <foldopt/update_map.hpp>
 
+#include "core/log.hpp"
 #include "core/util.hpp"
 
 #include <algorithm>
@@ -167,6 +168,7 @@ void UnrolledBaseline::check_memory(const UpdateMap& map) const {
 
 const UnrolledResult& UnrolledBaseline::run(UpdateMap& map, const ParamSet& theta, Vec g, Vec x_star,
                                             const ParamSet* folded) {
+  LogScope log(log_events().unrolled);
   const double t0 = wall_time();
   have_result_ = false;
   result_ = UnrolledResult();

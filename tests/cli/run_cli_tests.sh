@@ -27,7 +27,7 @@ ERROR_CASES="missing_file missing_dldx malformed_mtx truncated_mtx truncated_bin
   nan_q pinf_lb minf_ub nan_dldx lb_gt_ub nonsquare_h nonsymmetric_h unknown_problem unused_option
   unused_late_option bad_option_value outdir_missing_x outdir_missing_grad output_is_directory
   output_path_is_directory backward_not_converged forward_not_converged forward_closed_missing forward_tao_unsuitable unrolled_tape_too_large"
-CASES="default roundtrip_mtx roundtrip_bin np_consistency $(for c in $ERROR_CASES; do printf 'error_%s ' "$c"; done)"
+CASES="default log_view roundtrip_mtx roundtrip_bin np_consistency $(for c in $ERROR_CASES; do printf 'error_%s ' "$c"; done)"
 
 if [ "${1:-}" = list ]; then
   for c in $CASES; do echo "$c"; done
@@ -67,6 +67,16 @@ show() {  # show a file's contents, indented
 }
 
 # expect_success ARGS...: run at NP; exit 0, empty stderr.
+# -log_view shows the engine's phases as PETSc events.
+case_log_view() {
+  expect_success -n 400 -warm_start_steps 0 -fold_stepsize auto -fold_backward jacobian -log_view
+  local ev
+  for ev in FoldForward FoldBackward FoldAdjointSolve FoldAssemble FoldRho FoldStepsize; do
+    grep -q "^$ev  *1 " "$W/stdout" || fail "-log_view has no line for event $ev called once"
+  done
+  echo "ok: -log_view lists the foldopt events"
+}
+
 expect_success() {
   run "$NP" "$W/stdout" "$W/stderr" "$@"
   show "$W/stdout"
@@ -194,6 +204,7 @@ error_generated() {
 run_case() {
   case "$1" in
     default) case_default ;;
+    log_view) case_log_view ;;
     roundtrip_mtx) case_roundtrip mtx mtx ;;
     roundtrip_bin) case_roundtrip bin bin ;;
     np_consistency) case_np_consistency ;;
