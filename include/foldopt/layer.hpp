@@ -16,7 +16,7 @@
 //   -fold_stepsize fixed|auto      keep the map's stepsize, or set α = 2/(λmin + λmax)
 //   -fold_check_fixed_point TOL    fixed-point check before every backward (default 1e-6)
 //   -fold_check_fd                 finite-difference check of each gradient (costly)
-//   -fold_view                     report after each backward
+//   -fold_view [viewer]            report after each backward (stdout, or e.g. ascii:report.txt)
 #ifndef FOLDOPT_LAYER_HPP
 #define FOLDOPT_LAYER_HPP
 
@@ -96,6 +96,7 @@ class FoldedLayer {
   StepsizeRule stepsize_rule_ = StepsizeRule::fixed;
   PetscReal fp_tol_ = 1e-6;
   bool estimate_rho_ = false, check_fd_ = false, view_ = false, options_set_ = false;
+  Owned<PetscViewer, PetscViewerDestroy> view_viewer_;  ///< -fold_view's viewer, if one was named
   bool have_solution_ = false;
   ParamSet theta_;
   OwnedVec x_;

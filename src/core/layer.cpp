@@ -21,6 +21,8 @@ struct LayerOptions {
   char map_type[256] = "";
   char fwd_type[256] = "";
   PetscBool rho = PETSC_FALSE, check_fd = PETSC_FALSE, view = PETSC_FALSE;
+  PetscViewer viewer = nullptr;  // -view [viewer spec], e.g. ascii:report.txt
+  PetscViewerFormat format = PETSC_VIEWER_DEFAULT;
   PetscInt stepsize = 0;  // 0 fixed, 1 auto
   PetscReal fp_tol = 1e-6;
 };
@@ -49,7 +51,8 @@ PetscErrorCode read_layer_options(MPI_Comm comm, const char* prefix, LayerOption
                              "FoldedLayer::set_fixed_point_tolerance", o->fp_tol, &o->fp_tol, nullptr));
   PetscCall(PetscOptionsBool("-check_fd", "Check each gradient against central finite differences (one pair of forward solves per block)",
                              "check_fd", o->check_fd, &o->check_fd, nullptr));
-  PetscCall(PetscOptionsBool("-view", "Report after each backward", "FoldedLayer::view", o->view, &o->view, nullptr));
+  PetscCall(PetscOptionsViewer("-view", "Report after each backward (optionally to a viewer, e.g. ascii:report.txt)",
+                               "FoldedLayer::view", &o->viewer, &o->format, &o->view));
   PetscOptionsEnd();
   PetscFunctionReturn(0);
 }
@@ -119,6 +122,7 @@ void FoldedLayer::set_from_options() {
   estimate_rho_ = o.rho;
   check_fd_ = o.check_fd;
   view_ = o.view;
+  if (o.viewer) view_viewer_ = Owned<PetscViewer, PetscViewerDestroy>(o.viewer);
   fp_tol_ = o.fp_tol;
   stepsize_rule_ = o.stepsize ? StepsizeRule::automatic : StepsizeRule::fixed;
   FOLDOPT_CHECK(stepsize_rule_ == StepsizeRule::fixed || map_->stepsize_is_free(), PETSC_ERR_ARG_INCOMP,
@@ -200,7 +204,7 @@ ParamSet FoldedLayer::backward(Vec g) {
   map_->psi_t(w, grad);
   // check_fd calls forward(), which rebinds theta_: give it the current blocks, not the member.
   if (check_fd_) fd_ = check_fd(*this, share_blocks(theta_), g, grad);
-  if (view_) view(PETSC_VIEWER_STDOUT_(comm_));
+  if (view_) view(view_viewer_ ? view_viewer_.get() : PETSC_VIEWER_STDOUT_(comm_));
   return grad;
 }
 
@@ -229,7 +233,7 @@ ParamSet FoldedLayer::backward_unrolled(Vec g) {
     map_->psi_t(w, folded);
   }
   ParamSet grad = unrolled_->run(*map_, theta_, g, x_, reference ? &folded : nullptr).gradient.copy();
-  if (view_) view(PETSC_VIEWER_STDOUT_(comm_));
+  if (view_) view(view_viewer_ ? view_viewer_.get() : PETSC_VIEWER_STDOUT_(comm_));
   return grad;
 }
 

@@ -27,7 +27,7 @@ ERROR_CASES="missing_file missing_dldx malformed_mtx truncated_mtx truncated_bin
   nan_q pinf_lb minf_ub nan_dldx lb_gt_ub nonsquare_h nonsymmetric_h unknown_problem unused_option
   unused_late_option bad_option_value outdir_missing_x outdir_missing_grad output_is_directory
   output_path_is_directory backward_not_converged forward_not_converged forward_closed_missing forward_tao_unsuitable unrolled_tape_too_large"
-CASES="default log_view roundtrip_mtx roundtrip_bin np_consistency $(for c in $ERROR_CASES; do printf 'error_%s ' "$c"; done)"
+CASES="default log_view view_to_file roundtrip_mtx roundtrip_bin np_consistency $(for c in $ERROR_CASES; do printf 'error_%s ' "$c"; done)"
 
 if [ "${1:-}" = list ]; then
   for c in $CASES; do echo "$c"; done
@@ -75,6 +75,15 @@ case_log_view() {
     grep -q "^$ev  *1 " "$W/stdout" || fail "-log_view has no line for event $ev called once"
   done
   echo "ok: -log_view lists the foldopt events"
+}
+
+# -fold_view takes a PETSc viewer: the layer's report goes to the file named.
+case_view_to_file() {
+  expect_success -n 400 -warm_start_steps 0 -fold_view "ascii:$OUT/report.txt"
+  [ -f "$OUT/report.txt" ] || fail "-fold_view ascii:FILE wrote no file"
+  grep -q '^backward: krylov gmres, pc none' "$OUT/report.txt" || fail "the viewed report has no backward line"
+  grep -q '^forward: tao tron' "$OUT/report.txt" || fail "the viewed report has no forward line"
+  echo "ok: -fold_view wrote the report to a file"
 }
 
 expect_success() {
@@ -205,6 +214,7 @@ run_case() {
   case "$1" in
     default) case_default ;;
     log_view) case_log_view ;;
+    view_to_file) case_view_to_file ;;
     roundtrip_mtx) case_roundtrip mtx mtx ;;
     roundtrip_bin) case_roundtrip bin bin ;;
     np_consistency) case_np_consistency ;;
