@@ -1,11 +1,20 @@
 // foldopt: reading and writing vectors and matrices.
 //
-// The format is chosen by the file name: `.mtx` is MatrixMarket (coordinate or array; real;
-// general or symmetric), any other extension is PETSc binary. Every function is collective on
-// the communicator; a bad file raises the same foldopt::Error on every rank, with one line naming
-// the file and the cause. No rank gathers the whole object: each rank keeps its own rows.
+// The format is chosen by the file name: `.mtx` is MatrixMarket (coordinate or array; real or
+// integer; general, symmetric or skew-symmetric), any other extension is PETSc binary (AIJ
+// matrices and vectors). Every function is collective on the communicator; a bad file raises the
+// same foldopt::Error on every rank, with one line naming the file and the cause (text from the
+// file quoted, non-printable bytes as \xNN). What a format forbids or leaves ambiguous (a
+// duplicate coordinate, both triangles of a symmetric file, unsorted binary rows, data after the
+// declared end, ...) is refused, never guessed, so a file reads alike at every rank count; sizes
+// a file cannot hold are refused before anything is allocated; an input that is not a regular
+// file (a directory, FIFO, socket or device) is refused without blocking. No rank gathers the
+// whole object: each rank keeps its own rows.
 // Writes go to a temporary name in the same directory and are renamed into place once every
-// file of an OutputSet has been written, so outputs appear complete or not at all.
+// file of an OutputSet has been written, so outputs appear complete or not at all: a write error
+// on any rank (a full disk) fails the set on every rank, and SIGINT / SIGTERM / SIGHUP during the
+// writes remove the temporaries before the signal takes its course. A file that this process has
+// read is never overwritten by an OutputSet.
 #ifndef FOLDOPT_IO_HPP
 #define FOLDOPT_IO_HPP
 
@@ -22,7 +31,7 @@ enum class Format { matrix_market, petsc_binary };
 /// `.mtx` (case-insensitive) is MatrixMarket, anything else PETSc binary.
 Format format_of(const std::string& path);
 
-/// Read a vector. `local` is the number of entries this rank keeps (PETSC_DECIDE for PETSc's
+/// Read a vector (and remember the file as an input, see OutputSet). `local` is the number of entries this rank keeps (PETSC_DECIDE for PETSc's
 /// split); `expected_global` (if not PETSC_DETERMINE) is checked against the file's length and a
 /// mismatch is an error naming the file and both sizes. ±inf and nan are read as values (the
 /// caller decides whether they are allowed).
@@ -45,8 +54,14 @@ class OutputSet {
   void add(const std::string& path, Vec v);
   /// Queue a matrix (written as MatrixMarket coordinate general, or PETSc binary).
   void add(const std::string& path, Mat A);
-  /// Write every queued object to a temporary file beside its destination, then, only if all
-  /// succeeded on all ranks, rename them into place; otherwise remove the temporaries and throw.
+  /// Collective: throw now what commit would refuse before writing anything: a destination that is
+  /// a file read by read_vec / read_mat in this process (same device and inode: symbolic and hard
+  /// links, `./a` and `a` are caught; the message names both paths), that exists and is not a
+  /// regular file, or that two items share.
+  void check() const;
+  /// check(), then write every queued object to a temporary file beside its destination, then,
+  /// only if all succeeded on all ranks, rename them into place; otherwise remove the temporaries
+  /// and throw (the same error on every rank).
   void commit();
 
  private:

@@ -4,22 +4,31 @@
 //   Vec: class id 1211214, n, then n scalars                       -> 2*I + n*S bytes
 //   Mat: class id 1211216, M, N, nz, M row lengths, nz column indices, nz scalars
 //                                                                  -> 4*I + M*I + nz*(I+S) bytes
-//   (nz = -1 marks PETSc's dense format, which we do not read).
+//   (nz = -1 marks PETSc's dense format, which we do not read). One object per file: bytes after
+//   it are refused. Each row lists its column indices strictly increasing (PETSc writes them so;
+//   a duplicate or an unsorted row has no single meaning, so it is refused), each in 0..N-1, and
+//   the row lengths add up to nz.
 // PETSc reads a binary file on rank 0 only, so a missing, truncated or foreign file makes it fail
-// on rank 0 while the other ranks wait. We therefore check the file on rank 0 first (class id,
-// sizes, exact length; for a matrix also the row lengths and column indices) and broadcast the
-// verdict, and only then call VecLoad / MatLoad. Writing likewise lets rank 0 create the file
-// before PETSc does, so that an unwritable destination fails on every rank. No .info file is read
-// or written.
+// on rank 0 while the other ranks wait. We therefore check the file on rank 0 first (a regular
+// file; class id, sizes, exact length, before anything is allocated from the header; for a matrix
+// also the row lengths and column indices) and broadcast the verdict, and only then call VecLoad /
+// MatLoad. No .info file is read or written.
+// Writing does not use PETSc's viewer (whose rank 0 waits in a broadcast of its own when a write
+// fails there): rank 0 creates the file and writes the header, then every rank writes its own rows
+// with pwrite(2) at offsets known from the global sizes and prefix sums, and the outcome of every
+// rank (a full disk, EFBIG, an I/O error, close) is agreed on collectively.
 #include "io/io_internal.hpp"
 
 #include <petscviewer.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <vector>
@@ -41,21 +50,13 @@ constexpr long long kMaxBytes = (1LL << 60);
 class BinaryFile {
  public:
   explicit BinaryFile(const std::string& path) : path_(path) {
-    file_ = std::fopen(path.c_str(), "rb");
+    int fd = -1;
+    st_ = open_regular(path, fd, size_);
+    if (!st_.ok) return;
+    file_ = fdopen(fd, "rb");
     if (!file_) {
-      st_.fail(PETSC_ERR_FILE_OPEN,
-               format("%s: cannot open: %s", path.c_str(), errno_text(errno).c_str()));
-      return;
-    }
-    struct stat sb;
-    if (fstat(fileno(file_), &sb) != 0) {
-      st_.fail(PETSC_ERR_FILE_READ,
-               format("%s: cannot stat: %s", path.c_str(), errno_text(errno).c_str()));
-    } else if (S_ISDIR(sb.st_mode)) {
-      st_.fail(PETSC_ERR_FILE_OPEN,
-               format("%s: cannot open: %s", path.c_str(), errno_text(EISDIR).c_str()));
-    } else {
-      size_ = static_cast<long long>(sb.st_size);
+      st_.fail(PETSC_ERR_FILE_OPEN, format("%s: cannot open: %s", path.c_str(), errno_text(errno).c_str()));
+      close(fd);
     }
   }
   ~BinaryFile() {
@@ -196,22 +197,24 @@ Status check_mat_file(const std::string& path, PetscInt& M, PetscInt& N) {
                        what))
     return in.status();
 
-  // Row lengths, then column indices, in chunks.
+  // Row lengths (kept: the file holds them, so their memory is bounded by the file's length,
+  // which has been checked), then column indices in chunks, row by row.
+  std::vector<PetscInt> len(static_cast<std::size_t>(M));
   const std::size_t chunk = 1 << 16;
-  std::vector<PetscInt> buf(chunk);
   long long sum = 0;
   for (long long done = 0; done < M;) {
     const std::size_t k = static_cast<std::size_t>(std::min<long long>(chunk, M - done));
-    if (!in.read_ints(buf.data(), k)) return in.status();
+    if (!in.read_ints(len.data() + done, k)) return in.status();
     for (std::size_t q = 0; q < k; ++q) {
-      if (buf[q] < 0 || buf[q] > N) {
+      const PetscInt l = len[static_cast<std::size_t>(done) + q];
+      if (l < 0 || l > N) {
         in.status().fail(PETSC_ERR_FILE_UNEXPECTED,
                          format("%s: row %lld has length %" PetscInt_FMT
                                 ", not between 0 and the %" PetscInt_FMT " columns",
-                                in.name(), done + static_cast<long long>(q), buf[q], N));
+                                in.name(), done + static_cast<long long>(q), l, N));
         return in.status();
       }
-      sum += buf[q];
+      sum += l;
     }
     done += static_cast<long long>(k);
   }
@@ -222,17 +225,38 @@ Status check_mat_file(const std::string& path, PetscInt& M, PetscInt& N) {
                in.name(), sum, nz));
     return in.status();
   }
+  std::vector<PetscInt> buf(chunk);
+  long long row = 0, left_in_row = M > 0 ? len[0] : 0;
+  PetscInt prev = -1;
   for (long long done = 0; done < nz;) {
     const std::size_t k = static_cast<std::size_t>(std::min<long long>(chunk, nz - done));
     if (!in.read_ints(buf.data(), k)) return in.status();
     for (std::size_t q = 0; q < k; ++q) {
-      if (buf[q] < 0 || buf[q] >= N) {
+      while (left_in_row == 0) {  // skip empty rows; nz = sum of lengths, so a row follows
+        ++row;
+        left_in_row = len[static_cast<std::size_t>(row)];
+        prev = -1;
+      }
+      const PetscInt c = buf[q];
+      const long long entry = done + static_cast<long long>(q);
+      if (c < 0 || c >= N) {
         in.status().fail(PETSC_ERR_FILE_UNEXPECTED,
-                         format("%s: nonzero %lld has column index %" PetscInt_FMT
+                         format("%s: nonzero %lld (row %lld) has column index %" PetscInt_FMT
                                 ", outside the %" PetscInt_FMT " columns",
-                                in.name(), done + static_cast<long long>(q), buf[q], N));
+                                in.name(), entry, row, c, N));
         return in.status();
       }
+      if (c <= prev) {
+        in.status().fail(PETSC_ERR_FILE_UNEXPECTED,
+                         format("%s: nonzero %lld (row %lld) has column index %" PetscInt_FMT
+                                " after %" PetscInt_FMT
+                                ": the column indices of a row must be strictly increasing (%s)",
+                                in.name(), entry, row, c, prev,
+                                c == prev ? "a duplicate entry" : "unsorted"));
+        return in.status();
+      }
+      prev = c;
+      --left_in_row;
     }
     done += static_cast<long long>(k);
   }
@@ -245,7 +269,7 @@ void with_file_name(const std::string& path, F f) {
   try {
     f();
   } catch (const Error& e) {
-    throw Error(e.code(), path + ": " + e.what(), e.collective());
+    throw Error(e.code(), one_line(path + ": " + e.what()), e.collective());
   }
 }
 
@@ -257,28 +281,95 @@ OwnedViewer open_viewer(MPI_Comm comm, const std::string& path, PetscFileMode mo
   return viewer;
 }
 
-// Collective: write `obj` with VecView / MatView to `tmp`. Never throws.
-template <class View>
-Status binary_write(MPI_Comm comm, const std::string& tmp, const std::string& dest, View view) {
+// Buffered big-endian writes at an offset of an open file (pwrite); rank-local, never throws. The
+// first failure is kept in the Status and stops further writes.
+class OffsetWriter {
+ public:
+  OffsetWriter(int fd, long long offset, const std::string& dest, Status& st)
+      : fd_(fd), offset_(offset), dest_(dest), st_(st) {
+    buf_.reserve(kBuffer);
+  }
+  void put_int(PetscInt x) { put(static_cast<std::uint64_t>(static_cast<std::int64_t>(x)), sizeof(PetscInt)); }
+  void put_scalar(PetscScalar x) {
+    const double d = static_cast<double>(PetscRealPart(x));
+    std::uint64_t u = 0;
+    std::memcpy(&u, &d, sizeof u);
+    put(u, sizeof u);
+  }
+  /// Writes what is buffered; false on failure.
+  bool flush() {
+    const unsigned char* p = buf_.data();
+    std::size_t left = buf_.size();
+    while (left > 0 && st_.ok) {
+      const ssize_t n = pwrite(fd_, p, left, static_cast<off_t>(offset_));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        st_.fail(PETSC_ERR_FILE_WRITE, dest_ + ": cannot write: " + errno_text(errno));
+        break;
+      }
+      if (n == 0) {
+        st_.fail(PETSC_ERR_FILE_WRITE, dest_ + ": cannot write: " + errno_text(EIO));
+        break;
+      }
+      p += n;
+      left -= static_cast<std::size_t>(n);
+      offset_ += n;
+    }
+    buf_.clear();
+    return st_.ok;
+  }
+
+ private:
+  static constexpr std::size_t kBuffer = 1 << 20;
+  void put(std::uint64_t u, std::size_t bytes) {
+    if (!st_.ok) return;
+    for (std::size_t b = bytes; b-- > 0;) buf_.push_back(static_cast<unsigned char>(u >> (8 * b)));
+    if (buf_.size() >= kBuffer) flush();
+  }
+  int fd_;
+  long long offset_;
+  const std::string& dest_;
+  Status& st_;
+  std::vector<unsigned char> buf_;
+};
+
+// Collective, never throws: rank 0 creates `tmp` and calls header(writer at 0); after every rank
+// knows the file exists, each rank opens it and calls body(fd) to write its own parts; the
+// outcome (including close) is agreed on by every rank.
+template <class Header, class Body>
+Status write_at_offsets(MPI_Comm comm, const std::string& tmp, const std::string& dest, Header header,
+                        Body body) {
   Status st;
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
+  int fd = -1;
   if (rank == 0) {
-    std::FILE* probe = std::fopen(tmp.c_str(), "wb");
-    if (!probe)
+    fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
       st.fail(PETSC_ERR_FILE_OPEN, dest + ": cannot write: " + errno_text(errno));
-    else
-      std::fclose(probe);
+    } else {
+      OffsetWriter w(fd, 0, dest, st);
+      header(w);
+      w.flush();
+    }
   }
-  if (!agree(comm, st)) return st;
-  try {
-    OwnedViewer viewer = open_viewer(comm, tmp, FILE_MODE_WRITE);
-    view(viewer.get());
-    PetscViewer raw = viewer.release();
-    FOLDOPT_CALL(PetscViewerDestroy(&raw));  // closes (and flushes) the file
-  } catch (const std::exception& e) {
-    st.fail(PETSC_ERR_FILE_WRITE, dest + ": cannot write: " + e.what());
+  if (!agree(comm, st)) {
+    if (fd >= 0) close(fd);
+    return st;
   }
+  if (rank != 0) {
+    fd = open(tmp.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) st.fail(PETSC_ERR_FILE_WRITE, dest + ": cannot write: " + errno_text(errno));
+  }
+  if (fd >= 0) {
+    try {
+      body(fd, st);
+    } catch (const std::exception& e) {
+      st.fail(PETSC_ERR_FILE_WRITE, dest + ": cannot write: " + e.what());
+    }
+    if (close(fd) != 0) st.fail(PETSC_ERR_FILE_WRITE, dest + ": cannot write: " + errno_text(errno));
+  }
+  agree(comm, st);
   return st;
 }
 
@@ -333,13 +424,86 @@ OwnedMat binary_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_
 }
 
 Status binary_write_vec(MPI_Comm comm, Vec v, const std::string& tmp, const std::string& dest) {
-  return binary_write(comm, tmp, dest,
-                      [&](PetscViewer viewer) { FOLDOPT_CALL(VecView(v, viewer)); });
+  Status st;
+  PetscInt n = 0, rstart = 0, nlocal = 0;
+  const PetscScalar* a = nullptr;
+  if (VecGetSize(v, &n) || VecGetLocalSize(v, &nlocal) || VecGetOwnershipRange(v, &rstart, nullptr) ||
+      VecGetArrayRead(v, &a)) {
+    st.fail(PETSC_ERR_ARG_WRONG, dest + ": cannot read the vector to write");
+    a = nullptr;
+  }
+  if (agree(comm, st)) {
+    st = write_at_offsets(
+        comm, tmp, dest,
+        [&](OffsetWriter& w) {
+          w.put_int(VEC_FILE_CLASSID);
+          w.put_int(n);
+        },
+        [&](int fd, Status& s) {
+          OffsetWriter w(fd, 2 * kInt + static_cast<long long>(rstart) * kScalar, dest, s);
+          for (PetscInt i = 0; i < nlocal && s.ok; ++i) w.put_scalar(a[i]);
+          w.flush();
+        });
+  }
+  if (a) VecRestoreArrayRead(v, &a);
+  return st;
 }
 
 Status binary_write_mat(MPI_Comm comm, Mat A, const std::string& tmp, const std::string& dest) {
-  return binary_write(comm, tmp, dest,
-                      [&](PetscViewer viewer) { FOLDOPT_CALL(MatView(A, viewer)); });
+  PetscInt M = 0, N = 0, rstart = 0, rend = 0;
+  std::vector<PetscInt> lengths;
+  long long nz_local = 0;
+  Status st = local_rows(A, dest, M, N, rstart, rend, &lengths, nz_local);
+  if (!agree(comm, st)) return st;
+  long long nz = 0, before = 0;
+  MPI_Allreduce(&nz_local, &nz, 1, MPI_LONG_LONG, MPI_SUM, comm);
+  MPI_Exscan(&nz_local, &before, 1, MPI_LONG_LONG, MPI_SUM, comm);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) before = 0;  // MPI_Exscan leaves rank 0's result undefined
+  if (nz > static_cast<long long>(PETSC_MAX_INT)) {
+    st.fail(PETSC_ERR_ARG_OUTOFRANGE,
+            format("%s: cannot write: %lld nonzeros do not fit the %d-byte integers of a PETSc binary file",
+                   dest.c_str(), nz, static_cast<int>(kInt)));
+    return st;  // every rank sees the same nz
+  }
+  const long long head = 4 * kInt, col_start = head + static_cast<long long>(M) * kInt,
+                  val_start = col_start + nz * kInt;
+  return write_at_offsets(
+      comm, tmp, dest,
+      [&](OffsetWriter& w) {
+        w.put_int(MAT_FILE_CLASSID);
+        w.put_int(M);
+        w.put_int(N);
+        w.put_int(static_cast<PetscInt>(nz));
+      },
+      [&](int fd, Status& s) {
+        {
+          OffsetWriter w(fd, head + static_cast<long long>(rstart) * kInt, dest, s);
+          for (PetscInt l : lengths) w.put_int(l);
+          w.flush();
+        }
+        OffsetWriter wc(fd, col_start + before * kInt, dest, s);
+        OffsetWriter wv(fd, val_start + before * kScalar, dest, s);
+        for (PetscInt i = rstart; i < rend && s.ok; ++i) {
+          PetscInt ncols = 0;
+          const PetscInt* cols = nullptr;
+          const PetscScalar* vals = nullptr;
+          if (MatGetRow(A, i, &ncols, &cols, &vals)) {
+            s.fail(PETSC_ERR_ARG_WRONG, dest + ": cannot read the rows of the matrix to write");
+            return;
+          }
+          if (ncols != lengths[static_cast<std::size_t>(i - rstart)])
+            s.fail(PETSC_ERR_ARG_WRONG, dest + ": the matrix changed while it was written");
+          for (PetscInt k = 0; k < ncols && s.ok; ++k) {
+            wc.put_int(cols[k]);
+            wv.put_scalar(vals[k]);
+          }
+          MatRestoreRow(A, i, &ncols, &cols, &vals);
+        }
+        wc.flush();
+        wv.flush();
+      });
 }
 
 }  // namespace detail

@@ -5,18 +5,30 @@
 // object to `<dir>/.<name>.tmp.<pid of rank 0>` and renames the temporaries into place (rank 0,
 // rename(2) within one directory) only once every object has been written on every rank.
 // The readers and writers themselves are in matrix_market.cpp and binary.cpp.
+//
+// Before anything is written, commit refuses (collectively, naming both paths) a destination that
+// is a file this process has read (remember_input: device and inode, so links and other spellings
+// of the name are caught), that exists and is not a regular file, or that two items of the set
+// share. While the temporaries exist, SIGINT, SIGTERM and SIGHUP (unless ignored) go first to an
+// async-signal-safe handler that unlinks them and re-raises the signal with the disposition it had
+// before (so a killed run leaves no `.x.mtx.tmp.PID`); a SIGKILL cannot be caught.
 #include <foldopt/io.hpp>
 
 #include "io/io_internal.hpp"
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <vector>
 
 namespace foldopt {
@@ -39,11 +51,13 @@ bool agree(MPI_Comm comm, Status& st) {
   MPI_Bcast(buf.data(), len, MPI_CHAR, first, comm);
   st.ok = false;
   st.code = code;
-  st.message.assign(buf.data(), static_cast<std::size_t>(len));
+  st.message = one_line(std::string(buf.data(), static_cast<std::size_t>(len)));
   return false;
 }
 
-void raise_if_any(MPI_Comm comm, const Status& st) { check_collective(comm, st.ok, st.code, st.message); }
+void raise_if_any(MPI_Comm comm, const Status& st) {
+  check_collective(comm, st.ok, st.code, st.ok ? std::string() : one_line(st.message));
+}
 
 Range split(MPI_Comm comm, const std::string& path, PetscInt local, PetscInt global,
             const char* what) {
@@ -82,6 +96,155 @@ Range column_split(MPI_Comm comm, const std::string& path, const Range& rows, Pe
 
 std::string errno_text(int err) { return std::strerror(err); }
 
+std::string quote(const char* begin, const char* end, std::size_t max) {
+  std::string out = "'";
+  std::size_t shown = 0;
+  for (const char* p = begin; p < end; ++p, ++shown) {
+    if (shown == max) {
+      out += "...";
+      break;
+    }
+    const unsigned char c = static_cast<unsigned char>(*p);
+    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+      out += static_cast<char>(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02X", static_cast<unsigned>(c));
+      out += hex;
+    }
+  }
+  return out + "'";
+}
+
+std::string one_line(const std::string& message) {
+  std::string out;
+  out.reserve(message.size());
+  for (const char ch : message) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02X", static_cast<unsigned>(c));
+      out += hex;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// What a path that is not a regular file is, for messages.
+std::string file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return errno_text(EISDIR);
+  if (S_ISFIFO(mode)) return "not a regular file (a FIFO)";
+  if (S_ISSOCK(mode)) return "not a regular file (a socket)";
+  if (S_ISCHR(mode)) return "not a regular file (a character device)";
+  if (S_ISBLK(mode)) return "not a regular file (a block device)";
+  return "not a regular file";
+}
+
+}  // namespace
+
+Status local_rows(Mat A, const std::string& dest, PetscInt& M, PetscInt& N, PetscInt& rstart, PetscInt& rend,
+                  std::vector<PetscInt>* lengths, long long& nz_local) {
+  Status st;
+  nz_local = 0;
+  if (MatGetSize(A, &M, &N) || MatGetOwnershipRange(A, &rstart, &rend)) {
+    st.fail(PETSC_ERR_ARG_WRONG, dest + ": cannot read the matrix to write");
+    return st;
+  }
+  for (PetscInt i = rstart; i < rend; ++i) {
+    PetscInt ncols = 0;
+    if (MatGetRow(A, i, &ncols, nullptr, nullptr)) {
+      st.fail(PETSC_ERR_ARG_WRONG,
+              dest + ": cannot read the rows of the matrix to write (not assembled, or a type without MatGetRow)");
+      break;
+    }
+    if (lengths) lengths->push_back(ncols);
+    nz_local += ncols;  // before MatRestoreRow, which zeroes ncols
+    MatRestoreRow(A, i, &ncols, nullptr, nullptr);
+  }
+  return st;
+}
+
+Status open_regular(const std::string& path, int& fd, long long& size) {
+  Status st;
+  fd = -1;
+  size = 0;
+  struct stat sb;
+  if (stat(path.c_str(), &sb) != 0) {
+    st.fail(PETSC_ERR_FILE_OPEN, path + ": cannot open: " + errno_text(errno));
+    return st;
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    st.fail(PETSC_ERR_FILE_OPEN, path + ": cannot open: " + file_kind(sb.st_mode));
+    return st;
+  }
+  // Non-blocking, in case the name was replaced by a FIFO since the stat.
+  fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    st.fail(PETSC_ERR_FILE_OPEN, path + ": cannot open: " + errno_text(errno));
+    return st;
+  }
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    const std::string why = S_ISREG(sb.st_mode) ? errno_text(errno) : file_kind(sb.st_mode);
+    close(fd);
+    fd = -1;
+    st.fail(PETSC_ERR_FILE_OPEN, path + ": cannot open: " + why);
+    return st;
+  }
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  size = static_cast<long long>(sb.st_size);
+  return st;
+}
+
+namespace {
+
+struct InputFile {
+  dev_t dev;
+  ino_t ino;
+  std::string path;
+};
+
+std::mutex& inputs_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+std::vector<InputFile>& inputs() {
+  static std::vector<InputFile> v;
+  return v;
+}
+
+}  // namespace
+
+void remember_input(const std::string& path) {
+  struct stat sb;
+  if (stat(path.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) return;
+  std::lock_guard<std::mutex> lock(inputs_mutex());
+  for (InputFile& in : inputs())
+    if (in.dev == sb.st_dev && in.ino == sb.st_ino) {
+      in.path = path;  // the latest name it was read under
+      return;
+    }
+  inputs().push_back(InputFile{sb.st_dev, sb.st_ino, path});
+}
+
+std::string input_behind(const std::string& path) {
+  struct stat sb;
+  if (stat(path.c_str(), &sb) != 0) return std::string();
+  std::lock_guard<std::mutex> lock(inputs_mutex());
+  for (const InputFile& in : inputs()) {
+    if (in.dev != sb.st_dev || in.ino != sb.st_ino) continue;
+    struct stat now;
+    if (stat(in.path.c_str(), &now) == 0 && now.st_dev == in.dev && now.st_ino == in.ino)
+      return in.path;
+  }
+  return std::string();
+}
+
 namespace {
 
 // Writes one queued object to `tmp`; collective, never throws.
@@ -97,6 +260,135 @@ std::string temp_name(const std::string& path, long pid) {
   const std::string dir = slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
   const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   return dir + "." + name + ".tmp." + std::to_string(pid);
+}
+
+// ---- removal of the temporaries on SIGINT / SIGTERM / SIGHUP ----
+
+const int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
+constexpr int kNumSignals = static_cast<int>(sizeof kSignals / sizeof kSignals[0]);
+struct sigaction g_previous[kNumSignals];
+volatile sig_atomic_t g_installed[kNumSignals];
+const char* const* volatile g_temps = nullptr;
+volatile sig_atomic_t g_temp_count = 0;
+volatile sig_atomic_t g_interrupted = 0;  // the signal that removed the temporaries, if any
+std::mutex g_guard_mutex;                 // one OutputSet commit holds the handler at a time
+
+// Async-signal-safe: unlink, sigaction, raise only.
+void remove_temps_on_signal(int sig) {
+  const int saved_errno = errno;
+  const sig_atomic_t n = g_temp_count;
+  const char* const* temps = g_temps;
+  for (sig_atomic_t k = 0; k < n && temps; ++k) unlink(temps[k]);
+  g_interrupted = sig;
+  for (int s = 0; s < kNumSignals; ++s)
+    if (kSignals[s] == sig && g_installed[s]) {
+      sigaction(sig, &g_previous[s], nullptr);
+      g_installed[s] = 0;
+    }
+  errno = saved_errno;
+  raise(sig);  // delivered with the previous disposition once this handler returns
+}
+
+// While alive, the signals above remove `temps` (names kept by the caller) before the process
+// acts on them as it did before. A signal whose disposition was SIG_IGN stays ignored.
+class SignalCleanup {
+ public:
+  explicit SignalCleanup(const std::vector<std::string>& temps) : lock_(g_guard_mutex, std::try_to_lock) {
+    if (!lock_.owns_lock()) return;  // another thread's commit holds the handler
+    for (const std::string& t : temps) names_.push_back(t.c_str());
+    sigset_t block, old;
+    mask(block);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    g_temps = names_.data();
+    g_temp_count = static_cast<sig_atomic_t>(names_.size());
+    g_interrupted = 0;
+    for (int s = 0; s < kNumSignals; ++s) {
+      g_installed[s] = 0;
+      if (sigaction(kSignals[s], nullptr, &g_previous[s]) != 0) continue;
+      if (!(g_previous[s].sa_flags & SA_SIGINFO) && g_previous[s].sa_handler == SIG_IGN) continue;
+      struct sigaction sa;
+      std::memset(&sa, 0, sizeof sa);
+      sa.sa_handler = remove_temps_on_signal;
+      sigemptyset(&sa.sa_mask);
+      sa.sa_flags = SA_RESTART;
+      if (sigaction(kSignals[s], &sa, nullptr) == 0) g_installed[s] = 1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+  ~SignalCleanup() {
+    if (!lock_.owns_lock()) return;
+    sigset_t block, old;
+    mask(block);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    for (int s = 0; s < kNumSignals; ++s)
+      if (g_installed[s]) {
+        sigaction(kSignals[s], &g_previous[s], nullptr);
+        g_installed[s] = 0;
+      }
+    g_temp_count = 0;
+    g_temps = nullptr;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+  SignalCleanup(const SignalCleanup&) = delete;
+  SignalCleanup& operator=(const SignalCleanup&) = delete;
+
+  /// The signal that removed the temporaries (its previous disposition let the process go on).
+  int interrupted() const { return lock_.owns_lock() ? static_cast<int>(g_interrupted) : 0; }
+
+ private:
+  static void mask(sigset_t& set) {
+    sigemptyset(&set);
+    for (int s : kSignals) sigaddset(&set, s);
+  }
+  std::unique_lock<std::mutex> lock_;
+  std::vector<const char*> names_;
+};
+
+// Rank 0, before anything is written: the destinations that must not be written. Rank-local.
+Status check_destinations(const std::vector<std::string>& paths) {
+  Status st;
+  struct Where {
+    dev_t dev;
+    ino_t ino;
+    std::string name, path;
+  };
+  std::vector<Where> seen;
+  for (std::size_t k = 0; k < paths.size() && st.ok; ++k) {
+    const std::string& p = paths[k];
+    struct stat sb;
+    if (stat(p.c_str(), &sb) == 0) {
+      const std::string input = input_behind(p);
+      if (!input.empty()) {
+        st.fail(PETSC_ERR_ARG_WRONG,
+                p + ": refusing to overwrite an input of this run (read as " + input + ")");
+        break;
+      }
+      // A directory would fail only at its own rename, after the files before it were moved.
+      if (S_ISDIR(sb.st_mode)) {
+        st.fail(PETSC_ERR_FILE_WRITE, p + ": cannot write: " + errno_text(EISDIR));
+        break;
+      }
+      if (!S_ISREG(sb.st_mode)) {
+        st.fail(PETSC_ERR_FILE_WRITE,
+                p + ": cannot write: exists and is " + file_kind(sb.st_mode) +
+                    " (only a regular file is replaced)");
+        break;
+      }
+    }
+    // Two items naming one file (`a` and `./a`): same directory (by device and inode), same name.
+    const std::size_t slash = p.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : p.substr(0, slash));
+    const std::string name = slash == std::string::npos ? p : p.substr(slash + 1);
+    struct stat db;
+    if (stat(dir.c_str(), &db) != 0) continue;  // the write reports a missing directory
+    for (const Where& w : seen)
+      if (w.dev == db.st_dev && w.ino == db.st_ino && w.name == name) {
+        st.fail(PETSC_ERR_ARG_WRONG, p + ": the same file as " + w.path + ", both outputs of one set");
+        break;
+      }
+    seen.push_back(Where{db.st_dev, db.st_ino, name, p});
+  }
+  return st;
 }
 
 // The communicator of a PETSc object must be the OutputSet's (same processes, same order).
@@ -131,14 +423,19 @@ std::string block_path(const std::string& path, const std::string& block) {
 
 OwnedVec read_vec(MPI_Comm comm, const std::string& path, PetscInt local,
                   PetscInt expected_global) {
-  if (format_of(path) == Format::matrix_market)
-    return detail::mm_read_vec(comm, path, local, expected_global);
-  return detail::binary_read_vec(comm, path, local, expected_global);
+  OwnedVec v = format_of(path) == Format::matrix_market
+                   ? detail::mm_read_vec(comm, path, local, expected_global)
+                   : detail::binary_read_vec(comm, path, local, expected_global);
+  detail::remember_input(path);
+  return v;
 }
 
 OwnedMat read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows) {
-  if (format_of(path) == Format::matrix_market) return detail::mm_read_mat(comm, path, local_rows);
-  return detail::binary_read_mat(comm, path, local_rows);
+  OwnedMat A = format_of(path) == Format::matrix_market
+                   ? detail::mm_read_mat(comm, path, local_rows)
+                   : detail::binary_read_mat(comm, path, local_rows);
+  detail::remember_input(path);
+  return A;
 }
 
 void OutputSet::add(const std::string& path, Vec v) {
@@ -159,6 +456,16 @@ void OutputSet::add(const std::string& path, Mat A) {
   items_.push_back(Item{path, OwnedVec(), OwnedMat::share(A)});
 }
 
+void OutputSet::check() const {
+  int rank = 0;
+  MPI_Comm_rank(comm_, &rank);
+  std::vector<std::string> paths;
+  for (const Item& it : items_) paths.push_back(it.path);
+  detail::Status st;
+  if (rank == 0) st = detail::check_destinations(paths);
+  detail::raise_if_any(comm_, st);
+}
+
 void OutputSet::commit() {
   // The set is emptied whatever the outcome.
   std::vector<Item> items;
@@ -170,21 +477,38 @@ void OutputSet::commit() {
   long pid = rank == 0 ? static_cast<long>(getpid()) : 0;
   MPI_Bcast(&pid, 1, MPI_LONG, 0, comm_);
 
-  std::vector<std::string> temps;
-  // Rank 0 removes the temporaries from index `from` on (a failed one may not exist).
+  std::vector<std::string> paths, temps;
+  for (const Item& it : items) {
+    paths.push_back(it.path);
+    temps.push_back(detail::temp_name(it.path, pid));
+  }
+  // Nothing is written to a destination that is an input, not a regular file, or named twice.
+  detail::Status st;
+  if (rank == 0) st = detail::check_destinations(paths);
+  detail::raise_if_any(comm_, st);
+
+  // Every rank knows every temporary's name, so whichever rank a signal reaches removes them all.
+  detail::SignalCleanup on_signal(temps);
+  // Rank 0 removes the temporaries (a failed one may not exist).
   auto remove_temps = [&](std::size_t from) {
     if (rank != 0) return;
     for (std::size_t k = from; k < temps.size(); ++k) std::remove(temps[k].c_str());
   };
+  auto interrupted = [&](detail::Status& s, const std::string& path) {
+    if (const int sig = on_signal.interrupted())
+      s.fail(PETSC_ERR_SIG, path + ": not written: interrupted by signal " + std::to_string(sig) +
+                                " (" + strsignal(sig) + ")");
+  };
 
-  for (const Item& it : items) {
-    temps.push_back(detail::temp_name(it.path, pid));
-    detail::Status st;
+  for (std::size_t k = 0; k < items.size(); ++k) {
+    const Item& it = items[k];
+    st = detail::Status();
     try {
-      st = detail::write_item(comm_, it.path, it.vec, it.mat, temps.back());
+      st = detail::write_item(comm_, it.path, it.vec, it.mat, temps[k]);
     } catch (const std::exception& e) {  // the writers report through Status; this is a backstop
       st.fail(PETSC_ERR_FILE_WRITE, it.path + ": cannot write: " + e.what());
     }
+    interrupted(st, it.path);
     if (!detail::agree(comm_, st)) {
       remove_temps(0);
       detail::raise_if_any(comm_, st);  // collective: no rank returns before the cleanup is done
@@ -193,17 +517,13 @@ void OutputSet::commit() {
 
   // Every file is complete: move them into place. The final collective check also makes every
   // rank return only once the files are in place.
-  detail::Status st;
+  st = detail::Status();
   if (rank == 0) {
-    // A destination that is a directory fails only at its own rename, after the files before it
-    // have been moved into place: refuse it before moving any.
-    for (std::size_t k = 0; k < items.size() && st.ok; ++k) {
-      struct stat sb;
-      if (stat(items[k].path.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        st.fail(PETSC_ERR_FILE_WRITE, items[k].path + ": cannot write: " + detail::errno_text(EISDIR));
-        remove_temps(0);
-      }
-    }
+    // Checked again: a directory or an input may have appeared under a destination's name while
+    // the files were written; refuse before moving any.
+    st = detail::check_destinations(paths);
+    interrupted(st, paths.front());
+    if (!st.ok) remove_temps(0);
     for (std::size_t k = 0; k < items.size() && st.ok; ++k) {
       if (std::rename(temps[k].c_str(), items[k].path.c_str()) != 0) {
         const int err = errno;

@@ -9,7 +9,9 @@
 
 #include <foldopt/error.hpp>
 #include <foldopt/handle.hpp>
+#include <cstddef>
 #include <string>
+#include <vector>
 
 namespace foldopt {
 namespace io {
@@ -59,6 +61,41 @@ Range column_split(MPI_Comm comm, const std::string& path, const Range& rows, Pe
 
 /// strerror(err) as a std::string.
 std::string errno_text(int err);
+
+/// Text taken from a file, made safe to put in a one-line message: in single quotes, printable
+/// ASCII kept, every other byte (and the quote and backslash) as \xNN, at most `max` bytes shown
+/// (then "...").
+std::string quote(const char* begin, const char* end, std::size_t max = 40);
+inline std::string quote(const std::string& s, std::size_t max = 40) {
+  return quote(s.data(), s.data() + s.size(), max);
+}
+
+/// `message` on one line: control bytes (newlines included) become \xNN. Every I/O error goes
+/// through this before it is raised.
+std::string one_line(const std::string& message);
+
+/// Rank-local: opens `path` for reading only if it is a regular file. It is looked at first
+/// (stat) and then opened with O_NONBLOCK, so a FIFO, socket or device is refused without
+/// blocking; `fd` is then switched back to blocking mode. On failure `fd` is -1 and `st` holds
+/// "<path>: cannot open: <reason>" (PETSC_ERR_FILE_OPEN). `size` is the file's length in bytes.
+Status open_regular(const std::string& path, int& fd, long long& size);
+
+/// Rank-local: the file `path` has been read in this process (it is remembered by device and
+/// inode; an output that is the same file is then refused by OutputSet). A path that cannot be
+/// looked at on this rank is not remembered.
+void remember_input(const std::string& path);
+
+/// Rank-local: if `path` exists and is a file read by remember_input (the same device and inode,
+/// whatever the name: symbolic links, `./a` and `a`, hard links), the name it was read under;
+/// otherwise an empty string. An input whose name no longer leads to that file (deleted or
+/// replaced, so that the inode may have been reused) is not counted.
+std::string input_behind(const std::string& path);
+
+/// Rank-local, for the writers: the global size of `A`, its rows on this rank, the number of
+/// entries of each (appended to `lengths` when given) and their sum. Fails with "<dest>: cannot
+/// read ..." for a matrix that cannot be read row by row.
+Status local_rows(Mat A, const std::string& dest, PetscInt& M, PetscInt& N, PetscInt& rstart, PetscInt& rend,
+                  std::vector<PetscInt>* lengths, long long& nz_local);
 
 // ---- MatrixMarket (matrix_market.cpp) ----
 OwnedVec mm_read_vec(MPI_Comm comm, const std::string& path, PetscInt local,

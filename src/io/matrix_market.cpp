@@ -5,25 +5,44 @@
 // size line is `rows cols entries` (coordinate) or `rows cols` (array); then the data:
 //   coordinate: one `i j value` per line, 1-based indices, in any order;
 //   array:      one value per line, column-major; a symmetric array lists only the lower triangle
-//               column by column (n(n+1)/2 values).
-// We accept the fields real and integer, the symmetries general and symmetric (a symmetric file
-// holds one triangle and is expanded to both); complex, pattern, hermitian and skew-symmetric are
-// rejected. Values go through strtod, so inf, -inf, nan and Infinity are read as such. Duplicate
-// coordinate entries are summed.
+//               column by column (n(n+1)/2 values), a skew-symmetric one the strictly lower
+//               triangle (n(n-1)/2 values).
+// Accepted: the fields real and integer; the symmetries general, symmetric (one triangle is
+// stored, expanded to both) and skew-symmetric (the strictly lower triangle is stored; the upper
+// one is its negative, the diagonal is zero). Refused, each with the line and the rule:
+//   - complex and pattern fields, the hermitian symmetry (complex only);
+//   - in a symmetric or skew-symmetric file, an entry above the diagonal (only the lower triangle
+//     may be stored: with both, which one holds would be a guess), and in a skew-symmetric one an
+//     entry on the diagonal;
+//   - a coordinate given twice (summing, keeping the first and keeping the last are all in use
+//     elsewhere, so it has no single meaning);
+//   - indices outside 1..rows, 1..cols (so zero-based files too), non-integer indices;
+//   - in an integer file, a value that is not an integer or is beyond ±2^53 (not exact in a
+//     double); in a real file, a finite decimal that overflows a double (inf, -inf, nan and
+//     Infinity are values, read as such);
+//   - fewer or more data lines than the header declares, a line with the wrong number of words, a
+//     NUL byte;
+//   - a declared size that the file cannot hold: the data lines need at least 6 bytes per
+//     coordinate entry and 2 per array value, and a coordinate file may declare at most
+//     max(2^20, 1024 x entries) rows and columns (the reader allocates per row). Both are checked
+//     before anything is allocated.
+// The checks are made on every entry by every rank, so a file reads identically, or fails with the
+// same message, at every rank count (a duplicate is reported by its first repeated line).
 //
 // Reading: every rank reads the whole file and keeps only the rows it owns, so no rank holds more
 // than its share (the file must be visible to every rank). Matrices are preallocated exactly from
-// the kept (sorted, merged) triplets.
+// the kept (sorted) triplets.
 // Writing: rank 0 writes the header from global sizes (nonzero count by reduction), then the ranks
 // append their own rows in rank order, passing a token; values use %.17g (bit-exact round trip)
 // and non-finite values are written as inf, -inf, nan.
 #include "io/io_internal.hpp"
 
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -42,20 +61,17 @@ using ::foldopt::detail::format;
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-// Lines of a text file, with their numbers.
+// Lines of a regular text file, with their numbers.
 class LineReader {
  public:
   explicit LineReader(const std::string& path) {
-    file_ = std::fopen(path.c_str(), "r");
+    int fd = -1;
+    open_ = open_regular(path, fd, size_);
+    if (!open_.ok) return;
+    file_ = fdopen(fd, "r");
     if (!file_) {
-      open_errno_ = errno;
-      return;
-    }
-    struct stat sb;
-    if (fstat(fileno(file_), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-      open_errno_ = EISDIR;
-      std::fclose(file_);
-      file_ = nullptr;
+      open_.fail(PETSC_ERR_FILE_OPEN, path + ": cannot open: " + errno_text(errno));
+      close(fd);
     }
   }
   ~LineReader() {
@@ -65,10 +81,12 @@ class LineReader {
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
 
-  bool is_open() const { return file_ != nullptr; }
-  int open_errno() const { return open_errno_; }
-  /// Next line (false at end of file or on a read error: see read_errno()).
+  /// ok, or why the file could not be opened.
+  const Status& open_status() const { return open_; }
+  /// Next line (false at end of file, on a read error: read_errno(), or on a line holding a NUL
+  /// byte: nul_line()).
   bool next() {
+    if (nul_line_) return false;
     errno = 0;
     const ssize_t n = getline(&buf_, &cap_, file_);
     if (n < 0) {
@@ -76,6 +94,11 @@ class LineReader {
       return false;
     }
     ++line_;
+    consumed_ += n;
+    if (std::strlen(buf_) != static_cast<std::size_t>(n)) {
+      nul_line_ = line_;
+      return false;
+    }
     return true;
   }
   /// Next line that is neither blank nor a comment.
@@ -90,15 +113,35 @@ class LineReader {
   const char* text() const { return buf_; }
   long line() const { return line_; }
   int read_errno() const { return read_errno_; }
+  long nul_line() const { return nul_line_; }
+  long long size() const { return size_; }
+  long long consumed() const { return consumed_; }
 
  private:
   std::FILE* file_ = nullptr;
   char* buf_ = nullptr;
   std::size_t cap_ = 0;
   long line_ = 0;
-  int open_errno_ = 0;
+  long nul_line_ = 0;
+  long long size_ = 0, consumed_ = 0;
+  Status open_;
   int read_errno_ = 0;
 };
+
+// Why next() / next_data() returned false, if not the end of the file.
+bool stopped_by_error(const LineReader& in, const std::string& path, Status& st) {
+  if (in.nul_line()) {
+    st.fail(PETSC_ERR_FILE_UNEXPECTED,
+            format("%s: line %ld: holds a NUL byte (not a text file?)", path.c_str(), in.nul_line()));
+    return true;
+  }
+  if (in.read_errno()) {
+    st.fail(PETSC_ERR_FILE_READ,
+            format("%s: read error: %s", path.c_str(), errno_text(in.read_errno()).c_str()));
+    return true;
+  }
+  return false;
+}
 
 // Whitespace-separated words of a line: the first kMax are kept, all are counted.
 struct Words {
@@ -121,6 +164,7 @@ struct Words {
     }
   }
   std::string str(int k) const { return std::string(begin[k], end[k]); }
+  std::string quoted(int k) const { return quote(begin[k], end[k]); }
   std::string lower(int k) const {
     std::string s = str(k);
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -136,34 +180,52 @@ bool parse_integer(const char* b, const char* e, long long& out) {
   return stop == e && errno == 0;
 }
 
-bool parse_real(const char* b, const char* e, double& out) {
-  if (b == e) return false;
-  char* stop = nullptr;
-  out = std::strtod(b, &stop);  // out of range gives ±inf or 0, accepted as values
-  return stop == e;
-}
+enum class Symmetry { general, symmetric, skew };
 
 struct Header {
   bool coordinate = true;
-  bool symmetric = false;
+  bool integer = false;
+  Symmetry symmetry = Symmetry::general;
   PetscInt rows = 0, cols = 0;
   long long entries = 0;  // data items the file must hold
 };
 
+// A value of the file's field; false with `why` set if it is not one.
+bool parse_value(const Header& h, const char* b, const char* e, double& out, const char*& why) {
+  why = "not a number";
+  if (b == e) return false;
+  if (h.integer) {
+    long long i = 0;
+    if (!parse_integer(b, e, i)) {
+      why = "not an integer (the field is integer)";
+      return false;
+    }
+    const long long exact = 1LL << 53;
+    if (i > exact || i < -exact) {
+      why = "an integer beyond 2^53, not exact in a double";
+      return false;
+    }
+    out = static_cast<double>(i);
+    return true;
+  }
+  char* stop = nullptr;
+  errno = 0;
+  out = std::strtod(b, &stop);
+  if (stop != e) return false;
+  if (errno == ERANGE && std::isinf(out)) {  // a finite decimal too large; "inf" sets no ERANGE
+    why = "beyond the range of a double";
+    return false;
+  }
+  return true;  // an underflow is rounded to the nearest double (possibly 0 or subnormal)
+}
+
 // Banner and size line. Leaves `in` just after the size line.
 Status parse_header(LineReader& in, const std::string& path, Header& h) {
-  Status st;
+  Status st = in.open_status();
   const char* f = path.c_str();
-  if (!in.is_open()) {
-    st.fail(PETSC_ERR_FILE_OPEN,
-            format("%s: cannot open: %s", f, errno_text(in.open_errno()).c_str()));
-    return st;
-  }
+  if (!st.ok) return st;
   if (!in.next()) {
-    if (in.read_errno())
-      st.fail(PETSC_ERR_FILE_READ,
-              format("%s: read error: %s", f, errno_text(in.read_errno()).c_str()));
-    else
+    if (!stopped_by_error(in, path, st))
       st.fail(PETSC_ERR_FILE_UNEXPECTED,
               format("%s: empty file, expected a MatrixMarket banner", f));
     return st;
@@ -184,14 +246,14 @@ Status parse_header(LineReader& in, const std::string& path, Header& h) {
   const std::string object = w.lower(1), fmt = w.lower(2), field = w.lower(3), sym = w.lower(4);
   if (object != "matrix") {
     st.fail(PETSC_ERR_FILE_UNEXPECTED,
-            format("%s: line 1: MatrixMarket object '%s' is not supported (only 'matrix')", f,
-                   w.str(1).c_str()));
+            format("%s: line 1: MatrixMarket object %s is not supported (only 'matrix')", f,
+                   w.quoted(1).c_str()));
     return st;
   }
   if (fmt != "coordinate" && fmt != "array") {
     st.fail(PETSC_ERR_FILE_UNEXPECTED,
-            format("%s: line 1: unknown MatrixMarket format '%s' (expected coordinate or array)", f,
-                   w.str(2).c_str()));
+            format("%s: line 1: unknown MatrixMarket format %s (expected coordinate or array)", f,
+                   w.quoted(2).c_str()));
     return st;
   }
   if (field == "complex" || field == "pattern") {
@@ -202,31 +264,31 @@ Status parse_header(LineReader& in, const std::string& path, Header& h) {
   }
   if (field != "real" && field != "integer") {
     st.fail(PETSC_ERR_FILE_UNEXPECTED,
-            format("%s: line 1: unknown MatrixMarket field '%s' (expected real or integer)", f,
-                   w.str(3).c_str()));
+            format("%s: line 1: unknown MatrixMarket field %s (expected real or integer)", f,
+                   w.quoted(3).c_str()));
     return st;
   }
-  if (sym == "hermitian" || sym == "skew-symmetric") {
+  if (sym == "hermitian") {
     st.fail(PETSC_ERR_FILE_UNEXPECTED,
-            format("%s: line 1: %s MatrixMarket files are not supported (only general or "
-                   "symmetric)",
-                   f, sym.c_str()));
+            format("%s: line 1: hermitian MatrixMarket files are not supported (hermitian is for "
+                   "complex fields; only general, symmetric or skew-symmetric)",
+                   f));
     return st;
   }
-  if (sym != "general" && sym != "symmetric") {
+  if (sym != "general" && sym != "symmetric" && sym != "skew-symmetric") {
     st.fail(PETSC_ERR_FILE_UNEXPECTED,
-            format("%s: line 1: unknown MatrixMarket symmetry '%s' (expected general or symmetric)",
-                   f, w.str(4).c_str()));
+            format("%s: line 1: unknown MatrixMarket symmetry %s (expected general, symmetric or "
+                   "skew-symmetric)",
+                   f, w.quoted(4).c_str()));
     return st;
   }
   h.coordinate = fmt == "coordinate";
-  h.symmetric = sym == "symmetric";
+  h.integer = field == "integer";
+  h.symmetry = sym == "general" ? Symmetry::general
+                                : (sym == "symmetric" ? Symmetry::symmetric : Symmetry::skew);
 
   if (!in.next_data()) {
-    if (in.read_errno())
-      st.fail(PETSC_ERR_FILE_READ,
-              format("%s: read error: %s", f, errno_text(in.read_errno()).c_str()));
-    else
+    if (!stopped_by_error(in, path, st))
       st.fail(PETSC_ERR_FILE_READ, format("%s: truncated: no size line after the banner", f));
     return st;
   }
@@ -241,48 +303,89 @@ Status parse_header(LineReader& in, const std::string& path, Header& h) {
   long long v[3] = {0, 0, 0};
   const char* names[3] = {"row count", "column count", "entry count"};
   for (int k = 0; k < want; ++k) {
-    if (!parse_integer(s.begin[k], s.end[k], v[k]) || v[k] < 0 ||
-        (k < 2 && v[k] > static_cast<long long>(PETSC_MAX_INT))) {
+    if (!parse_integer(s.begin[k], s.end[k], v[k]) || v[k] < 0) {
       st.fail(PETSC_ERR_FILE_UNEXPECTED,
-              format("%s: line %ld: bad %s '%s'", f, in.line(), names[k], s.str(k).c_str()));
+              format("%s: line %ld: bad %s %s", f, in.line(), names[k], s.quoted(k).c_str()));
+      return st;
+    }
+    if (k < 2 && v[k] > static_cast<long long>(PETSC_MAX_INT)) {
+      st.fail(PETSC_ERR_FILE_UNEXPECTED,
+              format("%s: line %ld: %s %lld is beyond the largest PetscInt (%lld)", f, in.line(),
+                     names[k], v[k], static_cast<long long>(PETSC_MAX_INT)));
       return st;
     }
   }
   h.rows = static_cast<PetscInt>(v[0]);
   h.cols = static_cast<PetscInt>(v[1]);
-  if (h.symmetric && h.rows != h.cols) {
+  if (h.symmetry != Symmetry::general && h.rows != h.cols) {
     st.fail(PETSC_ERR_FILE_UNEXPECTED,
-            format("%s: line %ld: a symmetric matrix must be square, this one is %" PetscInt_FMT
+            format("%s: line %ld: a %s matrix must be square, this one is %" PetscInt_FMT
                    "x%" PetscInt_FMT,
-                   f, in.line(), h.rows, h.cols));
+                   f, in.line(), sym.c_str(), h.rows, h.cols));
     return st;
   }
   const long long r = h.rows, c = h.cols;
+  const long long stored = h.symmetry == Symmetry::general
+                               ? r * c
+                               : (h.symmetry == Symmetry::symmetric ? r * (r + 1) / 2 : r * (r - 1) / 2);
   if (h.coordinate) {
     h.entries = v[2];
-    const long long cap = h.symmetric ? r * (r + 1) / 2 : r * c;
-    if (h.entries > cap) {
+    if (h.entries > stored) {
       st.fail(PETSC_ERR_FILE_UNEXPECTED,
               format("%s: line %ld: %lld entries cannot fit in a %" PetscInt_FMT "x%" PetscInt_FMT
                      " %smatrix",
-                     f, in.line(), h.entries, h.rows, h.cols, h.symmetric ? "symmetric " : ""));
+                     f, in.line(), h.entries, h.rows, h.cols,
+                     h.symmetry == Symmetry::general ? "" : (sym + " ").c_str()));
       return st;
     }
   } else {
-    h.entries = h.symmetric ? r * (r + 1) / 2 : r * c;
+    h.entries = stored;
+  }
+  // What the rest of the file can hold, before anything is allocated from these numbers.
+  const long long left = std::max(0LL, in.size() - in.consumed());
+  const long long per = h.coordinate ? 6 : 2;  // "1 1 1\n", "1\n" (the last newline may be missing)
+  const long long can_hold = (left + 1) / per;
+  if (h.entries > can_hold) {
+    st.fail(PETSC_ERR_FILE_READ,
+            format("%s: truncated: header promises %lld %s (line %ld), but the %lld bytes after "
+                   "it can hold at most %lld (%lld bytes each at least)",
+                   f, h.entries, h.coordinate ? "entries" : "values", in.line(), left, can_hold,
+                   per));
+    return st;
+  }
+  if (h.entries > static_cast<long long>(PETSC_MAX_INT) / 2) {
+    st.fail(PETSC_ERR_FILE_UNEXPECTED,
+            format("%s: line %ld: %lld entries are more than PetscInt can count here", f, in.line(),
+                   h.entries));
+    return st;
+  }
+  if (h.coordinate) {
+    const long long limit = std::max(1LL << 20, 1024 * h.entries);
+    if (std::max(r, c) > limit) {
+      st.fail(PETSC_ERR_FILE_UNEXPECTED,
+              format("%s: line %ld: declares a %" PetscInt_FMT "x%" PetscInt_FMT
+                     " matrix with %lld entries; a coordinate file may declare at most "
+                     "max(2^20, 1024 x entries) = %lld rows and columns",
+                     f, in.line(), h.rows, h.cols, h.entries, limit));
+      return st;
+    }
   }
   return st;
 }
 
-// Reads every data item after the header and calls `on_entry(row, col, value)` (0-based, in range)
-// for each; a symmetric coordinate entry off the diagonal is also passed mirrored. Identical on
-// every rank: every entry is checked, not only the kept ones.
+// Reads every data item after the header and calls `on_entry(row, col, value, line, mirrored)`
+// (0-based, in range) for each; an entry of a symmetric or skew-symmetric file off the diagonal
+// is also passed mirrored (negated for skew-symmetric). Identical on every rank: every entry is
+// checked, not only the kept ones.
 template <class OnEntry>
 Status parse_body(LineReader& in, const std::string& path, const Header& h, OnEntry on_entry) {
   Status st;
   const char* f = path.c_str();
   long long seen = 0;
-  PetscInt arow = 0, acol = 0;  // position of the next array value
+  const bool skew = h.symmetry == Symmetry::skew, general = h.symmetry == Symmetry::general;
+  // Position of the next array value: column-major, from the diagonal (symmetric) or below it
+  // (skew-symmetric).
+  PetscInt arow = skew ? 1 : 0, acol = 0;
   while (in.next_data()) {
     if (seen == h.entries) {
       st.fail(PETSC_ERR_FILE_UNEXPECTED,
@@ -291,6 +394,9 @@ Status parse_body(LineReader& in, const std::string& path, const Header& h, OnEn
       return st;
     }
     const Words w(in.text());
+    const char* why = nullptr;
+    double v = 0;
+    PetscInt r = 0, c = 0;
     if (h.coordinate) {
       if (w.count != 3) {
         st.fail(PETSC_ERR_FILE_UNEXPECTED,
@@ -298,68 +404,88 @@ Status parse_body(LineReader& in, const std::string& path, const Header& h, OnEn
         return st;
       }
       long long i = 0, j = 0;
-      double v = 0;
       if (!parse_integer(w.begin[0], w.end[0], i)) {
         st.fail(PETSC_ERR_FILE_UNEXPECTED,
-                format("%s: line %ld: bad row index '%s'", f, in.line(), w.str(0).c_str()));
+                format("%s: line %ld: bad row index %s", f, in.line(), w.quoted(0).c_str()));
         return st;
       }
       if (!parse_integer(w.begin[1], w.end[1], j)) {
         st.fail(PETSC_ERR_FILE_UNEXPECTED,
-                format("%s: line %ld: bad column index '%s'", f, in.line(), w.str(1).c_str()));
+                format("%s: line %ld: bad column index %s", f, in.line(), w.quoted(1).c_str()));
         return st;
       }
-      if (!parse_real(w.begin[2], w.end[2], v)) {
+      if (!parse_value(h, w.begin[2], w.end[2], v, why)) {
         st.fail(PETSC_ERR_FILE_UNEXPECTED,
-                format("%s: line %ld: bad value '%s'", f, in.line(), w.str(2).c_str()));
+                format("%s: line %ld: bad value %s: %s", f, in.line(), w.quoted(2).c_str(), why));
         return st;
       }
       if (i < 1 || i > h.rows || j < 1 || j > h.cols) {
         st.fail(PETSC_ERR_FILE_UNEXPECTED,
                 format("%s: line %ld: index (%lld,%lld) outside the %" PetscInt_FMT
-                       "x%" PetscInt_FMT " matrix",
+                       "x%" PetscInt_FMT " matrix (indices start at 1)",
                        f, in.line(), i, j, h.rows, h.cols));
         return st;
       }
-      const PetscInt r = static_cast<PetscInt>(i - 1), c = static_cast<PetscInt>(j - 1);
-      on_entry(r, c, static_cast<PetscScalar>(v));
-      if (h.symmetric && r != c) on_entry(c, r, static_cast<PetscScalar>(v));
+      if (!general && j > i) {
+        st.fail(PETSC_ERR_FILE_UNEXPECTED,
+                format("%s: line %ld: entry (%lld,%lld) is above the diagonal: a %s file stores "
+                       "only the lower triangle",
+                       f, in.line(), i, j, skew ? "skew-symmetric" : "symmetric"));
+        return st;
+      }
+      if (skew && i == j) {
+        st.fail(PETSC_ERR_FILE_UNEXPECTED,
+                format("%s: line %ld: entry (%lld,%lld) is on the diagonal: a skew-symmetric file "
+                       "stores only the strictly lower triangle (its diagonal is zero)",
+                       f, in.line(), i, j));
+        return st;
+      }
+      r = static_cast<PetscInt>(i - 1);
+      c = static_cast<PetscInt>(j - 1);
     } else {
       if (w.count != 1) {
         st.fail(PETSC_ERR_FILE_UNEXPECTED,
                 format("%s: line %ld: expected 1 number, got %d", f, in.line(), w.count));
         return st;
       }
-      double v = 0;
-      if (!parse_real(w.begin[0], w.end[0], v)) {
+      if (!parse_value(h, w.begin[0], w.end[0], v, why)) {
         st.fail(PETSC_ERR_FILE_UNEXPECTED,
-                format("%s: line %ld: bad value '%s'", f, in.line(), w.str(0).c_str()));
+                format("%s: line %ld: bad value %s: %s", f, in.line(), w.quoted(0).c_str(), why));
         return st;
       }
-      on_entry(arow, acol, static_cast<PetscScalar>(v));
-      if (h.symmetric && arow != acol) on_entry(acol, arow, static_cast<PetscScalar>(v));
-      // Column-major; a symmetric array holds rows acol..n-1 of column acol.
+      r = arow;
+      c = acol;
       if (++arow == h.rows) {
         ++acol;
-        arow = h.symmetric ? acol : 0;
+        arow = general ? 0 : (skew ? acol + 1 : acol);
       }
     }
+    const PetscScalar x = static_cast<PetscScalar>(v);
+    on_entry(r, c, x, in.line(), false);
+    if (!general && r != c) on_entry(c, r, skew ? -x : x, in.line(), true);
     ++seen;
   }
-  if (in.read_errno()) {
-    st.fail(PETSC_ERR_FILE_READ,
-            format("%s: read error: %s", f, errno_text(in.read_errno()).c_str()));
-  } else if (seen < h.entries) {
+  if (stopped_by_error(in, path, st)) return st;
+  if (seen < h.entries)
     st.fail(
         PETSC_ERR_FILE_READ,
         format("%s: truncated: header promises %lld entries, file has %lld", f, h.entries, seen));
-  }
   return st;
+}
+
+// Collective: among the ranks whose `st` failed at a line (`line`, LONG_MAX when ok), only those
+// with the smallest line keep their failure, so that the message does not depend on the split.
+void keep_first_line(MPI_Comm comm, Status& st, long line) {
+  long first = LONG_MAX;
+  MPI_Allreduce(&line, &first, 1, MPI_LONG, MPI_MIN, comm);
+  if (!st.ok && line != first) st = Status();
 }
 
 struct Triplet {
   PetscInt row, col;
   PetscScalar value;
+  long line;
+  bool mirrored;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -445,27 +571,39 @@ OwnedVec mm_read_vec(MPI_Comm comm, const std::string& path, PetscInt local,
   FOLDOPT_CALL(VecSet(v, 0.0));
   PetscScalar* a = nullptr;
   FOLDOPT_CALL(VecGetArray(v, &a));
+  long dup_line = LONG_MAX;
+  Status dup;
   try {
     const bool column = h.cols == 1;
-    std::vector<char> set(h.coordinate ? static_cast<std::size_t>(r.local) : 0, 0);
-    st = parse_body(in, path, h, [&](PetscInt i, PetscInt j, PetscScalar x) {
+    // The line each kept coordinate entry came from (0: none yet), to refuse a repeated one.
+    std::vector<long> from(h.coordinate ? static_cast<std::size_t>(r.local) : 0, 0);
+    st = parse_body(in, path, h, [&](PetscInt i, PetscInt j, PetscScalar x, long line, bool) {
       const PetscInt k = column ? i : j;
       if (k < r.start || k >= r.end) return;
       const PetscInt l = k - r.start;
-      if (!h.coordinate) {
-        a[l] = x;
-      } else if (!set[l]) {  // assign the first (keeps -0.0), sum duplicates
-        a[l] = x;
-        set[l] = 1;
-      } else {
-        a[l] += x;
+      if (h.coordinate) {
+        if (from[l]) {
+          if (line < dup_line) {
+            dup_line = line;
+            dup = Status();
+            dup.fail(PETSC_ERR_FILE_UNEXPECTED,
+                     format("%s: line %ld: entry (%" PetscInt_FMT ",%" PetscInt_FMT
+                            ") given twice (first on line %ld): a coordinate may appear once",
+                            f, line, i + 1, j + 1, from[l]));
+          }
+          return;
+        }
+        from[l] = line;
       }
+      a[l] = x;
     });
   } catch (const std::exception& e) {
     st.fail(PETSC_ERR_MEM, format("%s: %s", f, e.what()));
   }
   FOLDOPT_CALL(VecRestoreArray(v, &a));
-  raise_if_any(comm, st);
+  raise_if_any(comm, st);  // the parse: every rank saw every line
+  keep_first_line(comm, dup, dup.ok ? LONG_MAX : dup_line);
+  raise_if_any(comm, dup);
   return v;
 }
 
@@ -478,30 +616,37 @@ OwnedMat mm_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows
   const Range rows = split(comm, path, local_rows, h.rows, "rows");
   const Range cols = column_split(comm, path, rows, h.cols);
 
-  // Keep the triplets of our rows, then sort and merge duplicates.
+  // Keep the triplets of our rows, then sort them; a coordinate given twice is refused.
   std::vector<Triplet> t;
+  long dup_line = LONG_MAX;
   try {
-    st = parse_body(in, path, h, [&](PetscInt i, PetscInt j, PetscScalar x) {
+    st = parse_body(in, path, h, [&](PetscInt i, PetscInt j, PetscScalar x, long line, bool mirrored) {
       if (i < rows.start || i >= rows.end) return;
       if (!h.coordinate && x == 0.0) return;  // a dense array: keep the nonzeros
-      t.push_back(Triplet{i, j, x});
+      t.push_back(Triplet{i, j, x, line, mirrored});
     });
     if (st.ok) {
       std::stable_sort(t.begin(), t.end(), [](const Triplet& a, const Triplet& b) {
         return a.row != b.row ? a.row < b.row : a.col < b.col;
       });
-      std::size_t out = 0;
-      for (std::size_t k = 0; k < t.size(); ++k) {
-        if (out > 0 && t[out - 1].row == t[k].row && t[out - 1].col == t[k].col)
-          t[out - 1].value += t[k].value;
-        else
-          t[out++] = t[k];
+      for (std::size_t k = 1; k < t.size(); ++k) {
+        const Triplet &a = t[k - 1], &b = t[k];
+        if (a.row != b.row || a.col != b.col || b.line >= dup_line) continue;
+        dup_line = b.line;
+        // As written in the file (a mirrored entry names its stored position).
+        const PetscInt fi = (b.mirrored ? b.col : b.row) + 1, fj = (b.mirrored ? b.row : b.col) + 1;
+        st = Status();
+        st.fail(PETSC_ERR_FILE_UNEXPECTED,
+                format("%s: line %ld: entry (%" PetscInt_FMT ",%" PetscInt_FMT
+                       ") given twice (first on line %ld): a coordinate may appear once",
+                       f, b.line, fi, fj, a.line));
       }
-      t.resize(out);
     }
   } catch (const std::exception& e) {
     st.fail(PETSC_ERR_MEM, format("%s: %s", f, e.what()));
+    dup_line = 0;
   }
+  keep_first_line(comm, st, st.ok ? LONG_MAX : dup_line);
   raise_if_any(comm, st);
 
   // Exact preallocation: nonzeros of each owned row in the diagonal and off-diagonal blocks.
@@ -571,25 +716,9 @@ Status mm_write_vec(MPI_Comm comm, Vec v, const std::string& tmp, const std::str
 }
 
 Status mm_write_mat(MPI_Comm comm, Mat A, const std::string& tmp, const std::string& dest) {
-  Status st;
   PetscInt M = 0, N = 0, rstart = 0, rend = 0;
   long long nnz_local = 0, nnz = 0;
-  if (MatGetSize(A, &M, &N) || MatGetOwnershipRange(A, &rstart, &rend)) {
-    st.fail(PETSC_ERR_ARG_WRONG, dest + ": cannot read the matrix to write");
-  } else {
-    for (PetscInt i = rstart; i < rend && st.ok; ++i) {
-      PetscInt ncols = 0;
-      if (MatGetRow(A, i, &ncols, nullptr, nullptr)) {
-        st.fail(PETSC_ERR_ARG_WRONG,
-                dest +
-                    ": cannot read the rows of the matrix to write (not assembled, or a type "
-                    "without MatGetRow)");
-        break;
-      }
-      nnz_local += ncols;  // before MatRestoreRow, which zeroes ncols
-      MatRestoreRow(A, i, &ncols, nullptr, nullptr);
-    }
-  }
+  Status st = local_rows(A, dest, M, N, rstart, rend, nullptr, nnz_local);
   if (!agree(comm, st)) return st;
   MPI_Allreduce(&nnz_local, &nnz, 1, MPI_LONG_LONG, MPI_SUM, comm);
   return write_in_rank_order(
