@@ -3,7 +3,9 @@
 //   * dot-product tests ⟨Φu, v⟩ = ⟨u, Φᵀv⟩ and ⟨Ψd, v⟩ = ⟨d, Ψᵀv⟩ hold to 1e-12 (and do detect a
 //     map whose Φᵀ is not the transpose of its Φ);
 //   * the fixed-point residual is ≤ 1e-12 at the known solution and > 1e-3 at a perturbed point;
-//   * central finite differences (eps 1e-4) agree with the folded gradient to 1e-5 per block;
+//   * the folded gradient matches the dense KKT reference; central finite differences the test
+//     computes by its own forward solves (eps 1e-4) agree with it to 1e-5 per block, and check_fd
+//     agrees too and reports a gradient scaled by 1.01 as 1% off;
 //   * the assembled Φ is D(I − αH) (dense Eigen), applies like map.phi to 1e-13, and its diagonal
 //     is get_diagonal;
 //   * ρ(Φ) from SLEPc matches max|1 − αλ(H_FF)| from a dense Eigen eigensolve within the
@@ -118,6 +120,25 @@ TEST(Checks, FixedPointResidual) {
   EXPECT_NEAR(r, ref, 1e-12 * ref);
 }
 
+// A direction in block `name` of θ: random entries where θ is finite, zero elsewhere (infinite
+// bounds do not move). Built by the test, independently of check_fd's own directions.
+ParamSet test_direction(const ParamSet& theta, const std::string& name, unsigned long seed) {
+  ParamSet d = theta.zeros_like();
+  Vec v = d.get(name);
+  foldopt::fill_random(v, seed);
+  PetscInt n;
+  VecGetLocalSize(v, &n);
+  PetscScalar* dv;
+  const PetscScalar* tv;
+  VecGetArray(v, &dv);
+  VecGetArrayRead(theta.get(name), &tv);
+  for (PetscInt i = 0; i < n; ++i)
+    if (!std::isfinite(PetscRealPart(tv[i]))) dv[i] = 0;
+  VecRestoreArray(v, &dv);
+  VecRestoreArrayRead(theta.get(name), &tv);
+  return d;
+}
+
 TEST(Checks, FiniteDifferences) {
   std::unique_ptr<BoxQP> p = make_problem();
   // The forward solves behind the differences must be accurate well beyond eps·1e-5.
@@ -131,22 +152,64 @@ TEST(Checks, FiniteDifferences) {
   OwnedVec xsave = p->create_vec();
   VecCopy(layer.solution(), xsave);
 
+  // The independent reference: the dense KKT gradient (Eigen), asserted nonzero in every block.
+  const Dense dn = dense_of(*p);
+  ASSERT_TRUE(dn.set.ok);
+  const foldopt_ref::QpGradient kkt = foldopt_ref::box_qp_gradient(dn.H, dn.set, foldopt_ref::to_eigen(g));
+  const char* names[] = {"q", "lb", "ub"};
+  const VectorXd* refs[] = {&kkt.q, &kkt.lb, &kkt.ub};
+  for (int b = 0; b < 3; ++b) {
+    ASSERT_GT(refs[b]->norm(), 0) << names[b];
+    EXPECT_LE(foldopt_ref::rel_err(foldopt_ref::to_eigen(grad.get(names[b])), *refs[b]), 1e-8) << names[b];
+  }
+
+  // The test's own central differences, by its own forward solves, along its own directions:
+  // (L(θ + εd) − L(θ − εd)) / 2ε with L = ⟨g, x*⟩ against ⟨∂L/∂θ, d⟩ (folded and KKT).
+  const PetscReal eps = 1e-4;
+  for (int b = 0; b < 3; ++b) {
+    const ParamSet d = test_direction(p->params(), names[b], 100 + b);
+    PetscReal loss[2];
+    for (int s = 0; s < 2; ++s) {
+      ParamSet t = p->params().copy();
+      t.axpy(s == 0 ? eps : -eps, d);
+      Vec x = layer.forward(t);
+      PetscScalar l;
+      VecDot(g, x, &l);
+      loss[s] = PetscRealPart(l);
+    }
+    const double fd = (loss[0] - loss[1]) / (2 * eps);
+    PetscScalar gd;
+    VecDot(grad.get(names[b]), d.get(names[b]), &gd);
+    const double ref = refs[b]->dot(foldopt_ref::to_eigen(d.get(names[b])));
+    EXPECT_GT(std::abs(ref), 1e-2) << names[b];
+    EXPECT_NEAR(fd, ref, 1e-5 * std::abs(ref)) << names[b];
+    EXPECT_NEAR(PetscRealPart(gd), ref, 1e-8 * std::abs(ref)) << names[b];
+  }
+  layer.set_solution(p->params(), xsave);
+
+  // check_fd's own figures: its differences agree with the folded gradient, and it notices a
+  // gradient that is wrong by a known factor (1.01 in one block: relative difference 0.01).
   const std::vector<foldopt::FdCheck> fd = foldopt::check_fd(layer, p->params(), g, grad, 1e-4);
   ASSERT_EQ(fd.size(), 3u);
-  const char* names[] = {"q", "lb", "ub"};
   for (int b = 0; b < 3; ++b) {
     EXPECT_EQ(fd[b].block, names[b]);
     EXPECT_DOUBLE_EQ(fd[b].eps, 1e-4);
     EXPECT_GT(std::abs(fd[b].fd), 1e-2) << names[b];
     EXPECT_LE(fd[b].relative, 1e-5) << names[b] << ": folded " << fd[b].folded << ", fd " << fd[b].fd;
-    EXPECT_NEAR(fd[b].relative, std::abs(fd[b].folded - fd[b].fd) / std::abs(fd[b].fd), 1e-12);
   }
+  ParamSet wrong = grad.copy();
+  VecScale(wrong.get("lb"), 1.01);
+  const std::vector<foldopt::FdCheck> fdw = foldopt::check_fd(layer, p->params(), g, wrong, 1e-4);
+  ASSERT_EQ(fdw.size(), 3u);
+  EXPECT_LE(fdw[0].relative, 1e-5);
+  EXPECT_NEAR(fdw[1].relative, 0.01, 2e-5);
+  EXPECT_LE(fdw[2].relative, 1e-5);
   // The layer's solution is restored.
   OwnedVec d = p->create_vec();
   VecWAXPY(d, -1.0, xsave, layer.solution());
-  PetscReal dn;
-  VecNorm(d, NORM_INFINITY, &dn);
-  EXPECT_EQ(dn, 0.0);
+  PetscReal dnrm;
+  VecNorm(d, NORM_INFINITY, &dnrm);
+  EXPECT_EQ(dnrm, 0.0);
 }
 
 TEST(Checks, FiniteDifferencesThroughOption) {

@@ -82,6 +82,28 @@ class AdjointSolver {
   /// can assemble, otherwise (size ≤ the limit) columns from Φᵀ products. `how` says which.
   OwnedMat assemble_operator(std::string* how = nullptr);
 
+  /// Rethrow (and clear) an exception a map raised inside a product PETSc called through the
+  /// shells (e.g. by a SLEPc solve on phi_t_shell()); nothing when there is none.
+  void rethrow_pending();
+
+  /// Run `f`, an eigensolver (SLEPc) on phi_t_shell(), with products that do not fail inside
+  /// it: SLEPc cannot free a solver whose product failed midway (its work matrices stay checked
+  /// out), so while `f` runs a map's exception is kept and the product returns zero (the Krylov
+  /// space breaks down and the solve ends); the exception is rethrown once `f` returns.
+  template <typename F>
+  void run_eigensolver(F&& f) {
+    quiet_products_ = true;
+    try {
+      f();
+    } catch (...) {
+      quiet_products_ = false;
+      rethrow_pending();
+      throw;
+    }
+    quiet_products_ = false;
+    rethrow_pending();
+  }
+
  private:
   struct Shell;
   void ensure_shells();
@@ -90,7 +112,6 @@ class AdjointSolver {
   /// KSPSolve (rethrowing a callback's exception), record reason and iterations, then finish.
   void solve_with(KSP ksp, Vec g, Vec w);
   void finish(Vec g, Vec w, bool solver_converged);
-  void rethrow_pending();
 
   MPI_Comm comm_;
   std::string prefix_;
@@ -105,6 +126,7 @@ class AdjointSolver {
   AdjointReport report_;
   std::exception_ptr pending_;  ///< exception raised inside a PETSc callback
   bool options_set_ = false, side_chosen_ = false;
+  bool quiet_products_ = false;  ///< inside run_eigensolver
 };
 
 const char* to_string(BackwardMethod m);

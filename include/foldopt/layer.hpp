@@ -16,6 +16,11 @@
 //   -fold_stepsize fixed|auto      keep the map's stepsize, or set α = 2/(λmin + λmax)
 //   -fold_check_fixed_point TOL    fixed-point check before every backward (default 1e-6)
 //   -fold_check_fd                 finite-difference check of each gradient (costly)
+//   -fold_check_minimum            refuse a fixed point where Φ has a real eigenvalue above 1 (a
+//                                  saddle point or a maximum: negative curvature of the reduced
+//                                  Hessian); on by default, -fold_check_minimum_steps K products
+//                                  (default 20; Arnoldi on Φᵀ under -fold_check_minimum_eps_*)
+//   -fold_accept_nonminimum        turn that refusal into a warning on stderr
 //   -fold_view [viewer]            report after each backward (stdout, or e.g. ascii:report.txt)
 #ifndef FOLDOPT_LAYER_HPP
 #define FOLDOPT_LAYER_HPP
@@ -53,6 +58,13 @@ class FoldedLayer {
   void set_stepsize_rule(StepsizeRule r) { stepsize_rule_ = r; }
   void set_fixed_point_tolerance(PetscReal tol) { fp_tol_ = tol; }
   void set_estimate_rho(bool on) { estimate_rho_ = on; }
+  /// The minimum check before each backward (on by default) and its number of products.
+  void set_check_minimum(bool on, PetscInt steps = 20) {
+    check_minimum_ = on;
+    minimum_steps_ = steps;
+  }
+  /// Accept a fixed point that is not a minimum, with a warning on stderr, instead of refusing it.
+  void set_accept_nonminimum(bool on) { accept_nonminimum_ = on; }
   /// Read the options (once, after the code's own defaults: the command line wins).
   void set_from_options();
 
@@ -74,6 +86,8 @@ class FoldedLayer {
 
   const ForwardReport& forward_report() const { return fwd_report_; }
   const RhoEstimate& rho_estimate() const { return rho_; }
+  /// The minimum check of the last backward (`ran` false when off or not yet run).
+  const MinimumCheck& minimum_check() const { return minimum_; }
   const ExtremeEigenvalues& stepsize_estimate() const { return step_eigs_; }
   PetscReal fixed_point_residual() const { return fp_residual_; }
   /// Estimate ρ(Φ) at the current linearization now (also done in backward under -fold_rho).
@@ -81,10 +95,16 @@ class FoldedLayer {
   /// Finite-difference checks of the last backward (also run under -fold_check_fd).
   const std::vector<FdCheck>& fd_checks() const { return fd_; }
   void view(PetscViewer viewer) const;
+  /// Where -fold_view reports after each backward: its viewer, stdout when named alone, nullptr
+  /// without -fold_view (a caller that prints the report itself skips it when they coincide).
+  PetscViewer view_viewer() const {
+    return view_ ? (view_viewer_ ? view_viewer_.get() : PETSC_VIEWER_STDOUT_(comm_)) : nullptr;
+  }
 
  private:
   void ensure_parts();
   void linearize();
+  void check_minimum();
   ParamSet backward_unrolled(Vec g);
 
   MPI_Comm comm_;
@@ -103,6 +123,9 @@ class FoldedLayer {
   ForwardReport fwd_report_;
   RhoEstimate rho_;
   ExtremeEigenvalues step_eigs_;
+  bool check_minimum_ = true, accept_nonminimum_ = false;
+  PetscInt minimum_steps_ = 20;
+  MinimumCheck minimum_;
   PetscReal fp_residual_ = -1;
   std::vector<FdCheck> fd_;
   std::unique_ptr<UnrolledBaseline> unrolled_;

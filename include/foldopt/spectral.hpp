@@ -8,6 +8,14 @@
 //  * the extreme eigenvalues of the symmetric operator that governs a map's stepsize (PGD on a
 //    quadratic: the Hessian restricted to the free set), prefix `fold_stepsize_`, which gives the
 //    stepsize α = 2/(λmin + λmax) that minimizes ρ(Φ) = max |1 − αλ|.
+//  * whether a fixed point is a minimum (check_minimum_*): a real eigenvalue of Φ above 1 means
+//    negative curvature of the reduced Hessian (a saddle point or a maximum). For a map whose Φ
+//    is 1 − α·(a symmetric operator S) on its free set (PGD: S = ∇²f restricted to the free set,
+//    the stepsize operator), a few Lanczos steps on S give Ritz values; the smallest is an upper
+//    bound of λmin(S), so a Ritz value below −margin certifies the non-minimum. Otherwise a
+//    bounded Arnoldi run on Φᵀ (largest real part, loose tolerance), and the ρ estimate's own
+//    eigenvalue when it is real and above 1. An eigenvalue below −1 only means α is too large for
+//    LFPI: it is not a sign of a non-minimum and is not flagged.
 #ifndef FOLDOPT_SPECTRAL_HPP
 #define FOLDOPT_SPECTRAL_HPP
 
@@ -22,6 +30,7 @@ namespace foldopt {
 struct RhoEstimate {
   bool converged = false;
   PetscReal rho = 0;        ///< |λ| of the eigenvalue of largest magnitude found
+  PetscReal re = 0, im = 0; ///< that eigenvalue λ itself (real and imaginary parts)
   PetscReal error = 0;      ///< residual bound ‖Φᵀv − λv‖₂ (‖v‖₂ = 1) on |λ|
   PetscReal tol = 0;        ///< EPS tolerance used
   PetscInt iterations = 0;  ///< EPS restarts
@@ -38,6 +47,46 @@ struct ExtremeEigenvalues {
   PetscReal tol = 0;
   double seconds = 0;
 };
+
+/// Extreme Ritz values of a symmetric operator after `steps` Lanczos steps (no reorthogonalization)
+/// from a random start vector (fill_random, the same at any number of ranks). Each Ritz value is
+/// a Rayleigh quotient: lmin ≥ λmin and lmax ≤ λmax up to rounding (≈ eps·‖A‖).
+struct RitzValues {
+  PetscReal lmin = 0, lmax = 0;
+  PetscInt steps = 0;      ///< Lanczos steps taken (fewer than asked when a subspace is invariant)
+  PetscInt products = 0;   ///< products with the operator
+  bool invariant = false;  ///< the Krylov space became invariant: the Ritz values are eigenvalues
+};
+RitzValues lanczos_ritz_values(Mat sym, PetscInt steps, unsigned long seed = 17);
+
+/// The outcome of the fixed-point minimum check (FoldedLayer, -fold_check_minimum).
+struct MinimumCheck {
+  bool ran = false;
+  bool nonminimum = false;   ///< a real eigenvalue of Φ above 1 + margin was found (certified)
+  bool conclusive = true;    ///< false when the general (Arnoldi) path found no converged eigenvalue
+  std::string method;        ///< how: "lanczos on the stepsize operator", "arnoldi on Phi^T", ...
+  PetscReal lambda = 0;      ///< largest real eigenvalue of Φ found (a lower bound on the Lanczos path)
+  PetscReal curvature = 0;   ///< Lanczos path: smallest Ritz value of the stepsize operator S
+  PetscReal curvature_max = 0;  ///< Lanczos path: largest Ritz value of S
+  PetscReal error = 0;       ///< residual bound on lambda (Arnoldi / ρ paths)
+  PetscReal margin = 0;      ///< relative margin of the decision
+  PetscInt size = 0;         ///< size of the operator examined
+  PetscInt products = 0;
+  double seconds = 0;
+};
+
+/// Lanczos path: S is the symmetric operator whose spectrum gives Φ's on its free set,
+/// λ(Φ) = 1 − α λ(S). Flags λmin(S) < 0 when a Ritz value lies below −margin·max|Ritz|.
+MinimumCheck check_minimum_symmetric(Mat S, PetscReal alpha, PetscInt steps, PetscReal margin = 1e-8);
+/// General path: Arnoldi (Krylov–Schur, EPS_LARGEST_REAL, `steps` basis vectors, at most two
+/// iterations; converged when the residual is below half the distance from 1) on the Φᵀ shell; options under `prefix` (fold_check_minimum_eps_*).
+/// `products` as for estimate_rho. Flags a converged real eigenvalue λ > 1 + error + margin.
+MinimumCheck check_minimum_general(Mat phi_t, PetscInt steps, const std::string& prefix,
+                                   const PetscInt* products = nullptr, PetscReal margin = 1e-8);
+/// Whether a ρ estimate already certifies a non-minimum (its eigenvalue real and above 1 + error).
+bool rho_shows_nonminimum(const RhoEstimate& e, PetscReal margin = 1e-8);
+
+void view(const MinimumCheck& m, PetscViewer viewer);
 
 /// ρ of the operator `phi_t` (a Φᵀ shell) by SLEPc; options under `prefix` (default fold_rho_).
 /// `products` is the operator's product counter read before and after (may be null).

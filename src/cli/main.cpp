@@ -1,22 +1,28 @@
 // foldopt: the command-line program (the main job).
 //
 //   foldopt -problem qp_box [-n N -seed S | -Hmat H.mtx -q q.mtx -lb lb.mtx -ub ub.mtx]
-//           [-dLdx g.mtx] [-x_out x.mtx] [-grad_out out/g.mtx] [-fold_* options]
+//           [-dLdx g.mtx] [-x_out x.mtx] [-grad_out out/g.mtx] [-problem_out out/p.mtx] [-fold_* options]
 //
 // Builds or reads the problem, solves forward, checks the fixed point, estimates ρ(Φ), solves the
 // adjoint, writes x* and ∂L/∂θ (one file per parameter block), and prints a short report. Every
 // error ends the run with one line and a nonzero exit code, and no output file is written.
 #include <foldopt/foldopt.hpp>
 
+#include "core/options.hpp"
 #include "core/util.hpp"
 
 #include <slepcsys.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 static const char help[] =
@@ -25,6 +31,8 @@ static const char help[] =
     "  -dLdx FILE        upstream gradient dL/dx* (default: random, seeded by -loss_seed)\n"
     "  -x_out FILE       write x*\n"
     "  -grad_out FILE    write dL/dtheta, one file per parameter block: DIR/g.mtx -> DIR/g.<block>.mtx\n"
+    "  -problem_out FILE write the problem solved: DIR/p.mtx -> DIR/p.H.mtx (Hessian), DIR/p.<block>.mtx\n"
+    "                    (each parameter block, e.g. q, lb, ub) and DIR/p.dLdx.mtx (the dL/dx* used)\n"
     "Files: .mtx is MatrixMarket, anything else PETSc binary. See -help for every -fold_ option.\n\n";
 
 namespace {
@@ -36,6 +44,7 @@ struct CliOptions {
   char dldx[PETSC_MAX_PATH_LEN] = "";
   char x_out[PETSC_MAX_PATH_LEN] = "";
   char grad_out[PETSC_MAX_PATH_LEN] = "";
+  char problem_out[PETSC_MAX_PATH_LEN] = "";
   PetscInt loss_seed = 7;
   PetscInt warm_steps = 3;
   PetscReal warm_delta = 1e-3;
@@ -49,15 +58,43 @@ PetscErrorCode read_cli_options(MPI_Comm comm, CliOptions* o) {
   PetscCall(PetscOptionsString("-dLdx", "Upstream gradient dL/dx* (file)", "", o->dldx, o->dldx, sizeof o->dldx, nullptr));
   PetscCall(PetscOptionsInt("-loss_seed", "Seed of the random dL/dx* used when -dLdx is not given", "", o->loss_seed,
                             &o->loss_seed, nullptr));
-  PetscCall(PetscOptionsInt("-warm_start_steps", "Report forward iterations with and without warm starts on this many nearby theta (0: off)",
+  PetscCall(PetscOptionsInt("-warm_start_steps", "Report forward iterations with and without warm starts on this many nearby theta (0: off; at most 1000)",
                             "warm_start_study", o->warm_steps, &o->warm_steps, nullptr));
   PetscCall(PetscOptionsReal("-warm_start_delta", "Distance between the nearby theta of the warm-start report", "warm_start_study",
                              o->warm_delta, &o->warm_delta, nullptr));
   PetscCall(PetscOptionsString("-x_out", "Write x* to this file", "", o->x_out, o->x_out, sizeof o->x_out, nullptr));
   PetscCall(PetscOptionsString("-grad_out", "Write dL/dtheta: one file per block, DIR/g.<block>.mtx", "", o->grad_out,
                                o->grad_out, sizeof o->grad_out, nullptr));
+  PetscCall(PetscOptionsString("-problem_out", "Write the problem solved: DIR/p.H.mtx, DIR/p.<block>.mtx, DIR/p.dLdx.mtx", "",
+                               o->problem_out, o->problem_out, sizeof o->problem_out, nullptr));
   PetscOptionsEnd();
   PetscFunctionReturn(0);
+}
+
+/// The largest -warm_start_steps: each step is a pair of forward solves.
+constexpr long long max_warm_steps = 1000;
+
+/// Values checked before PETSc reads them (src/core/options.hpp): present, complete, in range.
+void check_cli_options() {
+  for (const char* f : {"problem", "dLdx", "x_out", "grad_out", "problem_out"}) options::check_string(nullptr, f);
+  options::check_int(nullptr, "loss_seed", 0, PETSC_MAX_INT);
+  options::check_int(nullptr, "warm_start_steps", 0, max_warm_steps);
+  options::check_real(nullptr, "warm_start_delta", 0, 1e300, true);
+}
+
+/// PETSc skips command-line words that are neither an option nor its value: `foldopt foo` or
+/// `-n 100 200` would run as if they were not there. (PETSc's rule: a word that starts with a dash
+/// and a letter is an option; the word after it, unless an option itself, is its value.)
+void check_no_stray_arguments(int argc, char** argv) {
+  bool value_ok = false;
+  for (int i = 1; i < argc; ++i) {
+    const char* a = argv[i];
+    const bool key = a[0] == '-' && (std::isalpha(static_cast<unsigned char>(a[1])) ||
+                                     (a[1] == '-' && std::isalpha(static_cast<unsigned char>(a[2]))));
+    FOLDOPT_CHECK(key || value_ok, PETSC_ERR_ARG_WRONG,
+                  "unexpected argument '%s' (not an option, nor the value of one: options are -name [value])", a);
+    value_ok = key;
+  }
 }
 
 /// Options given but never read. `deferred` lists name prefixes read only later in the run
@@ -101,12 +138,30 @@ double max_over_ranks(MPI_Comm comm, double v) {
   return m;
 }
 
-int run(MPI_Comm comm) {
+/// Queue the run's outputs: x* (-x_out), one file per gradient block (-grad_out), and the problem
+/// (-problem_out: H when given, every parameter block, dL/dx*).
+void queue_outputs(io::OutputSet& out, const CliOptions& o, const Problem& problem, Vec x, const ParamSet& grad, Mat H,
+                   Vec g) {
+  if (o.x_out[0]) out.add(o.x_out, x);
+  if (o.grad_out[0])
+    for (std::size_t b = 0; b < grad.size(); ++b) out.add(io::block_path(o.grad_out, grad[b].name), grad[b].vec);
+  if (o.problem_out[0]) {
+    if (H) out.add(io::block_path(o.problem_out, "H"), H);
+    const ParamSet& theta = problem.params();
+    for (std::size_t b = 0; b < theta.size(); ++b) out.add(io::block_path(o.problem_out, theta[b].name), theta[b].vec);
+    out.add(io::block_path(o.problem_out, "dLdx"), g);
+  }
+}
+
+int run(MPI_Comm comm, int argc, char** argv) {
   const double t_start = wall_time();
   CliOptions o;
+  check_no_stray_arguments(argc, argv);
+  check_cli_options();
   FOLDOPT_CALL(read_cli_options(comm, &o));
   check_output_path("-x_out", o.x_out);
   check_output_path("-grad_out", o.grad_out);
+  check_output_path("-problem_out", o.problem_out);
   std::unique_ptr<Problem> problem = problem_registry().create("problem", o.problem, comm);
   const Layout& l = problem->layout();
 
@@ -116,6 +171,13 @@ int run(MPI_Comm comm) {
     validate_loss_gradient(*problem, g, o.dldx);
   } else {
     fill_random(g, static_cast<unsigned long>(o.loss_seed));
+  }
+  {
+    // Outputs that commit() would refuse (an input file among them, above all) are refused now,
+    // before the solve: θ stands in for the gradient blocks, which have the same names and layout.
+    io::OutputSet planned(comm);
+    queue_outputs(planned, o, *problem, g.get(), problem->params(), nullptr, g.get());
+    planned.check();
   }
 
   FoldedLayer layer(*problem);
@@ -144,16 +206,13 @@ int run(MPI_Comm comm) {
   check_unused(comm, {});
 
   io::OutputSet out(comm);
-  if (o.x_out[0]) out.add(o.x_out, x);
-  if (o.grad_out[0])
-    for (std::size_t b = 0; b < grad.size(); ++b) {
-      if (grad[b].pattern) {
-        // Sparse-matrix values: written with their pattern (a future map's block); not reached by qp_box.
-        out.add(io::block_path(o.grad_out, grad[b].name), grad[b].vec);
-      } else {
-        out.add(io::block_path(o.grad_out, grad[b].name), grad[b].vec);
-      }
-    }
+  OwnedMat hess;  // the problem as solved, for an independent check of x* and the gradients (or a rerun)
+  if (o.problem_out[0]) {
+    hess = problem->hessian(x, problem->params());
+    FOLDOPT_CHECK(hess, PETSC_ERR_SUP, "-problem_out %s: problem '%s' has no assembled Hessian to write", o.problem_out,
+                  o.problem);
+  }
+  queue_outputs(out, o, *problem, x, grad, hess.get(), g.get());
   out.commit();
 
   // ---- report ----
@@ -172,7 +231,7 @@ int run(MPI_Comm comm) {
                              100.0 * qp->active_fraction());
     PetscViewerASCIIPrintf(v, "\n");
   }
-  layer.view(v);
+  if (layer.view_viewer() != v) layer.view(v);  // -fold_view to stdout has printed it after the backward
   if (Vec known = problem->known_solution()) {
     OwnedVec d;
     FOLDOPT_CALL(VecDuplicate(x, d.out()));
@@ -215,6 +274,7 @@ int run(MPI_Comm comm) {
   if (o.grad_out[0])
     for (std::size_t b = 0; b < grad.size(); ++b)
       PetscViewerASCIIPrintf(v, "wrote dL/d%s to %s\n", grad[b].name.c_str(), io::block_path(o.grad_out, grad[b].name).c_str());
+  if (o.problem_out[0]) PetscViewerASCIIPrintf(v, "wrote the problem to %s\n", io::block_path(o.problem_out, "*").c_str());
   return 0;
 }
 
@@ -237,10 +297,93 @@ bool all_ranks_failed(MPI_Comm agree, int rank, double seconds, int* first) {
   return true;
 }
 
+/// The message as one line: PETSc's messages may hold newlines (and tabs); each run of white
+/// space becomes one blank.
+std::string one_line(const std::string& m) {
+  std::string out;
+  for (char c : m) {
+    const bool space = c == '\n' || c == '\r' || c == '\t' || c == ' ';
+    if (space && (out.empty() || out.back() == ' ')) continue;
+    out += space ? ' ' : c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+/// SlepcInitialize reads -options_file (from the command line and from $PETSC_OPTIONS) before
+/// any error handler of ours is in place, and PETSc prints an 18-line traceback for a file it
+/// cannot open: check those files first, on rank 0 (where PETSc reads them), and return the
+/// problem, or an empty string (the same on every rank).
+std::string check_options_files(int argc, char** argv) {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  std::string why;
+  if (rank == 0) {
+    std::vector<std::pair<std::string, std::vector<std::string>>> sources(2);
+    sources[0].first = "";
+    for (int i = 1; i < argc; ++i) sources[0].second.push_back(argv[i]);
+    sources[1].first = " (in $PETSC_OPTIONS)";
+    if (const char* env = std::getenv("PETSC_OPTIONS")) {
+      std::string tok;
+      for (const char* p = env;; ++p) {
+        if (*p && !std::isspace(static_cast<unsigned char>(*p))) {
+          tok += *p;
+          continue;
+        }
+        if (!tok.empty()) sources[1].second.push_back(tok);
+        tok.clear();
+        if (!*p) break;
+      }
+    }
+    for (const auto& src : sources) {
+      const std::vector<std::string>& a = src.second;
+      for (std::size_t i = 0; i < a.size() && why.empty(); ++i) {
+        if (a[i] != "-options_file" && a[i] != "-options_file_yaml") continue;
+        if (i + 1 >= a.size() || a[i + 1][0] == '-') {
+          why = "option " + a[i] + src.first + " needs a value (a file name)";
+          continue;
+        }
+        const std::string opt = "option " + a[i] + " " + a[i + 1] + src.first;
+        const char* f = a[++i].c_str();
+        struct stat st;
+        FILE* fp = nullptr;
+        if (stat(f, &st) != 0)
+          why = opt + ": cannot open (" + std::strerror(errno) + ")";
+        else if (!S_ISREG(st.st_mode))
+          why = opt + ": not a regular file";
+        else if (!(fp = std::fopen(f, "r")))
+          why = opt + ": cannot open (" + std::strerror(errno) + ")";
+        if (fp) std::fclose(fp);
+      }
+    }
+  }
+  int len = static_cast<int>(why.size());
+  MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  why.resize(static_cast<std::size_t>(len));
+  if (len > 0) MPI_Bcast(&why[0], len, MPI_CHAR, 0, MPI_COMM_WORLD);
+  return why;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (SlepcInitialize(&argc, &argv, nullptr, help)) return 1;
+  // MPI first, so that errors PETSc would meet in its own start-up are found collectively and
+  // reported in one line; PETSc then leaves MPI to us to finalize.
+  if (MPI_Init(&argc, &argv) != MPI_SUCCESS) return 1;
+  {
+    const std::string why = check_options_files(argc, argv);
+    if (!why.empty()) {
+      int rank = 0;
+      MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+      if (rank == 0) std::fprintf(stderr, "foldopt: error: %s\n", one_line(why).c_str());
+      MPI_Finalize();
+      return 1;
+    }
+  }
+  if (SlepcInitialize(&argc, &argv, nullptr, help)) {
+    MPI_Finalize();
+    return 1;
+  }
   PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);  // errors become one line, not a traceback
   MPI_Comm comm = PETSC_COMM_WORLD, agree = MPI_COMM_NULL;
   int rank = 0, size = 1, code = 0;
@@ -250,14 +393,19 @@ int main(int argc, char** argv) {
   std::string message;
   bool collective = false, failed = false;
   try {
-    code = run(comm);
+    code = run(comm, argc, argv);
   } catch (const foldopt::Error& e) {
     failed = true;
     collective = e.collective();
-    message = e.what();
+    message = one_line(e.what());
+    // Some PETSc failures (an allocation far too large, for one) leave only the name of the
+    // function that failed as their message: say at least that much in words.
+    if (!message.empty() && message.find(' ') == std::string::npos)
+      message = "PETSc failed in " + message + " (error code " + std::to_string(e.code()) +
+                (e.code() == PETSC_ERR_MEM ? ": out of memory" : "") + ")";
   } catch (const std::exception& e) {
     failed = true;
-    message = e.what();
+    message = one_line(e.what());
   }
   if (failed) {
     code = 1;
@@ -277,5 +425,6 @@ int main(int argc, char** argv) {
   PetscPopErrorHandler();
   PetscOptionsSetValue(nullptr, "-options_left", "no");
   SlepcFinalize();
+  MPI_Finalize();
   return code;
 }

@@ -16,6 +16,7 @@
 
 #include "core/compat.hpp"
 #include "core/log.hpp"
+#include "core/options.hpp"
 #include "core/util.hpp"
 
 #include <cmath>
@@ -40,17 +41,20 @@ struct AdjointSolver::Shell {
     return static_cast<AdjointSolver*>(ctx);
   }
   // Call the map inside a PETSc callback: exceptions are kept for the caller, PETSc gets an error.
+  // Under run_eigensolver a failed product (and every product after it) gives `out` = 0 instead.
   template <typename F>
-  static PetscErrorCode call_map(Mat A, const char* what, F&& f) {
+  static PetscErrorCode call_map(Mat A, const char* what, Vec out, F&& f) {
     AdjointSolver* s = self(A);
     PetscCheck(s && s->map_, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE, "adjoint shell has no map");
-    PetscErrorCode ierr = detail::guarded(s->pending_, [&] { f(*s); });
+    PetscErrorCode ierr = s->quiet_products_ && s->pending_ ? compat::success
+                                                            : detail::guarded(s->pending_, [&] { f(*s); });
+    if (s->quiet_products_ && s->pending_) return VecZeroEntries(out);
     if (ierr) SETERRQ(PETSC_COMM_SELF, ierr, "update map '%s' failed in %s", s->map_->type().c_str(), what);
     return compat::success;
   }
   // y = Φᵀ x
   static PetscErrorCode mult_phit(Mat A, Vec x, Vec y) {
-    return call_map(A, "phi_t", [&](AdjointSolver& s) {
+    return call_map(A, "phi_t", y, [&](AdjointSolver& s) {
       s.map_->phi_t(x, y);
       ++s.products_;
     });
@@ -63,7 +67,7 @@ struct AdjointSolver::Shell {
   }
   // y = Φ x and y = (I − Φ) x (transpose products, where the map has phi)
   static PetscErrorCode mult_t_phit(Mat A, Vec x, Vec y) {
-    return call_map(A, "phi", [&](AdjointSolver& s) { s.map_->phi(x, y); });
+    return call_map(A, "phi", y, [&](AdjointSolver& s) { s.map_->phi(x, y); });
   }
   static PetscErrorCode mult_t_a(Mat A, Vec x, Vec y) {
     PetscCall(mult_t_phit(A, x, y));
@@ -72,7 +76,7 @@ struct AdjointSolver::Shell {
   }
   // diag(Φᵀ) = diag(Φ); diag(I − Φᵀ) = 1 − diag(Φ)
   static PetscErrorCode diag_phit(Mat A, Vec d) {
-    return call_map(A, "get_diagonal", [&](AdjointSolver& s) { s.map_->get_diagonal(d); });
+    return call_map(A, "get_diagonal", d, [&](AdjointSolver& s) { s.map_->get_diagonal(d); });
   }
   static PetscErrorCode diag_a(Mat A, Vec d) {
     PetscCall(diag_phit(A, d));
@@ -166,6 +170,13 @@ void AdjointSolver::set_from_options() {
   PetscBool monitor = PETSC_FALSE;
   PetscInt maxsize = jacobian_max_size_;
   PetscInt method = static_cast<PetscInt>(backward_);
+  // Values checked before PETSc reads them (src/core/options.hpp): an error inside an options
+  // block would leave the block open (and leak), and PETSc's getters wrap integers.
+  const char* pre = prefix_.c_str();
+  options::check_prefixed_options(prefix_);
+  options::check_choice(pre, "backward", {"krylov", "jacobian", "unrolled"});
+  options::check_int(pre, "jacobian_max_size", 0, PETSC_MAX_INT);
+  options::check_bool(pre, "monitor");
   FOLDOPT_CALL(read_options(comm_, prefix_.c_str(), &method, &maxsize, &monitor));
   backward_ = static_cast<BackwardMethod>(method);
   jacobian_max_size_ = maxsize;
@@ -176,6 +187,18 @@ void AdjointSolver::set_from_options() {
                                (PetscErrorCode(*)(void**))PetscViewerAndFormatDestroy));
   }
   with_context("-" + prefix_ + "ksp_* / -" + prefix_ + "pc_* options", [&] { FOLDOPT_CALL(KSPSetFromOptions(ksp_)); });
+  // Tolerances a solve cannot meet or meets by doing nothing: refused here, not reported as a
+  // breakdown (rtol 0) or a zero gradient (rtol >= 1) after the solve.
+  {
+    PetscReal rtol, atol, dtol;
+    PetscInt max_it;
+    FOLDOPT_CALL(KSPGetTolerances(ksp_, &rtol, &atol, &dtol, &max_it));
+    FOLDOPT_CHECK(rtol > 0 && rtol < 1, PETSC_ERR_ARG_OUTOFRANGE,
+                  "-%sksp_rtol %g: the adjoint's relative tolerance must be in (0, 1)", pre, (double)rtol);
+    FOLDOPT_CHECK(atol >= 0, PETSC_ERR_ARG_OUTOFRANGE, "-%sksp_atol %g: must be nonnegative", pre, (double)atol);
+    FOLDOPT_CHECK(max_it >= 1, PETSC_ERR_ARG_OUTOFRANGE, "-%sksp_max_it %" PetscInt_FMT ": must be at least 1", pre,
+                  max_it);
+  }
 
   if (!jac_ksp_) {
     FOLDOPT_CALL(KSPCreate(comm_, jac_ksp_.out()));
@@ -374,6 +397,9 @@ void AdjointSolver::finish(Vec g, Vec w, bool solver_converged) {
   report_.converged = solver_converged && residual_ok;
   if (report_.converged) return;
   std::string rho = rho_ >= 0 ? detail::format("ρ(Φ) ≈ %.6g", (double)rho_) : std::string("ρ(Φ) not estimated (use -fold_rho)");
+  if (rho_ >= 0 && std::abs(rho_ - 1) <= 1e-12)
+    rho += " (I − Φᵀ is singular to working precision: an eigenvalue of Φ rounds to 1, e.g. a Hessian singular on "
+           "the free set, or a stepsize negligible against the data's scale)";
   detail::throw_error(
       PETSC_ERR_NOT_CONVERGED,
       detail::format("adjoint solve did not converge: %s stopped after %" PetscInt_FMT " iterations (%s) with true residual "

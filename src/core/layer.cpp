@@ -10,6 +10,7 @@
 #include <foldopt/problem.hpp>
 
 #include "core/log.hpp"
+#include "core/options.hpp"
 #include "core/util.hpp"
 
 #include <cmath>
@@ -25,6 +26,8 @@ struct LayerOptions {
   PetscViewerFormat format = PETSC_VIEWER_DEFAULT;
   PetscInt stepsize = 0;  // 0 fixed, 1 auto
   PetscReal fp_tol = 1e-6;
+  PetscBool check_minimum = PETSC_TRUE, accept_nonminimum = PETSC_FALSE;
+  PetscInt minimum_steps = 20;
 };
 
 /// New references to the blocks of `theta` (the same vectors). Built before assigning, so that
@@ -51,6 +54,12 @@ PetscErrorCode read_layer_options(MPI_Comm comm, const char* prefix, LayerOption
                              "FoldedLayer::set_fixed_point_tolerance", o->fp_tol, &o->fp_tol, nullptr));
   PetscCall(PetscOptionsBool("-check_fd", "Check each gradient against central finite differences (one pair of forward solves per block)",
                              "check_fd", o->check_fd, &o->check_fd, nullptr));
+  PetscCall(PetscOptionsBool("-check_minimum", "Refuse a fixed point where Phi has a real eigenvalue above 1 (a saddle point or a maximum)",
+                             "FoldedLayer::set_check_minimum", o->check_minimum, &o->check_minimum, nullptr));
+  PetscCall(PetscOptionsInt("-check_minimum_steps", "Products spent by the minimum check (Lanczos steps or Arnoldi vectors)",
+                            "FoldedLayer::set_check_minimum", o->minimum_steps, &o->minimum_steps, nullptr));
+  PetscCall(PetscOptionsBool("-accept_nonminimum", "Accept a fixed point that is not a minimum, with a warning on stderr",
+                             "FoldedLayer::set_accept_nonminimum", o->accept_nonminimum, &o->accept_nonminimum, nullptr));
   PetscCall(PetscOptionsViewer("-view", "Report after each backward (optionally to a viewer, e.g. ascii:report.txt)",
                                "FoldedLayer::view", &o->viewer, &o->format, &o->view));
   PetscOptionsEnd();
@@ -108,6 +117,24 @@ void FoldedLayer::set_from_options() {
   o.rho = estimate_rho_ ? PETSC_TRUE : PETSC_FALSE;
   o.stepsize = stepsize_rule_ == StepsizeRule::automatic ? 1 : 0;
   o.fp_tol = fp_tol_;
+  o.check_minimum = check_minimum_ ? PETSC_TRUE : PETSC_FALSE;
+  o.minimum_steps = minimum_steps_;
+  o.accept_nonminimum = accept_nonminimum_ ? PETSC_TRUE : PETSC_FALSE;
+  // Values checked before PETSc reads them (src/core/options.hpp), including PETSc's own options
+  // under the prefix (types against the registered lists): an error raised inside an options
+  // block leaves it open, and a viewer that fails to open on rank 0 alone leaves the others waiting.
+  const char* pre = prefix_.c_str();
+  options::check_prefixed_options(prefix_);
+  options::check_string(pre, "map_type");
+  options::check_string(pre, "fwd_type");
+  options::check_bool(pre, "rho");
+  options::check_bool(pre, "check_fd");
+  options::check_bool(pre, "check_minimum");
+  options::check_int(pre, "check_minimum_steps", 1, 100000);
+  options::check_bool(pre, "accept_nonminimum");
+  options::check_choice(pre, "stepsize", {"fixed", "auto"});
+  options::check_real(pre, "check_fixed_point", 0, 1e300, true);
+  options::check_viewer(comm_, pre, "view");
   FOLDOPT_CALL(read_layer_options(comm_, prefix_.c_str(), &o));
   if (o.map_type[0]) {
     FOLDOPT_CHECK(problem_ != nullptr, PETSC_ERR_ARG_WRONG,
@@ -124,6 +151,9 @@ void FoldedLayer::set_from_options() {
   view_ = o.view;
   if (o.viewer) view_viewer_ = Owned<PetscViewer, PetscViewerDestroy>(o.viewer);
   fp_tol_ = o.fp_tol;
+  check_minimum_ = o.check_minimum;
+  minimum_steps_ = o.minimum_steps;
+  accept_nonminimum_ = o.accept_nonminimum;
   stepsize_rule_ = o.stepsize ? StepsizeRule::automatic : StepsizeRule::fixed;
   FOLDOPT_CHECK(stepsize_rule_ == StepsizeRule::fixed || map_->stepsize_is_free(), PETSC_ERR_ARG_INCOMP,
                 "-%sstepsize auto: update map '%s' has no free stepsize", prefix_.c_str(), map_->type().c_str());
@@ -169,8 +199,10 @@ void FoldedLayer::linearize() {
   }
   const PetscReal lmax = step_eigs_.lmax + step_eigs_.err_max;
   const PetscReal lmin = std::max<PetscReal>(step_eigs_.lmin, 0);
-  FOLDOPT_CHECK(lmax > 0, PETSC_ERR_ARG_WRONG, "-%sstepsize auto: the stepsize operator has no positive eigenvalue",
-                prefix_.c_str());
+  FOLDOPT_CHECK(lmax > 0, PETSC_ERR_ARG_WRONG,
+                "-%sstepsize auto: the stepsize operator has no positive eigenvalue (largest %.6g): the fixed point is "
+                "not a minimum: a saddle point or a maximum",
+                prefix_.c_str(), (double)step_eigs_.lmax);
   map_->set_stepsize(2.0 / (lmin + lmax));
   map_->linearize(x_, theta_);
 }
@@ -179,7 +211,7 @@ const RhoEstimate& FoldedLayer::estimate_rho() {
   FOLDOPT_CHECK(have_solution_, PETSC_ERR_ORDER, "folded layer: estimate_rho needs a linearization (forward, backward)");
   LogScope log(log_events().rho);
   const PetscInt p0 = adjoint_.products();
-  rho_ = foldopt::estimate_rho(adjoint_.phi_t_shell(), prefix_ + "rho_");
+  adjoint_.run_eigensolver([&] { rho_ = foldopt::estimate_rho(adjoint_.phi_t_shell(), prefix_ + "rho_"); });
   rho_.products = adjoint_.products() - p0;
   if (rho_.converged) adjoint_.set_rho(rho_.rho);
   return rho_;
@@ -196,6 +228,7 @@ ParamSet FoldedLayer::backward(Vec g) {
                 (double)fp_residual_, (double)fp_tol_, prefix_.c_str(), fwd_->type().c_str(), map_->type().c_str());
   linearize();
   if (estimate_rho_) estimate_rho();
+  check_minimum();
   if (adjoint_.backward() == BackwardMethod::unrolled) return backward_unrolled(g);
   OwnedVec w = map_->create_vec();
   FOLDOPT_CALL(VecZeroEntries(w));
@@ -206,6 +239,63 @@ ParamSet FoldedLayer::backward(Vec g) {
   if (check_fd_) fd_ = check_fd(*this, share_blocks(theta_), g, grad);
   if (view_) view(view_viewer_ ? view_viewer_.get() : PETSC_VIEWER_STDOUT_(comm_));
   return grad;
+}
+
+// A fixed point where Φ has a real eigenvalue above 1 is not a minimum: negative curvature of the
+// reduced Hessian (λ(Φ) = 1 − αλ(S) on the free set), a saddle point or a maximum where a forward
+// solver merely stopped. Evidence at hand first (the stepsize eigenvalues of -fold_stepsize auto,
+// the ρ estimate's eigenvalue), then a bounded Lanczos run on the map's stepsize operator S, else
+// a bounded Arnoldi run on Φᵀ. All figures come from collective operations: every rank decides
+// alike. An eigenvalue below −1 (α too large for LFPI) is no sign of a non-minimum.
+void FoldedLayer::check_minimum() {
+  minimum_ = MinimumCheck();
+  if (!check_minimum_) return;
+  const PetscReal alpha = map_->stepsize(), margin = 1e-8;
+  const PetscReal slo = step_eigs_.lmin, shi = step_eigs_.lmax;
+  if (stepsize_rule_ == StepsizeRule::automatic && step_eigs_.tol > 0 &&
+      slo < -margin * std::max(std::abs(slo), std::abs(shi))) {
+    minimum_.ran = minimum_.nonminimum = true;
+    minimum_.method = "the stepsize estimate (SLEPc, -" + prefix_ + "stepsize auto)";
+    minimum_.curvature = slo;
+    minimum_.curvature_max = shi;
+    minimum_.lambda = 1 - alpha * slo;
+    minimum_.error = alpha * step_eigs_.err_min;
+  } else if (estimate_rho_ && rho_shows_nonminimum(rho_, margin)) {
+    minimum_.ran = minimum_.nonminimum = true;
+    minimum_.method = "the rho(Phi) estimate";
+    minimum_.lambda = rho_.re;
+    minimum_.error = rho_.error;
+  } else {
+    const double t0 = wall_time();
+    OwnedMat S = map_->stepsize_operator();
+    if (S) {
+      minimum_ = check_minimum_symmetric(S, alpha, minimum_steps_, margin);
+      minimum_.seconds = wall_time() - t0;  // with the extraction of S
+    } else {
+      const PetscInt p0 = adjoint_.products();
+      adjoint_.run_eigensolver([&] {
+        minimum_ = check_minimum_general(adjoint_.phi_t_shell(), minimum_steps_, prefix_ + "check_minimum_", nullptr, margin);
+      });
+      minimum_.products = adjoint_.products() - p0;
+    }
+  }
+  if (!minimum_.nonminimum) return;
+  std::string curvature;
+  if (alpha > 0)
+    curvature = detail::format(", i.e. curvature %.3g of the reduced Hessian", (double)((1 - minimum_.lambda) / alpha));
+  const std::string msg = detail::format(
+      "fixed point is not a minimum: a saddle point or a maximum (Phi has the real eigenvalue %.6g > 1%s, found by %s "
+      "at x* from forward solver '%s', update map '%s'): its gradient would be that of an unstable point "
+      "(-%saccept_nonminimum accepts it with a warning)",
+      (double)minimum_.lambda, curvature.c_str(), minimum_.method.c_str(), fwd_->type().c_str(), map_->type().c_str(),
+      prefix_.c_str());
+  if (!accept_nonminimum_) detail::throw_error(PETSC_ERR_NOT_CONVERGED, msg);
+  // Accepted: the same finding, loudly, and the gradient of that point is returned.
+  const std::string found = msg.substr(0, msg.find("): its gradient") + 1);
+  FOLDOPT_CALL(PetscFPrintf(comm_, PETSC_STDERR,
+                            "foldopt: warning: %s; accepted under -%saccept_nonminimum: the gradient returned is that of "
+                            "this unstable point\n",
+                            found.c_str(), prefix_.c_str()));
 }
 
 // -fold_backward unrolled: K unrolled steps of the map (linearized at x* by backward()), with x* as
@@ -253,6 +343,7 @@ void FoldedLayer::view(PetscViewer viewer) const {
                            (double)step_eigs_.err_max, (double)step_eigs_.tol, step_eigs_.seconds,
                            (double)(map_ ? map_->stepsize() : 0));
   if (rho_.converged || rho_.iterations) foldopt::view(rho_, adjoint_.report().rtol, viewer);
+  foldopt::view(minimum_, viewer);
   if (unrolled_ && unrolled_->has_result() && adjoint_.backward() == BackwardMethod::unrolled) {
     unrolled_->view(viewer);
     if (unrolled_->result().backward_error >= 0 && !adjoint_.report().method.empty()) {

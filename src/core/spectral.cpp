@@ -8,17 +8,29 @@
 //   (largest and smallest real) with the convergence test relative to the operator's norm, which
 //   is the accuracy α = 2/(λmin + λmax) needs. λmax is raised by its residual bound (a rigorous
 //   bound for Hermitian problems) so that α never exceeds 2/λmax.
+//   The minimum check: K steps of plain Lanczos (three vectors, no reorthogonalization: the Ritz
+//   values of T_K stay within the spectrum's hull up to rounding, Paige) on the symmetric operator
+//   S with λ(Φ) = 1 − αλ(S); the extreme eigenvalues of the tridiagonal T_K by bisection on Sturm
+//   counts. λmin(T_K) ≥ λmin(S), so λmin(T_K) < −margin·max|λ(T_K)| certifies negative curvature.
+//   Without such an S: Krylov–Schur on Φᵀ for the largest real part, K basis vectors, at most two
+//   iterations (a bounded number of products), a Ritz pair counting as converged once its
+//   residual is below half its distance from 1 (inconclusive if none is).
 // References: Y. Saad, Numerical Methods for Large Eigenvalue Problems (2011), §3.2 (residual
-//   bounds); SLEPc users manual, EPS.
+//   bounds); SLEPc users manual, EPS; C. C. Paige, Accuracy and effectiveness of the Lanczos
+//   algorithm for the symmetric eigenproblem, Linear Algebra Appl. 34 (1980) (finite precision).
 #include <foldopt/spectral.hpp>
 
+#include <foldopt/checks.hpp>
 #include <foldopt/error.hpp>
 
 #include "core/util.hpp"
 
 #include <slepceps.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <vector>
 
 namespace foldopt {
 
@@ -41,8 +53,9 @@ OwnedEPS create_eps(Mat A, const std::string& prefix, EPSProblemType type) {
 void RhoEstimate::predicted_lfpi(PetscReal rtol, PetscReal* low, PetscReal* high) const {
   const PetscReal lo_rho = std::max<PetscReal>(rho - error, 0), hi_rho = rho + error;
   *low = lo_rho > 0 ? std::log(rtol) / std::log(lo_rho) : 1;
-  *high = hi_rho < 1 ? std::log(rtol) / std::log(hi_rho) : -1;
+  *high = hi_rho < 1 ? (hi_rho > 0 ? std::log(rtol) / std::log(hi_rho) : 1) : -1;  // ρ = 0: one step
   if (*low < 1) *low = 1;
+  if (*high >= 0 && *high < *low) *high = *low;
 }
 
 RhoEstimate estimate_rho(Mat phi_t, const std::string& prefix, const PetscInt* products) {
@@ -63,6 +76,8 @@ RhoEstimate estimate_rho(Mat phi_t, const std::string& prefix, const PetscInt* p
     PetscScalar kr, ki;
     FOLDOPT_CALL(EPSGetEigenvalue(eps, 0, &kr, &ki));
     r.rho = std::hypot(PetscRealPart(kr), PetscRealPart(ki));
+    r.re = PetscRealPart(kr);
+    r.im = PetscRealPart(ki);
     FOLDOPT_CALL(EPSComputeError(eps, 0, EPS_ERROR_ABSOLUTE, &r.error));
     r.converged = true;
   }
@@ -104,6 +119,186 @@ ExtremeEigenvalues extreme_eigenvalues(Mat sym, const std::string& prefix) {
   }
   e.seconds = wall_time() - t0;
   return e;
+}
+
+namespace {
+/// Number of eigenvalues below x of the symmetric tridiagonal matrix (diagonal a, off-diagonal b).
+std::size_t sturm_count(const std::vector<PetscReal>& a, const std::vector<PetscReal>& b, PetscReal x) {
+  std::size_t count = 0;
+  PetscReal q = 1;
+  const PetscReal tiny = std::numeric_limits<PetscReal>::min();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    q = a[i] - x - (i > 0 ? b[i - 1] * b[i - 1] / q : 0);
+    if (q == 0) q = -tiny;  // x is an eigenvalue of the leading block: count it as below
+    count += q < 0;
+  }
+  return count;
+}
+
+/// The k-th smallest eigenvalue (k = 1..n) of the tridiagonal matrix, by bisection in [lo, hi].
+PetscReal tridiagonal_eigenvalue(const std::vector<PetscReal>& a, const std::vector<PetscReal>& b, std::size_t k,
+                                 PetscReal lo, PetscReal hi) {
+  for (int it = 0; it < 200 && hi - lo > 4 * PETSC_MACHINE_EPSILON * std::max(std::abs(lo), std::abs(hi)); ++it) {
+    const PetscReal mid = 0.5 * (lo + hi);
+    if (sturm_count(a, b, mid) >= k) hi = mid;
+    else lo = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+}  // namespace
+
+namespace {
+/// SLEPc convergence test of the general minimum check: the residual relative to the distance of
+/// the Ritz value from 1.
+PetscErrorCode decided_against_one(EPS, PetscScalar er, PetscScalar ei, PetscReal res, PetscReal* errest, void*) {
+  const PetscReal d = std::hypot(PetscRealPart(er) - 1, PetscRealPart(ei));
+  *errest = d > 0 ? res / d : PETSC_MAX_REAL;
+  return 0;
+}
+}  // namespace
+
+RitzValues lanczos_ritz_values(Mat A, PetscInt steps, unsigned long seed) {
+  RitzValues r;
+  PetscInt N;
+  FOLDOPT_CALL(MatGetSize(A, &N, nullptr));
+  steps = std::min(std::max<PetscInt>(steps, 1), N);
+  OwnedVec v, w, vprev;
+  FOLDOPT_CALL(MatCreateVecs(A, v.out(), w.out()));
+  FOLDOPT_CALL(VecDuplicate(v, vprev.out()));
+  FOLDOPT_CALL(VecZeroEntries(vprev));
+  fill_random(v, seed);
+  PetscReal nv;
+  FOLDOPT_CALL(VecNormalize(v, &nv));
+  std::vector<PetscReal> a, b;
+  PetscReal beta_prev = 0, scale = 0;
+  for (PetscInt j = 0; j < steps; ++j) {
+    FOLDOPT_CALL(MatMult(A, v, w));
+    ++r.products;
+    PetscScalar d;
+    FOLDOPT_CALL(VecDot(w, v, &d));
+    PetscReal alpha = PetscRealPart(d);
+    FOLDOPT_CALL(VecAXPY(w, -alpha, v));
+    if (beta_prev != 0) FOLDOPT_CALL(VecAXPY(w, -beta_prev, vprev));
+    FOLDOPT_CALL(VecDot(w, v, &d));  // once more against v (local orthogonality)
+    FOLDOPT_CALL(VecAXPY(w, -d, v));
+    alpha += PetscRealPart(d);
+    a.push_back(alpha);
+    scale = std::max({scale, std::abs(alpha), beta_prev});
+    PetscReal beta;
+    FOLDOPT_CALL(VecNorm(w, NORM_2, &beta));
+    r.steps = j + 1;
+    if (beta <= 1e-12 * scale || !std::isfinite(beta)) {
+      r.invariant = beta <= 1e-12 * scale;
+      break;
+    }
+    if (j + 1 == steps) break;
+    b.push_back(beta);
+    FOLDOPT_CALL(VecCopy(v, vprev));
+    FOLDOPT_CALL(VecCopy(w, v));
+    FOLDOPT_CALL(VecScale(v, 1.0 / beta));
+    beta_prev = beta;
+  }
+  // Gershgorin interval of T, then bisection for its extreme eigenvalues.
+  PetscReal lo = std::numeric_limits<PetscReal>::max(), hi = -lo;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const PetscReal off = (i > 0 ? b[i - 1] : 0) + (i < b.size() ? b[i] : 0);
+    lo = std::min(lo, a[i] - off);
+    hi = std::max(hi, a[i] + off);
+  }
+  const PetscReal pad = 1e-12 * std::max({std::abs(lo), std::abs(hi), PetscReal(1e-300)});
+  r.lmin = tridiagonal_eigenvalue(a, b, 1, lo - pad, hi + pad);
+  r.lmax = tridiagonal_eigenvalue(a, b, a.size(), lo - pad, hi + pad);
+  return r;
+}
+
+MinimumCheck check_minimum_symmetric(Mat S, PetscReal alpha, PetscInt steps, PetscReal margin) {
+  MinimumCheck m;
+  const double t0 = wall_time();
+  m.ran = true;
+  m.method = "lanczos on the stepsize operator";
+  m.margin = margin;
+  FOLDOPT_CALL(MatGetSize(S, &m.size, nullptr));
+  const RitzValues r = lanczos_ritz_values(S, steps);
+  m.products = r.products;
+  m.curvature = r.lmin;
+  m.curvature_max = r.lmax;
+  m.lambda = 1 - alpha * r.lmin;  // the largest eigenvalue of Φ found: a lower bound of λmax(Φ)
+  m.nonminimum = r.lmin < -margin * std::max(std::abs(r.lmin), std::abs(r.lmax));
+  m.seconds = wall_time() - t0;
+  return m;
+}
+
+MinimumCheck check_minimum_general(Mat phi_t, PetscInt steps, const std::string& prefix, const PetscInt* products,
+                                   PetscReal margin) {
+  MinimumCheck m;
+  const double t0 = wall_time();
+  const PetscInt p0 = products ? *products : 0;
+  m.ran = true;
+  m.method = "arnoldi on Phi^T";
+  m.margin = margin;
+  FOLDOPT_CALL(MatGetSize(phi_t, &m.size, nullptr));
+  // Φᵀ may vanish (every entry active): then it has no eigenvalue but 0, and SLEPc cannot start.
+  OwnedVec v, y;
+  FOLDOPT_CALL(MatCreateVecs(phi_t, v.out(), y.out()));
+  fill_random(v, 17);
+  FOLDOPT_CALL(MatMult(phi_t, v, y));
+  PetscReal ny;
+  FOLDOPT_CALL(VecNorm(y, NORM_2, &ny));
+  if (ny == 0 || m.size < 3) {
+    m.conclusive = ny == 0;
+    m.method = ny == 0 ? "Phi^T v = 0 for a random v" : "too small for arnoldi";
+  } else {
+    OwnedEPS eps = create_eps(phi_t, prefix, EPS_NHEP);
+    FOLDOPT_CALL(EPSSetWhichEigenpairs(eps, EPS_LARGEST_REAL));
+    const PetscInt ncv = std::min(std::max<PetscInt>(steps, 3), m.size);
+    FOLDOPT_CALL(EPSSetDimensions(eps, 1, ncv, PETSC_DEFAULT));
+    // "Converged" means decided: the residual below half the distance to 1, which tells on which
+    // side of 1 the eigenvalue lies (for a normal Φ; a loose criterion otherwise).
+    FOLDOPT_CALL(EPSSetConvergenceTestFunction(eps, decided_against_one, nullptr, nullptr));
+    FOLDOPT_CALL(EPSSetTolerances(eps, 0.5, 2));
+    FOLDOPT_CALL(EPSSetFromOptions(eps));
+    FOLDOPT_CALL(EPSSolve(eps));
+    PetscInt nconv = 0;
+    FOLDOPT_CALL(EPSGetConverged(eps, &nconv));
+    m.conclusive = nconv > 0;
+    if (nconv > 0) {
+      PetscScalar kr, ki;
+      FOLDOPT_CALL(EPSGetEigenvalue(eps, 0, &kr, &ki));
+      FOLDOPT_CALL(EPSComputeError(eps, 0, EPS_ERROR_ABSOLUTE, &m.error));
+      m.lambda = PetscRealPart(kr);
+      const PetscReal im = PetscRealPart(ki);
+      m.nonminimum = m.lambda > 1 + m.error + margin * std::max<PetscReal>(1, std::abs(m.lambda)) &&
+                     std::abs(im) <= m.error + margin * std::abs(m.lambda);
+    }
+  }
+  m.products = products ? *products - p0 : 0;
+  m.seconds = wall_time() - t0;
+  return m;
+}
+
+bool rho_shows_nonminimum(const RhoEstimate& e, PetscReal margin) {
+  return e.converged && e.re > 1 + e.error + margin * std::max<PetscReal>(1, std::abs(e.re)) &&
+         std::abs(e.im) <= e.error + margin * std::abs(e.re);
+}
+
+void view(const MinimumCheck& m, PetscViewer viewer) {
+  if (!m.ran) return;
+  if (m.method.rfind("lanczos", 0) == 0) {
+    PetscViewerASCIIPrintf(viewer,
+                           "minimum check: %s (%" PetscInt_FMT " unknowns), %" PetscInt_FMT
+                           " products, %.3f s: Ritz values in [%.6g, %.6g], largest eigenvalue of Phi found %.8g: %s\n",
+                           m.method.c_str(), m.size, m.products, m.seconds, (double)m.curvature, (double)m.curvature_max,
+                           (double)m.lambda,
+                           m.nonminimum ? "NOT A MINIMUM (negative curvature: a saddle point or a maximum)"
+                                        : "no negative curvature found");
+  } else if (!m.conclusive) {
+    PetscViewerASCIIPrintf(viewer, "minimum check: %s, %" PetscInt_FMT " products, %.3f s: inconclusive (no eigenvalue converged)\n",
+                           m.method.c_str(), m.products, m.seconds);
+  } else {
+    PetscViewerASCIIPrintf(viewer, "minimum check: %s, %" PetscInt_FMT " products, %.3f s: largest real eigenvalue of Phi %.8g +- %.1e: %s\n",
+                           m.method.c_str(), m.products, m.seconds, (double)m.lambda, (double)m.error,
+                           m.nonminimum ? "NOT A MINIMUM (a saddle point or a maximum)" : "not above 1");
+  }
 }
 
 void view(const RhoEstimate& e, PetscReal rtol, PetscViewer viewer) {

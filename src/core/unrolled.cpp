@@ -17,6 +17,7 @@
 #include <foldopt/update_map.hpp>
 
 #include "core/log.hpp"
+#include "core/options.hpp"
 #include "core/util.hpp"
 
 #include <algorithm>
@@ -142,6 +143,13 @@ void UnrolledBaseline::set_from_options() {
   o.start = static_cast<PetscInt>(start_);
   o.seed = static_cast<PetscInt>(seed_);
   o.history = history_ ? PETSC_TRUE : PETSC_FALSE;
+  // Values checked before PETSc reads them (src/core/options.hpp): no wrapped integers, no value left out.
+  const char* pre = prefix_.c_str();
+  options::check_int(pre, "unrolled_steps", 0, PETSC_MAX_INT);
+  options::check_choice(pre, "unrolled_start", {"solution", "zero", "random"});
+  options::check_int(pre, "unrolled_seed", 0, PETSC_MAX_INT);
+  options::check_string(pre, "unrolled_max_memory");
+  options::check_bool(pre, "unrolled_history");
   FOLDOPT_CALL(read_unrolled_options(comm_, prefix_.c_str(), &o));
   set_steps(o.steps);
   start_ = static_cast<UnrolledStart>(o.start);

@@ -112,6 +112,12 @@ constexpr const char* kName = "forward solver 'ipopt'";
   *path = found;
   auto it = loaded.find(found);
   if (it != loaded.end()) return it->second;
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer ends the process at a dlopen with RTLD_DEEPBIND: refuse instead.
+  *err = std::string(kName) + ": plugin " + found +
+         " cannot be loaded in a build with AddressSanitizer (FOLDOPT_SANITIZE): it needs dlopen with RTLD_DEEPBIND";
+  return nullptr;
+#endif
   int flags = RTLD_NOW | RTLD_LOCAL;
 #ifdef RTLD_DEEPBIND
   flags |= RTLD_DEEPBIND;  // the plugin's tree first: its sequential MUMPS, not PETSc's parallel one

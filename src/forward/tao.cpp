@@ -33,6 +33,7 @@
 
 #include <foldopt/error.hpp>
 #include <foldopt/problem.hpp>
+#include <foldopt/spectral.hpp>
 
 #include "core/compat.hpp"
 #include "core/util.hpp"
@@ -517,6 +518,41 @@ void TaoForward::configure(Vec x) {
   configured_ = true;
 }
 
+namespace {
+/// The likely cause of a failed TAO solve, for its message (collective; "" if none is found):
+/// an objective or gradient that overflowed, or negative curvature of the Hessian at the last
+/// iterate (a few Lanczos steps on the assembled Hessian: a Ritz value below zero certifies it),
+/// which without finite bounds means the problem is unbounded below.
+std::string failure_cause(Problem& p, const ParamSet& theta, Vec x, Vec lb, Vec ub, const std::string& what) {
+  std::string cause;
+  if (what.find("Inf or NaN") != std::string::npos)
+    cause = "; the objective or gradient of problem " + p.type() +
+            " overflowed at an iterate (data too large for double precision, or a problem unbounded below)";
+  OwnedMat H = p.hessian(x, theta);
+  if (!H) return cause;
+  const RitzValues r = lanczos_ritz_values(H, 20);
+  const PetscReal scale = std::max(std::abs(r.lmin), std::abs(r.lmax));
+  bool bounded = false;
+  if (p.has_bounds() && lb && ub) {
+    PetscReal lmax, umin;
+    FOLDOPT_CALL(VecMax(lb, nullptr, &lmax));
+    FOLDOPT_CALL(VecMin(ub, nullptr, &umin));
+    bounded = lmax > PETSC_NINFINITY || umin < PETSC_INFINITY;
+  }
+  // The smallest Ritz value is an upper bound of the smallest eigenvalue.
+  if (!bounded && r.lmin >= -1e-8 * scale && r.lmin <= 1e-10 * scale)
+    return cause + detail::format("; the Hessian of problem %s is singular or nearly (an eigenvalue <= %.3g) and there "
+                                  "is no finite bound: the problem may be unbounded below along that direction",
+                                  p.type().c_str(), (double)r.lmin);
+  if (!(r.lmin < -1e-8 * scale)) return cause;
+  cause += detail::format("; problem %s is not convex: its Hessian has negative curvature (a Ritz value %.3g)%s",
+                          p.type().c_str(), (double)r.lmin,
+                          bounded ? ", so a minimum may not exist or not be found from this start"
+                                  : " and no finite bound: it is unbounded below (no minimum exists)");
+  return cause;
+}
+}  // namespace
+
 void TaoForward::rethrow() {
   if (pending_) {
     std::exception_ptr e = pending_;
@@ -540,7 +576,23 @@ ForwardReport TaoForward::solve(const ParamSet& theta, Vec x) {
   FOLDOPT_CALL(TaoSetSolution(tao_, x));
   const PetscErrorCode ierr = TaoSolve(tao_);
   rethrow();
-  FOLDOPT_CALL(ierr);
+  // TAO's own errors (its line searches': "dx * (stp-stx) >= 0.0", "generated Inf or NaN") become
+  // one message naming the solver and the likely cause, the same on every rank.
+  int failed = ierr != 0, any = 0;
+  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, ctx_.comm);
+  if (any) {
+    std::string what = "failed on another rank";
+    if (ierr) {
+      try {
+        FOLDOPT_CALL(ierr);
+      } catch (const Error& e) {
+        what = e.what();
+      }
+    }
+    const std::string cause = failure_cause(*ctx_.problem, theta, x, lb_, ub_, what);
+    check_collective(ctx_.comm, ierr == 0, ierr ? ierr : PETSC_ERR_LIB,
+                     "forward solver tao " + tao_type_ + " failed: TAO: " + what + cause);
+  }
   solved_ = true;
   TaoConvergedReason reason;
   PetscReal f, gnorm, cnorm, xdiff;
@@ -560,6 +612,7 @@ ForwardReport TaoForward::solve(const ParamSet& theta, Vec x) {
       (reason == TAO_DIVERGED_LS_FAILURE || reason == TAO_DIVERGED_MAXITS))
     hint = " (quasi-Newton and first-order line searches stall when f stops changing in floating point: a Newton "
            "type such as tron or bnls reaches tighter gradients, or raise -" + ctx_.prefix + "tao_gatol)";
+  hint += failure_cause(*ctx_.problem, theta, x, lb_, ub_, "");
   detail::throw_error(PETSC_ERR_NOT_CONVERGED,
                       detail::format("forward solver %s did not converge: %s after %" PetscInt_FMT " iterations, %s%s",
                                      rep.solver.c_str(), rep.reason.c_str(), rep.iterations, norms.c_str(), hint.c_str()));

@@ -13,11 +13,14 @@
 #include <foldopt/error.hpp>
 #include <foldopt/io.hpp>
 
+#include "core/options.hpp"
 #include "core/random.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 namespace foldopt {
 
@@ -57,6 +60,83 @@ const char* not_finite(PetscReal x) {
   return nullptr;
 }
 
+/// What validate_data needs from H's entries, on this rank: the first entry that is not finite,
+/// and the largest magnitude.
+struct MatrixScan {
+  std::string bad;
+  PetscReal max_abs = 0;
+};
+
+MatrixScan scan_matrix(Mat H) {
+  MatrixScan s;
+  PetscInt rstart, rend;
+  FOLDOPT_CALL(MatGetOwnershipRange(H, &rstart, &rend));
+  for (PetscInt i = rstart; i < rend; ++i) {
+    PetscInt nc;
+    const PetscInt* cols;
+    const PetscScalar* vals;
+    FOLDOPT_CALL(MatGetRow(H, i, &nc, &cols, &vals));
+    for (PetscInt k = 0; k < nc; ++k) {
+      const PetscReal v = PetscRealPart(vals[k]);
+      const char* cause = not_finite(v);
+      if (cause && s.bad.empty())
+        s.bad = detail::format("entry (%" PetscInt_FMT ", %" PetscInt_FMT ") is %s", i, cols[k], cause);
+      if (cause) continue;
+      s.max_abs = std::max(s.max_abs, std::abs(v));
+    }
+    FOLDOPT_CALL(MatRestoreRow(H, i, &nc, &cols, &vals));
+  }
+  return s;
+}
+
+/// Σ (h_ij / scale)² over the local rows (finite entries).
+PetscReal scaled_square_sum(Mat H, PetscReal scale) {
+  PetscInt rstart, rend;
+  FOLDOPT_CALL(MatGetOwnershipRange(H, &rstart, &rend));
+  PetscReal sum = 0;
+  for (PetscInt i = rstart; i < rend; ++i) {
+    PetscInt nc;
+    const PetscScalar* vals;
+    FOLDOPT_CALL(MatGetRow(H, i, &nc, nullptr, &vals));
+    for (PetscInt k = 0; k < nc; ++k) {
+      const PetscReal v = PetscRealPart(vals[k]) / scale;
+      sum += v * v;
+    }
+    FOLDOPT_CALL(MatRestoreRow(H, i, &nc, nullptr, &vals));
+  }
+  return sum;
+}
+
+/// H itself when every row stores its diagonal entry, else a copy with the missing ones stored as
+/// explicit zeros (factorizations and preconditioners of the forward solvers need the entry;
+/// the caller's matrix is left as it is). Collective.
+OwnedMat with_diagonal(Mat H) {
+  MPI_Comm comm;
+  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)H, &comm));
+  PetscInt rstart, rend, N;
+  FOLDOPT_CALL(MatGetOwnershipRange(H, &rstart, &rend));
+  FOLDOPT_CALL(MatGetSize(H, nullptr, &N));
+  std::vector<PetscInt> missing;
+  for (PetscInt i = rstart; i < rend; ++i) {
+    PetscInt nc;
+    const PetscInt* cols;
+    FOLDOPT_CALL(MatGetRow(H, i, &nc, &cols, nullptr));
+    if (i < N && !std::binary_search(cols, cols + nc, i)) missing.push_back(i);
+    FOLDOPT_CALL(MatRestoreRow(H, i, &nc, &cols, nullptr));
+  }
+  int mine = missing.empty() ? 0 : 1, any = 0;
+  MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm);
+  if (!any) return OwnedMat::share(H);
+  OwnedMat C;
+  FOLDOPT_CALL(MatDuplicate(H, MAT_COPY_VALUES, C.out()));
+  FOLDOPT_CALL(MatSetOption(C, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_FALSE));
+  FOLDOPT_CALL(MatSetOption(C, MAT_IGNORE_ZERO_ENTRIES, PETSC_FALSE));
+  for (PetscInt i : missing) FOLDOPT_CALL(MatSetValue(C, i, i, 0.0, ADD_VALUES));
+  FOLDOPT_CALL(MatAssemblyBegin(C, MAT_FINAL_ASSEMBLY));
+  FOLDOPT_CALL(MatAssemblyEnd(C, MAT_FINAL_ASSEMBLY));
+  return C;
+}
+
 struct QPNames {
   std::string H = "H", q = "q", lb = "lb", ub = "ub";
 };
@@ -68,10 +148,19 @@ void validate_data(Mat H, Vec q, Vec lb, Vec ub, const QPNames& nm) {
   FOLDOPT_CALL(MatGetSize(H, &M, &N));
   check_collective(comm, M == N, PETSC_ERR_ARG_SIZ,
                    detail::format("%s is not square: %" PetscInt_FMT " x %" PetscInt_FMT, nm.H.c_str(), M, N));
-  PetscReal fro;
-  FOLDOPT_CALL(MatNorm(H, NORM_FROBENIUS, &fro));
-  check_collective(comm, std::isfinite(fro), PETSC_ERR_ARG_OUTOFRANGE,
-                   nm.H + ": has a NaN or infinite entry");
+  check_collective(comm, M > 0, PETSC_ERR_ARG_SIZ, nm.H + ": is empty (0 x 0): a QP needs at least one unknown");
+  // Entry by entry (a norm of finite entries such as 1e200 overflows), and the Frobenius norm
+  // scaled by the largest magnitude, which does not.
+  const MatrixScan scan = scan_matrix(H);
+  check_collective(comm, scan.bad.empty(), PETSC_ERR_ARG_OUTOFRANGE, nm.H + ": " + scan.bad);
+  PetscReal max_abs = 0;
+  MPI_Allreduce(&scan.max_abs, &max_abs, 1, MPIU_REAL, MPIU_MAX, comm);
+  FOLDOPT_CHECK(max_abs > 0, PETSC_ERR_ARG_WRONG,
+                "%s: has no nonzero entry (an empty %" PetscInt_FMT " x %" PetscInt_FMT " matrix): H = 0 is not a QP Hessian",
+                nm.H.c_str(), M, N);
+  PetscReal scaled = scaled_square_sum(H, max_abs), sum = 0;
+  MPI_Allreduce(&scaled, &sum, 1, MPIU_REAL, MPIU_SUM, comm);
+  const PetscReal fro = max_abs * std::sqrt(sum);
   PetscBool sym = PETSC_FALSE;
   FOLDOPT_CALL(MatIsSymmetric(H, 1e-12 * std::max<PetscReal>(fro, 1), &sym));
   check_collective(comm, sym == PETSC_TRUE, PETSC_ERR_ARG_WRONG, nm.H + ": is not symmetric (a QP Hessian must be)");
@@ -99,7 +188,7 @@ void validate_data(Mat H, Vec q, Vec lb, Vec ub, const QPNames& nm) {
 
 BoxQP::BoxQP(Mat H, Vec q, Vec lb, Vec ub, PetscInt batch) {
   validate_data(H, q, lb, ub, QPNames());
-  H_ = OwnedMat::share(H);
+  H_ = with_diagonal(H);
   theta_.add("q", q);
   theta_.add("lb", lb);
   theta_.add("ub", ub);
@@ -230,6 +319,16 @@ std::unique_ptr<BoxQP> BoxQP::load(MPI_Comm comm, const std::string& hmat, const
 }
 
 namespace {
+// Strict values before PETSc reads them (src/core/options.hpp): no wrapped integers, no value left out.
+void check_qp_options() {
+  for (const char* f : {"Hmat", "q", "lb", "ub", "active_pattern"}) options::check_string(nullptr, f);
+  options::check_int(nullptr, "n", 1, PETSC_MAX_INT);
+  options::check_int(nullptr, "batch", 1, PETSC_MAX_INT);
+  options::check_int(nullptr, "seed", 0, PETSC_MAX_INT);
+  options::check_real(nullptr, "shift", 0, 1e300);
+  options::check_real(nullptr, "unbounded", 0, 1);
+}
+
 PetscErrorCode read_qp_options(MPI_Comm comm, BoxQPGenerator* g, char* hmat, char* q, char* lb, char* ub, size_t len,
                                PetscBool* gen_set) {
   char pattern[64];
@@ -263,7 +362,12 @@ std::unique_ptr<BoxQP> BoxQP::from_options(MPI_Comm comm) {
   BoxQPGenerator g;
   char hmat[PETSC_MAX_PATH_LEN] = "", q[PETSC_MAX_PATH_LEN] = "", lb[PETSC_MAX_PATH_LEN] = "", ub[PETSC_MAX_PATH_LEN] = "";
   PetscBool gen_set = PETSC_FALSE;
+  check_qp_options();
   FOLDOPT_CALL(read_qp_options(comm, &g, hmat, q, lb, ub, PETSC_MAX_PATH_LEN, &gen_set));
+  // n·B unknowns in all: the product must fit a PetscInt too.
+  FOLDOPT_CHECK((long long)g.n * (long long)g.batch <= (long long)PETSC_MAX_INT, PETSC_ERR_ARG_OUTOFRANGE,
+                "qp_box: -n %" PetscInt_FMT " -batch %" PetscInt_FMT ": n*B = %lld unknowns exceeds the largest index %lld",
+                g.n, g.batch, (long long)g.n * (long long)g.batch, (long long)PETSC_MAX_INT);
   if (hmat[0]) {
     FOLDOPT_CHECK(!gen_set, PETSC_ERR_ARG_INCOMP,
                   "qp_box: -Hmat reads an instance; -n, -seed, -shift, -active_pattern and -batch generate one: give one or the other");

@@ -9,6 +9,13 @@
                                     ≤ 1e-9; .mtx MatrixMarket, any other extension PETSc binary)
   cli_data.py compare A B           compare two vector files (relative difference ≤ 1e-9)
   cli_data.py bad DIR CASE          write the inputs of one error case (see BAD_CASES)
+  cli_data.py kkt PROB X [GRAD [ZERO]]  check a run on a problem foldopt wrote with -problem_out PROB
+                                    (PROB.H.mtx, PROB.q/.lb/.ub.mtx, PROB.dLdx.mtx): X (x*) by the
+                                    KKT conditions; with GRAD, every gradient block GRAD -> G.q.EXT,
+                                    ... against a dense solve on the free set read off x*; ZERO
+                                    (e.g. lb,ub) names the blocks whose reference must be exactly 0
+                                    (no active bound on that side), which are otherwise refused
+  cli_data.py engine DIR            write the small inputs of the engine cases (see engine_files)
 
 The QP: H = tridiag(-1, 4, -1) of size 10 (SPD), x* and the multipliers μ chosen first with
 strict complementarity, q = H x* - μ, all values multiples of 1/4 so every file is exact. The
@@ -172,6 +179,25 @@ def read_bin_vec(path):
     return list(struct.unpack(">%dd" % n, data[8:]))
 
 
+def read_mtx_mat(path):
+    """MatrixMarket coordinate real/integer, general or symmetric: (rows, cols, {(i, j): a})."""
+    with open(path) as f:
+        lines = f.read().split("\n")
+    head = lines[0].lower().split()
+    assert head[:3] == ["%%matrixmarket", "matrix", "coordinate"], (path, lines[0])
+    sym = head[4] == "symmetric"
+    data = [l.split() for l in lines[1:] if l.strip() and not l.startswith("%")]
+    m, n, nnz = (int(t) for t in data[0])
+    assert len(data) - 1 == nnz, (path, "declared", nnz, "entries, found", len(data) - 1)
+    A = {}
+    for i, j, a in data[1:]:
+        i, j, a = int(i) - 1, int(j) - 1, float(a)
+        A[(i, j)] = A.get((i, j), 0.0) + a
+        if sym and i != j:
+            A[(j, i)] = A.get((j, i), 0.0) + a
+    return m, n, A
+
+
 def read_vec(path):
     return read_mtx_vec(path) if path.lower().endswith(".mtx") else read_bin_vec(path)
 
@@ -242,6 +268,75 @@ def cmd_compare(a, b):
     return 0 if good else 1
 
 
+def cmd_kkt(prob, xfile, grad=None, zero=""):
+    """x* by the KKT conditions of min 1/2 x'Hx - q'x, lb <= x <= ub; gradients by a dense solve."""
+    m, n, A = read_mtx_mat(block_path(prob, "H"))
+    q, lb, ub, g = (read_vec(block_path(prob, b)) for b in ("q", "lb", "ub", "dLdx"))
+    x = read_vec(xfile)
+    assert m == n == len(q) == len(lb) == len(ub) == len(g) == len(x), ("sizes", m, n, len(q), len(x))
+    for (i, j), a in A.items():  # symmetric (the gradient formula needs it)
+        assert abs(a - A.get((j, i), 0.0)) <= 1e-14 * abs(a), ("H not symmetric at", i, j)
+    rows = [[] for _ in range(n)]
+    for (i, j), a in A.items():
+        rows[i].append((j, a))
+    r = [sum(a * x[j] for j, a in rows[i]) - q[i] for i in range(n)]  # Hx - q = multipliers
+    scale = max(1.0, max(abs(t) for t in q))
+    tol_x, tol_r = 1e-9, 1e-7 * scale
+    at_lb, at_ub, free = [False] * n, [False] * n, []
+    bad = []
+    for i in range(n):
+        if x[i] < lb[i] - tol_x or x[i] > ub[i] + tol_x:
+            bad.append("x[%d] = %r outside [%r, %r]" % (i, x[i], lb[i], ub[i]))
+        elif math.isfinite(lb[i]) and x[i] - lb[i] <= tol_x * max(1.0, abs(lb[i])) and r[i] > tol_r:
+            at_lb[i] = True
+        elif math.isfinite(ub[i]) and ub[i] - x[i] <= tol_x * max(1.0, abs(ub[i])) and r[i] < -tol_r:
+            at_ub[i] = True
+        elif abs(r[i]) <= tol_r:
+            free.append(i)
+        else:
+            bad.append("x[%d] = %r in [%r, %r] with (Hx - q)[%d] = %r" % (i, x[i], lb[i], ub[i], i, r[i]))
+    for i in free:  # strict complementarity: a free entry at a bound has a zero multiplier (degenerate)
+        for b in (lb[i], ub[i]):
+            if math.isfinite(b) and abs(x[i] - b) <= tol_x * max(1.0, abs(b)):
+                bad.append("x[%d] at a bound with a zero multiplier (degenerate: gradient undefined)" % i)
+    if bad:
+        print("x* %s: KKT conditions fail at %d entries, e.g. %s" % (xfile, len(bad), bad[0]))
+        return 1
+    nact = n - len(free)
+    print("x* %s: KKT conditions hold (%d entries, %d at a bound, max |Hx - q| on the free set %.2e)" %
+          (xfile, n, nact, max([abs(r[i]) for i in free] or [0.0])))
+    if grad is None:
+        return 0
+    pos = {i: k for k, i in enumerate(free)}
+    HFF = [[0.0] * len(free) for _ in free]
+    for (i, j), a in A.items():
+        if i in pos and j in pos:
+            HFF[pos[i]][pos[j]] = a
+    yF = solve(HFF, [g[i] for i in free]) if free else []
+    dq = [0.0] * n
+    for k, i in enumerate(free):
+        dq[i] = yF[k]
+    dlb, dub = [0.0] * n, [0.0] * n
+    for i in range(n):
+        if at_lb[i] or at_ub[i]:
+            v = g[i] - sum(a * dq[j] for j, a in rows[i] if j in pos)
+            (dlb if at_lb[i] else dub)[i] = v
+    ok = True
+    for name, ref in (("q", dq), ("lb", dlb), ("ub", dub)):
+        path = block_path(grad, name)
+        got = read_vec(path)
+        nref = max(abs(t) for t in ref)
+        d = rel_diff(got, ref)
+        # A reference of zeros would let a zero gradient pass: allowed only where the case says so,
+        # and then it must be exactly zero (no active bound on that side).
+        expect_zero = name in zero.split(",")
+        good = (nref == 0 if expect_zero else nref > 0) and d <= 1e-7
+        ok = ok and good
+        print("dL/d%-2s %s: max |reference| %.3e, relative difference %.2e %s" %
+              (name, path, nref, d, "ok" if good else "FAIL"))
+    return 0 if ok else 1
+
+
 def bad_case(d, case):
     """Writes a complete input set (mtx) with one defect; returns nothing."""
     H, q, lb, ub = qp_data()
@@ -290,6 +385,32 @@ def bad_case(d, case):
         Hw(A, symmetric=False)
 
 
+def engine_files(d):
+    """The inputs of the engine's refusal cases, all 10 x 10 (or 0 x 0) and exact in decimal."""
+    n = N
+    os.makedirs(d, exist_ok=True)
+    p = lambda name: os.path.join(d, name)
+    diag = lambda v: [[v if i == j else 0.0 for j in range(n)] for i in range(n)]
+    write_mtx_mat(p("negI.mtx"), diag(-1.0))  # a maximum at x = 0 on the box [-1, 1]
+    write_mtx_mat(p("diag2.mtx"), diag(2.0))
+    A = hmat()
+    A[5 - 1][5 - 1] = 0.0  # tridiag(-1, 4, -1) with entry (5, 5) missing: indefinite
+    write_mtx_mat(p("nodiag.mtx"), A)
+    write_mtx_mat(p("empty.mtx"), diag(0.0))  # 10 x 10, no entry
+    write_mtx_mat(p("empty0.mtx"), [], ncols=0)  # 0 x 0
+    write_mtx_vec(p("q0_0.mtx"), [])  # 0 x 1
+    write_mtx_vec(p("q0.mtx"), [0.0] * n)
+    write_mtx_vec(p("qn.mtx"), [1.0] * n)
+    qbig = [1.0] * n
+    qbig[3] = 1e200  # finite data whose objective overflows: x_3 = 5e199, f ~ -2.5e399
+    write_mtx_vec(p("qbig.mtx"), qbig)
+    write_mtx_vec(p("lbm1.mtx"), [-1.0] * n)
+    write_mtx_vec(p("ub1.mtx"), [1.0] * n)
+    write_mtx_vec(p("lbbig.mtx"), [-1e200] * n)
+    write_mtx_vec(p("ubbig.mtx"), [1e200] * n)
+    write_mtx_vec(p("g.mtx"), G)
+
+
 def main(argv):
     if len(argv) >= 4 and argv[1] == "qp":
         return cmd_qp(argv[2], argv[3]) or 0
@@ -297,8 +418,12 @@ def main(argv):
         return cmd_check(argv[2], argv[3], argv[4])
     if len(argv) == 4 and argv[1] == "compare":
         return cmd_compare(argv[2], argv[3])
+    if len(argv) in (4, 5, 6) and argv[1] == "kkt":
+        return cmd_kkt(*argv[2:])
     if len(argv) == 4 and argv[1] == "bad":
         return bad_case(argv[2], argv[3]) or 0
+    if len(argv) == 3 and argv[1] == "engine":
+        return engine_files(argv[2]) or 0
     sys.stderr.write(__doc__)
     return 2
 
