@@ -1,23 +1,67 @@
-// GoogleTest main for MPI tests: initializes SLEPc (and so PETSc and MPI), prints from rank 0
-// only, and makes every rank return the same exit code (failure anywhere is failure everywhere).
+// GoogleTest main for MPI tests: initializes SLEPc (and so PETSc and MPI), prints the normal
+// progress from rank 0 only, prints every failure from every rank (prefixed "[rank r]" at more
+// than one rank, with test name, file:line and message), and makes every rank return the same
+// exit code: 1 if a test failed on any rank, else 77 (FOLDOPT_TEST_SKIPPED, CTest's
+// SKIP_RETURN_CODE) if a test was skipped on any rank, else 0.
 #include "test_util.hpp"
 
 #include <slepcsys.h>
+
+#include <cstdio>
+#include <string>
+
+namespace {
+
+/// Prints each failed assertion of this rank as it happens, on stderr, with its rank.
+class RankFailurePrinter : public ::testing::EmptyTestEventListener {
+ public:
+  explicit RankFailurePrinter(int rank) : rank_(rank) {}
+  // The test's name is kept here: UnitTest::current_test_info() would take the lock that
+  // GoogleTest holds while it calls OnTestPartResult.
+  void OnTestStart(const ::testing::TestInfo& t) override {
+    test_ = std::string(t.test_suite_name()) + "." + t.name();
+  }
+  void OnTestEnd(const ::testing::TestInfo&) override { test_ = "(outside a test)"; }
+  void OnTestPartResult(const ::testing::TestPartResult& r) override {
+    if (!r.failed()) return;
+    std::fprintf(stderr, "[rank %d] FAILED %s at %s:%d:\n[rank %d]   ", rank_, test_.c_str(),
+                 r.file_name() ? r.file_name() : "unknown file", r.line_number(), rank_);
+    for (const char* c = r.message(); *c; ++c) {
+      std::fputc(*c, stderr);
+      if (*c == '\n' && c[1]) std::fprintf(stderr, "[rank %d]   ", rank_);
+    }
+    std::fputc('\n', stderr);
+    std::fflush(stderr);
+  }
+
+ private:
+  int rank_;
+  std::string test_ = "(outside a test)";
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   if (SlepcInitialize(&argc, &argv, nullptr, nullptr)) return 1;
   // PETSc errors become foldopt::Error exceptions inside tests; no traceback noise.
   PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
-  int rank = 0;
+  int rank = 0, size = 1;
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  MPI_Comm_size(PETSC_COMM_WORLD, &size);
   auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
+  // Rank 0 keeps GoogleTest's own printer (which shows its failures in full); at np > 1 every rank
+  // also reports its failures with its rank, so a failure seen on rank 1 alone is not silent.
   if (rank != 0) delete listeners.Release(listeners.default_result_printer());
-  int local_fail = RUN_ALL_TESTS() ? 1 : 0, any_fail = 0;
-  MPI_Allreduce(&local_fail, &any_fail, 1, MPI_INT, MPI_MAX, PETSC_COMM_WORLD);
+  if (size > 1) listeners.Append(new RankFailurePrinter(rank));
+  const int failed = RUN_ALL_TESTS() ? 1 : 0;
+  const int skipped = ::testing::UnitTest::GetInstance()->skipped_test_count() > 0 ? 1 : 0;
+  int local[2] = {failed, skipped}, any[2] = {0, 0};
+  MPI_Allreduce(local, any, 2, MPI_INT, MPI_MAX, PETSC_COMM_WORLD);
   PetscPopErrorHandler();
   SlepcFinalize();
-  return any_fail;
+  if (any[0]) return 1;
+  return any[1] ? foldopt_test::kSkippedExitCode : 0;
 }
 
 #include <unistd.h>

@@ -11,6 +11,25 @@
 
 namespace foldopt_test {
 
+/// Exit code of a test program in which a test was skipped and none failed (tests/mpi_main.cpp);
+/// CTest shows it as skipped (SKIP_RETURN_CODE in tests/CMakeLists.txt).
+constexpr int kSkippedExitCode = 77;
+
+/// True when this program is built with AddressSanitizer (-DFOLDOPT_SANITIZE=address,...).
+constexpr bool address_sanitizer_on() {
+#if defined(__SANITIZE_ADDRESS__)
+  return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return true;
+#else
+  return false;
+#endif
+#else
+  return false;
+#endif
+}
+
 /// Sets options in the global PETSc options database for one scope and clears them after, so
 /// tests do not leak options into each other.
 class ScopedOptions {
