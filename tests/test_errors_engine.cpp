@@ -421,6 +421,12 @@ TEST(EngineErrors, BoxQPGeneratorArguments) {
   BoxQPGenerator gen;
   gen.n = 0;
   expect_error([&] { BoxQP::generate(PETSC_COMM_WORLD, gen); }, PETSC_ERR_ARG_OUTOFRANGE, {"-n 0"});
+  // n·B = 2^32 + 2^17 does not fit a 32-bit PetscInt: refused before anything is allocated.
+  gen.n = 65536;
+  gen.batch = 65538;
+  expect_error([&] { BoxQP::generate(PETSC_COMM_WORLD, gen); }, PETSC_ERR_ARG_OUTOFRANGE,
+               {"-n 65536 -batch 65538", "4295098368 unknowns"});
+  gen.batch = 1;
   gen.n = 16;
   gen.pattern = "diagonal";
   expect_error([&] { BoxQP::generate(PETSC_COMM_WORLD, gen); }, PETSC_ERR_ARG_UNKNOWN_TYPE,

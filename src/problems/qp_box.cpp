@@ -207,6 +207,10 @@ std::unique_ptr<BoxQP> BoxQP::generate(MPI_Comm comm, const BoxQPGenerator& gen)
   FOLDOPT_CHECK(gen.n >= 1, PETSC_ERR_ARG_OUTOFRANGE, "qp_box: -n %" PetscInt_FMT " must be positive", gen.n);
   FOLDOPT_CHECK(gen.batch >= 1, PETSC_ERR_ARG_OUTOFRANGE, "qp_box: -batch %" PetscInt_FMT " must be positive", gen.batch);
   FOLDOPT_CHECK(gen.shift >= 0, PETSC_ERR_ARG_OUTOFRANGE, "qp_box: -shift %g must be nonnegative", (double)gen.shift);
+  // n·B unknowns in all: the product must fit a PetscInt too.
+  FOLDOPT_CHECK((long long)gen.n * (long long)gen.batch <= (long long)PETSC_MAX_INT, PETSC_ERR_ARG_OUTOFRANGE,
+                "qp_box: -n %" PetscInt_FMT " -batch %" PetscInt_FMT ": n*B = %lld unknowns exceeds the largest index %lld",
+                gen.n, gen.batch, (long long)gen.n * (long long)gen.batch, (long long)PETSC_MAX_INT);
   FOLDOPT_CHECK(gen.pattern == "random" || gen.pattern == "block", PETSC_ERR_ARG_UNKNOWN_TYPE,
                 "qp_box: unknown -active_pattern '%s' (random, block)", gen.pattern.c_str());
   const PetscInt n = gen.n, B = gen.batch, N = n * B;
@@ -364,10 +368,6 @@ std::unique_ptr<BoxQP> BoxQP::from_options(MPI_Comm comm) {
   PetscBool gen_set = PETSC_FALSE;
   check_qp_options();
   FOLDOPT_CALL(read_qp_options(comm, &g, hmat, q, lb, ub, PETSC_MAX_PATH_LEN, &gen_set));
-  // n·B unknowns in all: the product must fit a PetscInt too.
-  FOLDOPT_CHECK((long long)g.n * (long long)g.batch <= (long long)PETSC_MAX_INT, PETSC_ERR_ARG_OUTOFRANGE,
-                "qp_box: -n %" PetscInt_FMT " -batch %" PetscInt_FMT ": n*B = %lld unknowns exceeds the largest index %lld",
-                g.n, g.batch, (long long)g.n * (long long)g.batch, (long long)PETSC_MAX_INT);
   if (hmat[0]) {
     FOLDOPT_CHECK(!gen_set, PETSC_ERR_ARG_INCOMP,
                   "qp_box: -Hmat reads an instance; -n, -seed, -shift, -active_pattern and -batch generate one: give one or the other");
