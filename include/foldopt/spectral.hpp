@@ -80,9 +80,9 @@ struct MinimumCheck {
 MinimumCheck check_minimum_symmetric(Mat S, PetscReal alpha, PetscInt steps, PetscReal margin = 1e-8);
 /// General path: Arnoldi (Krylov–Schur, EPS_LARGEST_REAL, `steps` basis vectors, at most two
 /// iterations; converged when the residual is below half the distance from 1) on the Φᵀ shell; options under `prefix` (fold_check_minimum_eps_*).
-/// `products` as for estimate_rho. Flags a converged real eigenvalue λ > 1 + error + margin.
-MinimumCheck check_minimum_general(Mat phi_t, PetscInt steps, const std::string& prefix,
-                                   const PetscInt* products = nullptr, PetscReal margin = 1e-8);
+/// Flags a converged real eigenvalue λ > 1 + error + margin. The products are the caller's to
+/// count (`products` stays 0).
+MinimumCheck check_minimum_general(Mat phi_t, PetscInt steps, const std::string& prefix, PetscReal margin = 1e-8);
 /// Whether a ρ estimate already certifies a non-minimum (its eigenvalue real and above 1 + error).
 bool rho_shows_nonminimum(const RhoEstimate& e, PetscReal margin = 1e-8);
 

@@ -274,7 +274,7 @@ void FoldedLayer::check_minimum() {
     } else {
       const PetscInt p0 = adjoint_.products();
       adjoint_.run_eigensolver([&] {
-        minimum_ = check_minimum_general(adjoint_.phi_t_shell(), minimum_steps_, prefix_ + "check_minimum_", nullptr, margin);
+        minimum_ = check_minimum_general(adjoint_.phi_t_shell(), minimum_steps_, prefix_ + "check_minimum_", margin);
       });
       minimum_.products = adjoint_.products() - p0;
     }

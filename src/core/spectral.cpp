@@ -145,9 +145,12 @@ PetscReal tridiagonal_eigenvalue(const std::vector<PetscReal>& a, const std::vec
   }
   return 0.5 * (lo + hi);
 }
-}  // namespace
 
-namespace {
+/// Whether re + i·im (error bound `err`) is a real eigenvalue above 1, beyond `margin`.
+bool real_above_one(PetscReal re, PetscReal im, PetscReal err, PetscReal margin) {
+  return re > 1 + err + margin * std::max<PetscReal>(1, std::abs(re)) && std::abs(im) <= err + margin * std::abs(re);
+}
+
 /// SLEPc convergence test of the general minimum check: the residual relative to the distance of
 /// the Ritz value from 1.
 PetscErrorCode decided_against_one(EPS, PetscScalar er, PetscScalar ei, PetscReal res, PetscReal* errest, void*) {
@@ -228,11 +231,9 @@ MinimumCheck check_minimum_symmetric(Mat S, PetscReal alpha, PetscInt steps, Pet
   return m;
 }
 
-MinimumCheck check_minimum_general(Mat phi_t, PetscInt steps, const std::string& prefix, const PetscInt* products,
-                                   PetscReal margin) {
+MinimumCheck check_minimum_general(Mat phi_t, PetscInt steps, const std::string& prefix, PetscReal margin) {
   MinimumCheck m;
   const double t0 = wall_time();
-  const PetscInt p0 = products ? *products : 0;
   m.ran = true;
   m.method = "arnoldi on Phi^T";
   m.margin = margin;
@@ -266,19 +267,15 @@ MinimumCheck check_minimum_general(Mat phi_t, PetscInt steps, const std::string&
       FOLDOPT_CALL(EPSGetEigenvalue(eps, 0, &kr, &ki));
       FOLDOPT_CALL(EPSComputeError(eps, 0, EPS_ERROR_ABSOLUTE, &m.error));
       m.lambda = PetscRealPart(kr);
-      const PetscReal im = PetscRealPart(ki);
-      m.nonminimum = m.lambda > 1 + m.error + margin * std::max<PetscReal>(1, std::abs(m.lambda)) &&
-                     std::abs(im) <= m.error + margin * std::abs(m.lambda);
+      m.nonminimum = real_above_one(m.lambda, PetscRealPart(ki), m.error, margin);
     }
   }
-  m.products = products ? *products - p0 : 0;
   m.seconds = wall_time() - t0;
   return m;
 }
 
 bool rho_shows_nonminimum(const RhoEstimate& e, PetscReal margin) {
-  return e.converged && e.re > 1 + e.error + margin * std::max<PetscReal>(1, std::abs(e.re)) &&
-         std::abs(e.im) <= e.error + margin * std::abs(e.re);
+  return e.converged && real_above_one(e.re, e.im, e.error, margin);
 }
 
 void view(const MinimumCheck& m, PetscViewer viewer) {
