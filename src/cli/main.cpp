@@ -83,16 +83,14 @@ void check_cli_options() {
 }
 
 /// PETSc skips command-line words that are neither an option nor its value: `foldopt foo` or
-/// `-n 100 200` would run as if they were not there. (PETSc's rule: a word that starts with a dash
-/// and a letter is an option; the word after it, unless an option itself, is its value.)
+/// `-n 100 200` would run as if they were not there. (A word is an option by options::is_key; the
+/// word after it, unless an option itself, is its value.)
 void check_no_stray_arguments(int argc, char** argv) {
   bool value_ok = false;
   for (int i = 1; i < argc; ++i) {
-    const char* a = argv[i];
-    const bool key = a[0] == '-' && (std::isalpha(static_cast<unsigned char>(a[1])) ||
-                                     (a[1] == '-' && std::isalpha(static_cast<unsigned char>(a[2]))));
+    const bool key = options::is_key(argv[i]);
     FOLDOPT_CHECK(key || value_ok, PETSC_ERR_ARG_WRONG,
-                  "unexpected argument '%s' (not an option, nor the value of one: options are -name [value])", a);
+                  "unexpected argument '%s' (not an option, nor the value of one: options are -name [value])", argv[i]);
     value_ok = key;
   }
 }

@@ -76,14 +76,6 @@ std::string required_value(const char* prefix, const char* name, bool* given) {
   return v;
 }
 
-// PETSc's rule for an option name in argument lists and GetAll's string: a dash, then a letter
-// (a dash and a digit, or "-.5", is a negative number, a value).
-bool is_key(const std::string& tok) {
-  if (tok.size() < 2 || tok[0] != '-') return false;
-  const std::size_t k = tok[1] == '-' ? 2 : 1;
-  return tok.size() > k && std::isalpha(static_cast<unsigned char>(tok[k]));
-}
-
 struct TypeList {
   const char* word;  // the option name ends in "<word>_type"
   const char* what;
@@ -121,6 +113,12 @@ const char* const int_tails[] = {"_max_it", "_max_iter", "_max_funcs", "_restart
                                  "_levels", "_print_level", "_steps", "_seed", "_max_size"};
 
 }  // namespace
+
+bool is_key(const std::string& tok) {
+  if (tok.size() < 2 || tok[0] != '-') return false;
+  const std::size_t k = tok[1] == '-' ? 2 : 1;
+  return tok.size() > k && std::isalpha(static_cast<unsigned char>(tok[k]));
+}
 
 bool raw_value(const char* prefix, const char* name, std::string* value, bool* has_value) {
   const char* v = nullptr;

@@ -25,6 +25,10 @@
 namespace foldopt {
 namespace options {
 
+/// PETSc's rule for an option name in argument lists and in GetAll's string: a dash (or two),
+/// then a letter; a dash and a digit, or "-.5", is a negative number, a value.
+bool is_key(const std::string& word);
+
 /// The raw value of option `-<prefix><name>` (name without the dash): false when not given; when
 /// given, `*value` is its text, or empty with `*has_value` false for an option given alone.
 bool raw_value(const char* prefix, const char* name, std::string* value, bool* has_value);
