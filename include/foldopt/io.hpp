@@ -19,6 +19,7 @@
 #define FOLDOPT_IO_HPP
 
 #include <foldopt/handle.hpp>
+#include <foldopt/params.hpp>
 
 #include <string>
 #include <vector>
@@ -38,6 +39,14 @@ Format format_of(const std::string& path);
 OwnedVec read_vec(MPI_Comm comm, const std::string& path, PetscInt local = PETSC_DECIDE,
                   PetscInt expected_global = PETSC_DETERMINE);
 
+/// Read a vector input that may hold a batch: a MatrixMarket array of n rows and B columns, or
+/// a dense PETSc binary matrix (column b = instance b), or a vector (B = 1). Returns the B·n
+/// entries instance after instance (column-major order: a file's column is an instance), split
+/// by `local` (PETSC_DECIDE: PETSc's split of B·n). `n` is the instance length required
+/// (PETSC_DETERMINE: the file's rows); a mismatch names the file and both sizes. *batch gets B.
+OwnedVec read_batch(MPI_Comm comm, const std::string& path, PetscInt n, PetscInt* batch,
+                    PetscInt local = PETSC_DECIDE);
+
 /// Read a sparse matrix as MATAIJ with rows split by `local_rows` (PETSC_DECIDE for PETSc's split).
 /// A symmetric MatrixMarket file is expanded to both triangles.
 OwnedMat read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows = PETSC_DECIDE);
@@ -54,6 +63,13 @@ class OutputSet {
   void add(const std::string& path, Vec v);
   /// Queue a matrix (written as MatrixMarket coordinate general, or PETSc binary).
   void add(const std::string& path, Mat A);
+  /// Queue a batch vector of B instances of n entries (B = global size / n): written as an
+  /// n×B array (MatrixMarket array, or a dense PETSc binary matrix); B = 1 is written as a vector.
+  void add_batch(const std::string& path, Vec v, PetscInt n);
+  /// Queue a parameter block (or its gradient) as what it is: a matrix with its pattern for
+  /// matrix values, a 1×1 array for a scalar, an n×B array for a per-instance block (n = the
+  /// instance length), a vector otherwise.
+  void add_block(const std::string& path, const ParamBlock& block, PetscInt n);
   /// Collective: throw now what commit would refuse before writing anything: a destination that is
   /// a file read by read_vec / read_mat in this process (same device and inode: symbolic and hard
   /// links, `./a` and `a` are caught; the message names both paths), that exists and is not a

@@ -30,14 +30,6 @@ struct LayerOptions {
   PetscInt minimum_steps = 20;
 };
 
-/// New references to the blocks of `theta` (the same vectors). Built before assigning, so that
-/// `theta` may be the layer's own theta_.
-ParamSet share_blocks(const ParamSet& theta) {
-  ParamSet out;
-  for (std::size_t b = 0; b < theta.size(); ++b) out.add(theta[b].name, theta[b].vec, theta[b].pattern);
-  return out;
-}
-
 PetscErrorCode read_layer_options(MPI_Comm comm, const char* prefix, LayerOptions* o) {
   static const char* const rules[] = {"fixed", "auto"};
   PetscFunctionBeginUser;
@@ -173,7 +165,7 @@ Vec FoldedLayer::forward(const ParamSet& theta) {
     x_ = map_->create_vec();
     FOLDOPT_CALL(VecZeroEntries(x_));
   }
-  theta_ = share_blocks(theta);  // theta may be theta_ itself
+  theta_ = theta.share();  // theta may be theta_ itself
   have_solution_ = false;
   fwd_report_ = fwd_->solve(theta_, x_);  // warm start from the previous x*
   have_solution_ = true;
@@ -184,7 +176,7 @@ void FoldedLayer::set_solution(const ParamSet& theta, Vec x) {
   ensure_parts();
   if (!x_) x_ = map_->create_vec();
   FOLDOPT_CALL(VecCopy(x, x_));
-  theta_ = share_blocks(theta);  // theta may be theta_ itself
+  theta_ = theta.share();  // theta may be theta_ itself
   have_solution_ = true;
 }
 
@@ -236,7 +228,7 @@ ParamSet FoldedLayer::backward(Vec g) {
   ParamSet grad = map_->create_params();
   map_->psi_t(w, grad);
   // check_fd calls forward(), which rebinds theta_: give it the current blocks, not the member.
-  if (check_fd_) fd_ = check_fd(*this, share_blocks(theta_), g, grad);
+  if (check_fd_) fd_ = check_fd(*this, theta_.share(), g, grad);
   if (view_) view(view_viewer_ ? view_viewer_.get() : PETSC_VIEWER_STDOUT_(comm_));
   return grad;
 }

@@ -5,14 +5,42 @@
 
 namespace foldopt {
 
+const char* to_string(BlockKind k) {
+  switch (k) {
+    case BlockKind::instance: return "per instance";
+    case BlockKind::shared: return "shared by the batch";
+    case BlockKind::scalar: return "scalar";
+    case BlockKind::matrix_values: return "matrix values";
+  }
+  return "?";
+}
+
 void ParamSet::add(const std::string& name, Vec v, Mat pattern) {
   FOLDOPT_CHECK(v != nullptr, PETSC_ERR_ARG_NULL, "parameter block '%s': no vector", name.c_str());
+  PetscInt N;
+  FOLDOPT_CALL(VecGetSize(v, &N));
+  add(name, v, pattern ? BlockKind::matrix_values : (N == 1 ? BlockKind::scalar : BlockKind::instance), pattern);
+}
+
+void ParamSet::add(const std::string& name, Vec v, BlockKind kind, Mat pattern) {
+  FOLDOPT_CHECK(v != nullptr, PETSC_ERR_ARG_NULL, "parameter block '%s': no vector", name.c_str());
   FOLDOPT_CHECK(!has(name), PETSC_ERR_ARG_WRONG, "parameter block '%s' given twice", name.c_str());
+  FOLDOPT_CHECK((kind == BlockKind::matrix_values) == (pattern != nullptr), PETSC_ERR_ARG_WRONG,
+                "parameter block '%s': a pattern goes with matrix values, and only with them", name.c_str());
   ParamBlock b;
   b.name = name;
   b.vec = OwnedVec::share(v);
   b.pattern = OwnedMat::share(pattern);
+  b.kind = kind;
   blocks_.push_back(std::move(b));
+}
+
+const ParamBlock& ParamSet::block(const std::string& name) const {
+  for (const auto& b : blocks_)
+    if (b.name == name) return b;
+  std::string known;
+  for (const auto& b : blocks_) known += (known.empty() ? "" : ", ") + b.name;
+  detail::throw_error(PETSC_ERR_ARG_WRONG, "no parameter block '" + name + "' (blocks: " + known + ")");
 }
 
 bool ParamSet::has(const std::string& name) const {
@@ -21,14 +49,7 @@ bool ParamSet::has(const std::string& name) const {
   return false;
 }
 
-Vec ParamSet::get(const std::string& name) const {
-  for (const auto& b : blocks_)
-    if (b.name == name) return b.vec;
-  std::string known;
-  for (const auto& b : blocks_) known += (known.empty() ? "" : ", ") + b.name;
-  detail::throw_error(PETSC_ERR_ARG_WRONG,
-                      "no parameter block '" + name + "' (blocks: " + known + ")");
-}
+Vec ParamSet::get(const std::string& name) const { return block(name).vec; }
 
 std::vector<std::string> ParamSet::names() const {
   std::vector<std::string> out;
@@ -42,8 +63,14 @@ ParamSet ParamSet::zeros_like() const {
     OwnedVec v;
     FOLDOPT_CALL(VecDuplicate(b.vec, v.out()));
     FOLDOPT_CALL(VecZeroEntries(v));
-    out.add(b.name, v, b.pattern);
+    out.add(b.name, v, b.kind, b.pattern);
   }
+  return out;
+}
+
+ParamSet ParamSet::share() const {
+  ParamSet out;
+  for (const auto& b : blocks_) out.add(b.name, b.vec, b.kind, b.pattern);
   return out;
 }
 

@@ -73,7 +73,7 @@ void PgdMap::linearize(Vec x, const ParamSet& theta) {
   }
   FOLDOPT_CALL(VecCopy(x, x_));
   theta_ = ParamSet();
-  for (std::size_t b = 0; b < theta.size(); ++b) theta_.add(theta[b].name, theta[b].vec, theta[b].pattern);
+  theta_ = theta.share();
   problem_.objective_gradient(x, theta, work_);
   FOLDOPT_CALL(VecWAXPY(work2_, -alpha_, work_, x));  // z
   if (problem_.has_bounds()) problem_.bounds(theta, lb_, ub_);
