@@ -112,12 +112,19 @@ TEST(Checks, FixedPointResidual) {
   const PetscReal r = foldopt::fixed_point_residual(map, x, p->params());
   EXPECT_GT(r, 1e-3);
 
-  // Against the definition, in dense Eigen: ‖P(x − α(Hx − q)) − x‖∞ / max(1, ‖x‖∞).
+  // Against the definition, in dense Eigen: ‖P(x − α(Hx − q)) − x‖∞ / (α max(1, ‖x‖∞)) (the
+  // gradient mapping: a smaller α does not make the check weaker).
   const Dense dn = dense_of(*p);
   const VectorXd xv = foldopt_ref::to_eigen(x);
   const VectorXd u = (xv - map.stepsize() * (dn.H * xv - dn.q)).cwiseMax(dn.lb).cwiseMin(dn.ub);
-  const double ref = (u - xv).lpNorm<Eigen::Infinity>() / std::max(1.0, xv.lpNorm<Eigen::Infinity>());
+  const double ref = (u - xv).lpNorm<Eigen::Infinity>() / (map.stepsize() * std::max(1.0, xv.lpNorm<Eigen::Infinity>()));
   EXPECT_NEAR(r, ref, 1e-12 * ref);
+  // The same point with a stepsize 1000 times smaller: ‖x − U(x)‖ shrinks with α, the check does not.
+  map.set_stepsize(map.stepsize() * 1e-3);
+  const VectorXd u2 = (xv - map.stepsize() * (dn.H * xv - dn.q)).cwiseMax(dn.lb).cwiseMin(dn.ub);
+  const double ref2 = (u2 - xv).lpNorm<Eigen::Infinity>() / (map.stepsize() * std::max(1.0, xv.lpNorm<Eigen::Infinity>()));
+  EXPECT_GT(ref2, 1e-3);
+  EXPECT_NEAR(foldopt::fixed_point_residual(map, x, p->params()), ref2, 1e-9 * ref2);
 }
 
 // A direction in block `name` of θ: random entries where θ is finite, zero elsewhere (infinite

@@ -184,13 +184,15 @@ TEST(EngineErrors, FixedPointCheckFails) {
   OwnedVec g = random_g(*p);
   const std::string msg = expect_error([&] { layer.backward(g); }, PETSC_ERR_NOT_CONVERGED,
                                        {"fixed-point", "callback", "'pgd'", "-fold_check_fixed_point"});
-  const double quoted = number_after(msg, "max(1, ||x*||_inf) = ");
-  // The residual by its definition, in dense Eigen: ‖P(x − α(Hx − q)) − x‖∞ / max(1, ‖x‖∞).
+  const double quoted = number_after(msg, "max(1, ||s*||_inf)) = ");
+  // The residual by its definition, in dense Eigen: ‖P(x − α(Hx − q)) − x‖∞ / (α max(1, ‖x‖∞)),
+  // the gradient mapping of the prox-gradient map pgd.
   const foldopt_ref::VectorXd xv = foldopt_ref::to_eigen(x), qv = foldopt_ref::to_eigen(p->params().get("q"));
   const foldopt_ref::VectorXd u = (xv - layer.map().stepsize() * (foldopt_ref::gather_dense(p->H()) * xv - qv))
                                       .cwiseMax(foldopt_ref::to_eigen(p->params().get("lb")))
                                       .cwiseMin(foldopt_ref::to_eigen(p->params().get("ub")));
-  const double direct = (u - xv).lpNorm<Eigen::Infinity>() / std::max(1.0, xv.lpNorm<Eigen::Infinity>());
+  const double direct = (u - xv).lpNorm<Eigen::Infinity>() /
+                        (layer.map().stepsize() * std::max(1.0, xv.lpNorm<Eigen::Infinity>()));
   EXPECT_GT(direct, 1e-6);
   EXPECT_NEAR(quoted, direct, 1e-3 * direct) << msg;
   EXPECT_NEAR(layer.fixed_point_residual(), direct, 1e-12 * direct);

@@ -23,6 +23,7 @@
 
 #include <exception>
 #include <string>
+#include <vector>
 
 namespace foldopt {
 
@@ -64,6 +65,10 @@ class AdjointSolver {
   void set_rho(PetscReal rho) { rho_ = rho; }
   /// Reads -<prefix>backward, -<prefix>jacobian_max_size, -<prefix>monitor and the KSP options.
   void set_from_options();
+
+  /// Option prefixes read only at set-up, in the first solve: the preconditioner's levels and
+  /// sub-solvers, the Jacobian path's factorization.
+  std::vector<std::string> deferred_option_prefixes() const;
 
   /// Solve (I − Φᵀ) w = g at the map's current linearization; w is the initial guess on entry
   /// only when the KSP is told to use a nonzero guess. Throws on non-convergence.

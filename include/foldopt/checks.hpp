@@ -1,5 +1,7 @@
 // foldopt: checks every map and layer can be put through.
-//   * fixed-point residual ‖U(x*) − x*‖∞ / max(1, ‖x*‖∞): small, or the gradient is wrong;
+//   * fixed-point residual ‖U(x*) − x*‖∞ / (scale · max(1, ‖x*‖∞)), scale the map's
+//     fixed_point_scale() (α for a prox-gradient map, whose x − U(x) is α times the gradient
+//     mapping): small, or the gradient is wrong;
 //   * dot-product tests ⟨Φu, v⟩ = ⟨u, Φᵀv⟩ and ⟨Ψ dθ, v⟩ = ⟨dθ, Ψᵀv⟩ with random u, v, dθ;
 //   * finite differences of the loss L = ⟨g, x*(θ)⟩ along a random direction in θ.
 #ifndef FOLDOPT_CHECKS_HPP
@@ -15,7 +17,7 @@ namespace foldopt {
 class UpdateMap;
 class FoldedLayer;
 
-/// ‖U(x) − x‖∞ / max(1, ‖x‖∞) (collective).
+/// ‖U(x) − x‖∞ / (map.fixed_point_scale() · max(1, ‖x‖∞)) (collective).
 PetscReal fixed_point_residual(UpdateMap& map, Vec x, const ParamSet& theta);
 
 struct DotTest {

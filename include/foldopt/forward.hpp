@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace foldopt {
 
@@ -48,6 +49,9 @@ class ForwardSolver {
   /// that fails or does not converge throws foldopt::Error with the solver's reason.
   virtual ForwardReport solve(const ParamSet& theta, Vec x) = 0;
   virtual void view(PetscViewer viewer) const;
+  /// Option prefixes the solver's objects read only at set-up, during the solve (a KSP's
+  /// preconditioner levels): a program checks them at the end (UpdateMap has the same).
+  virtual std::vector<std::string> deferred_option_prefixes() const { return {}; }
 };
 
 /// What a forward solver is built from.

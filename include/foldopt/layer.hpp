@@ -1,20 +1,23 @@
 // foldopt: the folded layer, the user-facing object.
 //
-//   forward(θ)  → x*     through a ForwardSolver (warm-started from the previous x*)
-//   backward(g) → ∂L/∂θ  per parameter block: check ‖U(x*) − x*‖, linearize the map at (x*, θ),
-//                        optionally choose the stepsize and estimate ρ(Φ), solve (I − Φᵀ) w = g,
-//                        return Ψᵀ w.
+//   forward(θ)  → x*     through a ForwardSolver (warm-started from the previous state s*), which
+//                        returns the map's full state s*; x* = R(s*; θ) is its readout
+//   backward(g) → ∂L/∂θ  per parameter block, g = ∂L/∂x*: check ‖U(s*) − s*‖, linearize the map
+//                        at (s*, θ) (its stepsize rule may choose α there), optionally estimate
+//                        ρ(Φ), solve (I − Φᵀ) w = (∂R/∂s)ᵀ g, return Ψᵀ w + (∂R/∂θ)ᵀ g.
 //
 // Options (prefix `fold_` by default; -help lists them):
-//   -fold_map_type NAME            update map (default: the problem's own)
-//   -fold_fwd_type NAME            forward solver (default: tao for a Problem, snes for a bare map)
+//   -fold_map_type NAME            update map (default: the problem's own) and its own options
+//                                  (e.g. -fold_pgd_stepsize, -fold_stepsize fixed|auto)
+//   -fold_fwd_type NAME            forward solver (default: the problem's own, snes for a bare map)
 //                                  and -fold_fwd_* its options
 //   -fold_backward krylov|jacobian adjoint method (-fold_ksp_*, -fold_pc_*, -fold_jacobian_*)
 //   -fold_backward unrolled        baseline: differentiate K unrolled steps of the map instead
 //                                  (-fold_unrolled_*, see unrolled.hpp; x* is its reference)
 //   -fold_rho                      estimate ρ(Φ) before each backward (-fold_rho_eps_*)
-//   -fold_stepsize fixed|auto      keep the map's stepsize, or set α = 2/(λmin + λmax)
-//   -fold_check_fixed_point TOL    fixed-point check before every backward (default 1e-6)
+//   -fold_check_fixed_point TOL    fixed-point check before every backward (default 1e-6):
+//                                  ‖U(s*) − s*‖∞ / (scale · max(1, ‖s*‖∞)), scale the map's
+//                                  fixed_point_scale() (α for prox-gradient maps)
 //   -fold_check_fd                 finite-difference check of each gradient (costly)
 //   -fold_check_minimum            refuse a fixed point where Φ has a real eigenvalue above 1 (a
 //                                  saddle point or a maximum: negative curvature of the reduced
@@ -40,8 +43,6 @@ namespace foldopt {
 
 class Problem;
 
-enum class StepsizeRule { fixed, automatic };
-
 class FoldedLayer {
  public:
   /// A layer for `problem` (which must outlive it); the map and forward solver are created from
@@ -55,6 +56,7 @@ class FoldedLayer {
   void set_forward(std::unique_ptr<ForwardSolver> fwd);
   /// Shortcut for set_forward(CallbackForward(f)).
   void set_forward_callback(CallbackForward::Function f);
+  /// The map's stepsize rule before its options are read (UpdateMap::set_stepsize_rule).
   void set_stepsize_rule(StepsizeRule r) { stepsize_rule_ = r; }
   void set_fixed_point_tolerance(PetscReal tol) { fp_tol_ = tol; }
   void set_estimate_rho(bool on) { estimate_rho_ = on; }
@@ -70,12 +72,16 @@ class FoldedLayer {
 
   /// x*(θ). The returned vector belongs to the layer and holds x* until the next forward.
   Vec forward(const ParamSet& theta);
-  /// ∂L/∂θ for g = ∂L/∂x*, per block of θ, at the last forward's solution.
+  /// ∂L/∂θ for g = ∂L/∂x* (the solution's layout), per block of θ, at the last forward's solution.
   ParamSet backward(Vec g);
 
-  /// Install x* (for a solution computed elsewhere) without a forward solve.
-  void set_solution(const ParamSet& theta, Vec x);
-  Vec solution() const { return x_; }
+  /// Install the state s* (for a solution computed elsewhere) without a forward solve; x* is
+  /// its readout.
+  void set_solution(const ParamSet& theta, Vec state);
+  /// x* = R(s*; θ) (the state itself for maps without a readout).
+  Vec solution() const { return xsol_ ? xsol_.get() : x_.get(); }
+  /// The map's state s* from the last forward.
+  Vec state() const { return x_; }
   const ParamSet& theta() const { return theta_; }
 
   UpdateMap& map();
@@ -88,13 +94,18 @@ class FoldedLayer {
   const RhoEstimate& rho_estimate() const { return rho_; }
   /// The minimum check of the last backward (`ran` false when off or not yet run).
   const MinimumCheck& minimum_check() const { return minimum_; }
-  const ExtremeEigenvalues& stepsize_estimate() const { return step_eigs_; }
+  /// The eigenvalues the map's automatic stepsize rule found at the last linearization.
+  const ExtremeEigenvalues& stepsize_estimate() const;
   PetscReal fixed_point_residual() const { return fp_residual_; }
   /// Estimate ρ(Φ) at the current linearization now (also done in backward under -fold_rho).
   const RhoEstimate& estimate_rho();
   /// Finite-difference checks of the last backward (also run under -fold_check_fd).
   const std::vector<FdCheck>& fd_checks() const { return fd_; }
   void view(PetscViewer viewer) const;
+  /// Option prefixes that the layer's objects (its SLEPc estimates, the adjoint's preconditioner,
+  /// the forward solver's and the map's inner solvers) read only during a solve: a program that
+  /// checks for unused options before solving judges these at the end.
+  std::vector<std::string> deferred_option_prefixes();
   /// Where -fold_view reports after each backward: its viewer, stdout when named alone, nullptr
   /// without -fold_view (a caller that prints the report itself skips it when they coincide).
   PetscViewer view_viewer() const {
@@ -104,8 +115,9 @@ class FoldedLayer {
  private:
   void ensure_parts();
   void linearize();
+  void update_solution();
   void check_minimum();
-  ParamSet backward_unrolled(Vec g);
+  ParamSet backward_unrolled(Vec g, Vec g_solution);
 
   MPI_Comm comm_;
   std::string prefix_;
@@ -119,10 +131,9 @@ class FoldedLayer {
   Owned<PetscViewer, PetscViewerDestroy> view_viewer_;  ///< -fold_view's viewer, if one was named
   bool have_solution_ = false;
   ParamSet theta_;
-  OwnedVec x_;
+  OwnedVec x_, xsol_;  ///< the state s*, and x* = R(s*) when the map has a readout
   ForwardReport fwd_report_;
   RhoEstimate rho_;
-  ExtremeEigenvalues step_eigs_;
   bool check_minimum_ = true, accept_nonminimum_ = false;
   PetscInt minimum_steps_ = 20;
   MinimumCheck minimum_;

@@ -3,18 +3,30 @@
 //
 // One description serves both sides: forward solvers (TAO, SNES on a map, user callbacks) use its
 // objective, gradient, Hessian products and bounds; update maps (PGD, …) take their Jacobians Φ
-// and Ψ from the same functions. A problem names its default map.
+// and Ψ from the same functions. A problem in composite form min f(x; θ) + h(x; θ) gives its
+// parts (objective(), prox()), which a prox-gradient map composes; its Problem functions then
+// default to the objective's. A problem names its default map and forward solver and prints its
+// own report lines (view), so that programs need not know it by name.
+//
+// The unknowns of a Problem are the map's *state*; a problem whose user-facing solution is another
+// vector (TV denoising solved through its dual: x = d − Dᵀy) gives a readout x = R(s; θ).
 #ifndef FOLDOPT_PROBLEM_HPP
 #define FOLDOPT_PROBLEM_HPP
 
 #include <foldopt/params.hpp>
 #include <foldopt/registry.hpp>
 
-#include <memory>
+#include <petscviewer.h>
 
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace foldopt {
+
+class Objective;
+class Prox;
 
 class Problem {
  public:
@@ -28,20 +40,45 @@ class Problem {
   virtual const ParamSet& params() const = 0;
   /// Name of the update map that backs this problem by default.
   virtual std::string default_map() const = 0;
+  /// Name of the forward solver used by default (tao unless the problem knows better).
+  virtual std::string default_forward() const { return "tao"; }
+  /// The problem's own report lines (sizes, nonzeros, how it was built).
+  virtual void view(PetscViewer viewer) const { (void)viewer; }
+  /// Named matrices of the problem's data, for -problem_out (e.g. {"H", H}).
+  virtual std::vector<std::pair<std::string, Mat>> data_matrices() const { return {}; }
 
-  /// f(x; θ) and its gradient ∇ₓf (g may be null).
-  virtual PetscReal objective_gradient(Vec x, const ParamSet& theta, Vec g) = 0;
-  /// y = ∇²ₓf(x; θ) v.
-  virtual void hessian_mult(Vec x, const ParamSet& theta, Vec v, Vec y) = 0;
-  /// ∇²ₓf(x; θ) assembled (new reference), or null if the problem cannot assemble it.
-  virtual OwnedMat hessian(Vec x, const ParamSet& theta) { (void)x; (void)theta; return OwnedMat(); }
+  /// The parts of a composite problem min f(x; θ) + h(x; θ) for prox-gradient maps (owned by
+  /// the problem), or null: a prox-gradient map then takes f from the functions below and h
+  /// from the bounds (the indicator of lb ≤ x ≤ ub, or h = 0).
+  virtual Objective* objective() { return nullptr; }
+  virtual Prox* prox() { return nullptr; }
+
+  /// f(x; θ) and its gradient ∇ₓf (g may be null). Default: the objective()'s.
+  virtual PetscReal objective_gradient(Vec x, const ParamSet& theta, Vec g);
+  /// y = ∇²ₓf(x; θ) v. Default: the objective()'s.
+  virtual void hessian_mult(Vec x, const ParamSet& theta, Vec v, Vec y);
+  /// Whether hessian() assembles ∇²f (declared, so that nobody evaluates it to find out).
+  /// Default: the objective()'s declaration.
+  virtual bool has_hessian() const;
+  /// ∇²ₓf(x; θ) assembled (new reference), or null if the problem cannot assemble it. Default:
+  /// the objective()'s where it declares one.
+  virtual OwnedMat hessian(Vec x, const ParamSet& theta);
   /// True when f is quadratic in x (its Hessian does not depend on x): solvers that assume it
-  /// (TAO's gpcg and bqpip) are refused for other problems.
-  virtual bool is_quadratic() const { return false; }
+  /// (TAO's gpcg and bqpip) are refused for other problems. Default: the objective()'s.
+  virtual bool is_quadratic() const;
   /// out_b = (∂(∇ₓf)/∂θ_b)ᵀ v for every block b of `out` that enters the gradient (others zero).
-  virtual void gradient_param_t(Vec x, const ParamSet& theta, Vec v, ParamSet& out) = 0;
+  virtual void gradient_param_t(Vec x, const ParamSet& theta, Vec v, ParamSet& out);
   /// y = Σ_b ∂(∇ₓf)/∂θ_b dθ_b.
-  virtual void gradient_param(Vec x, const ParamSet& theta, const ParamSet& dtheta, Vec y) = 0;
+  virtual void gradient_param(Vec x, const ParamSet& theta, const ParamSet& dtheta, Vec y);
+
+  /// The solution x = R(s; θ) of a problem whose unknowns s are not the user's solution.
+  virtual bool has_readout() const { return false; }
+  virtual const Layout& solution_layout() const { return layout(); }
+  virtual void readout(Vec s, const ParamSet& theta, Vec x);
+  /// h = (∂R/∂s)ᵀ g at s.
+  virtual void readout_t(Vec s, const ParamSet& theta, Vec g, Vec h);
+  /// out_b += (∂R/∂θ_b)ᵀ g at s.
+  virtual void readout_param_t(Vec s, const ParamSet& theta, Vec g, ParamSet& out);
 
   /// Bounds: lb and ub as vectors (entries ±inf where unbounded); the names of the parameter
   /// blocks they are (empty if a bound is fixed data or absent).

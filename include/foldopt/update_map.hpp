@@ -1,25 +1,38 @@
-// foldopt: the update map U(x; θ), one step of an iterative solver.
+// foldopt: the update map U(s; θ), one step of an iterative solver.
 //
-// A fixed point x* = U(x*; θ) is the solution of the optimization problem. The backward pass needs
-// products with the Jacobians Φ = ∂U/∂x and Ψ = ∂U/∂θ at (x*, θ), taken after linearize(x*, θ):
-//     (I − Φᵀ) w = g,   ∂L/∂θ = Ψᵀ w.
+// A fixed point s* = U(s*; θ) solves the optimization problem. The map iterates on a *state* s,
+// which need not be the user's solution: TV denoising folds its dual iteration (s = y, one entry
+// per row of D) while the solution is x = d − Dᵀy; ADMM carries (x, z, y). The solution is a
+// *readout* x = R(s; θ) (the identity by default). The backward pass needs products with the
+// Jacobians Φ = ∂U/∂s and Ψ = ∂U/∂θ at (s*, θ), taken after linearize(s*, θ); with g = ∂L/∂x:
+//     (I − Φᵀ) w = (∂R/∂s)ᵀ g,   ∂L/∂θ = Ψᵀ w + (∂R/∂θ)ᵀ g.
 // Users implement UpdateMap for their own solver step; the library wraps it in MatShells.
-// Required: apply, linearize, phi_t, psi_t. Optional (advertised by has_*): the forward products
-// phi and psi (for dot-product tests and forward mode), the diagonal of Φ (Jacobi
-// preconditioning), and Φ assembled as a sparse matrix with PETSc matrix operations (for
-// preconditioners and Jacobian extraction).
+// Required: apply, linearize, phi_t, psi_t. Optional, *declared* by the has_* functions (never
+// found out by evaluating the map somewhere): the forward products phi and psi (dot-product tests,
+// forward mode), the diagonal of Φ (Jacobi preconditioning), Φ assembled as a sparse matrix with
+// PETSc matrix operations (preconditioners, Jacobian extraction), a readout.
 //
-// A map whose products Φᵀv themselves need an inner solve (a projection that is a QP) owns an
-// inner AdjointSolver with the prefix `fold_inner_`; nothing in this interface changes.
+// Maps are configured objects like PETSc's: built from a MapContext (communicator, problem,
+// options prefix), then set_from_options() reads the map's own options (e.g. -fold_pgd_stepsize),
+// and view() prints its report lines. A map whose products Φᵀv themselves need an inner solve (a
+// projection that is a QP) owns an inner AdjointSolver with the prefix `<prefix>inner_`.
 #ifndef FOLDOPT_UPDATE_MAP_HPP
 #define FOLDOPT_UPDATE_MAP_HPP
 
 #include <foldopt/params.hpp>
 #include <foldopt/registry.hpp>
+#include <foldopt/spectral.hpp>
+
+#include <petscviewer.h>
 
 #include <string>
+#include <vector>
 
 namespace foldopt {
+
+/// How a map with a free stepsize sets it: keep it (its default or the user's), or choose it
+/// at each linearization from the extreme eigenvalues of its stepsize operator (-fold_stepsize).
+enum class StepsizeRule { fixed, automatic };
 
 class UpdateMap {
  public:
@@ -27,10 +40,26 @@ class UpdateMap {
 
   /// Registered name (e.g. "pgd").
   virtual std::string type() const = 0;
-  /// Layout of x (B instances of n unknowns).
+  /// Layout of the state s (B instances of n entries).
   virtual const Layout& layout() const = 0;
-  /// A new vector with the layout of x.
+  /// A new vector with the layout of the state.
   OwnedVec create_vec() const;
+  /// Layout of the solution x = R(s; θ) (the state's without a readout).
+  virtual const Layout& solution_layout() const { return layout(); }
+  OwnedVec create_solution_vec() const;
+
+  /// Options prefix (default fold_) under which set_from_options reads the map's own options.
+  void set_options_prefix(const std::string& prefix) { prefix_ = prefix; }
+  const std::string& options_prefix() const { return prefix_; }
+  /// Read the map's own options (once, after the code's defaults: the command line wins). The
+  /// base reads -<prefix>stepsize fixed|auto for a map with a free stepsize; a map that
+  /// overrides this calls it.
+  virtual void set_from_options();
+  /// Report lines for -fold_view beyond describe() (which the layer prints first); default none.
+  virtual void view(PetscViewer viewer) const;
+  /// Option prefixes the map's objects read only when they are set up (after the run has
+  /// started: e.g. an inner KSP's preconditioner): the executable judges them at the end.
+  virtual std::vector<std::string> deferred_option_prefixes() const { return {}; }
   /// Parameter blocks with the names and layouts this map differentiates into, all zero.
   virtual ParamSet create_params() const = 0;
 
@@ -43,6 +72,15 @@ class UpdateMap {
   /// out_b = (∂U/∂θ_b)ᵀ v for every block b of `out` (overwrites).
   virtual void psi_t(Vec v, ParamSet& out) = 0;
 
+  /// Readout x = R(s; θ) and its transposed products at the linearization. Without one
+  /// (has_readout() false) R is the identity and the layer never calls these.
+  virtual bool has_readout() const { return false; }
+  virtual void readout(Vec s, const ParamSet& theta, Vec x);
+  /// h = (∂R/∂s)ᵀ g (h has the state's layout, g the solution's).
+  virtual void readout_t(Vec g, Vec h);
+  /// out_b += (∂R/∂θ_b)ᵀ g.
+  virtual void readout_param_t(Vec g, ParamSet& out);
+
   virtual bool has_phi() const { return false; }
   /// y = Φ u.
   virtual void phi(Vec u, Vec y);
@@ -53,8 +91,14 @@ class UpdateMap {
   /// d = diag(Φ).
   virtual void get_diagonal(Vec d);
   virtual bool can_assemble() const { return false; }
-  /// Φ as a sparse matrix (new reference), built with matrix operations, never by probing.
+  /// Φ as a sparse matrix (new reference), built with matrix operations, never by probing; with
+  /// has_low_rank(), its sparse part Φ_s, Φ = Φ_s + U Vᵀ.
   virtual OwnedMat assemble_phi();
+  /// Whether Φ = Φ_s + U Vᵀ with a low-rank part (a simplex projection's Jacobian, say), and the
+  /// factors (N×r, new references). A preconditioner uses the sparse part; a direct solve adds
+  /// the low-rank part by Woodbury.
+  virtual bool has_low_rank() const { return false; }
+  virtual void low_rank(OwnedMat* U, OwnedMat* V);
 
   /// The stepsize inside U (0 if the map has none), and whether it may be changed.
   virtual PetscReal stepsize() const { return 0; }
@@ -64,15 +108,38 @@ class UpdateMap {
   /// linearization (PGD on a quadratic: the Hessian restricted to the free set); the best
   /// stepsize is then 2/(λmin + λmax). Null if the map has none.
   virtual OwnedMat stepsize_operator() { return OwnedMat(); }
+  /// The stepsize rule and, under `automatic`, the eigenvalues it found at the last linearization.
+  void set_stepsize_rule(StepsizeRule r);
+  StepsizeRule stepsize_rule() const { return rule_; }
+  const ExtremeEigenvalues& stepsize_eigenvalues() const { return step_eigs_; }
+  /// Apply the rule at the current linearization. Under StepsizeRule::automatic: α = 2/(λmin +
+  /// λmax) of stepsize_operator() by SLEPc (options -<prefix>stepsize_eps_*), set with
+  /// set_stepsize; returns whether α changed (the caller then linearizes again). Refuses an
+  /// operator without a positive eigenvalue (not a minimum).
+  bool adapt_stepsize();
+  /// The scale of the fixed-point residual: ‖s − U(s)‖ is divided by it before the check. A
+  /// prox-gradient map returns α, since s − U(s) = α G_α(s) (the gradient mapping) and a tiny α
+  /// would pass any s; other maps 1.
+  virtual PetscReal fixed_point_scale() const { return 1; }
 
   /// Text for -fold_view.
   virtual std::string describe() const { return type(); }
+
+ protected:
+  std::string prefix_ = "fold_";
+  StepsizeRule rule_ = StepsizeRule::fixed;
+  ExtremeEigenvalues step_eigs_;
 };
 
 class Problem;
-using MapRegistry = Registry<UpdateMap, Problem&>;
-/// The registry of update maps built from a Problem (built-ins registered on first use;
-/// -fold_map_type NAME picks one).
+/// What a map is built from (as ForwardContext for forward solvers).
+struct MapContext {
+  MPI_Comm comm = MPI_COMM_NULL;
+  Problem* problem = nullptr;
+  std::string prefix = "fold_";
+};
+using MapRegistry = Registry<UpdateMap, const MapContext&>;
+/// The registry of update maps (built-ins registered on first use; -fold_map_type NAME picks one).
 MapRegistry& map_registry();
 
 }  // namespace foldopt

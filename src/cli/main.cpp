@@ -1,11 +1,13 @@
 // foldopt: the command-line program (the main job).
 //
-//   foldopt -problem qp_box [-n N -seed S | -Hmat H.mtx -q q.mtx -lb lb.mtx -ub ub.mtx]
+//   foldopt -problem NAME [the problem's options: -n N -seed S, or its input files]
 //           [-dLdx g.mtx] [-x_out x.mtx] [-grad_out out/g.mtx] [-problem_out out/p.mtx] [-fold_* options]
 //
-// Builds or reads the problem, solves forward, checks the fixed point, estimates ρ(Φ), solves the
-// adjoint, writes x* and ∂L/∂θ (one file per parameter block), and prints a short report. Every
-// error ends the run with one line and a nonzero exit code, and no output file is written.
+// Builds or reads the problem (any registered one: the program knows none by name), solves
+// forward, checks the fixed point, estimates ρ(Φ), solves the adjoint, writes x* and ∂L/∂θ (one
+// file per parameter block, each as what it is: an n×B array for a batch, a 1×1 array for a
+// scalar, a matrix with its pattern for matrix values), and prints a short report. Every error
+// ends the run with one line and a nonzero exit code, and no output file is written.
 #include <foldopt/foldopt.hpp>
 
 #include "core/options.hpp"
@@ -25,14 +27,20 @@
 #include <utility>
 #include <vector>
 
-static const char help[] =
-    "foldopt: gradients through optimization solvers by folded optimization.\n"
-    "  -problem NAME     problem (qp_box)\n"
+namespace {
+std::string registered(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+}  // namespace
+
+static const char help_tail[] =
     "  -dLdx FILE        upstream gradient dL/dx* (default: random, seeded by -loss_seed)\n"
     "  -x_out FILE       write x*\n"
     "  -grad_out FILE    write dL/dtheta, one file per parameter block: DIR/g.mtx -> DIR/g.<block>.mtx\n"
-    "  -problem_out FILE write the problem solved: DIR/p.mtx -> DIR/p.H.mtx (Hessian), DIR/p.<block>.mtx\n"
-    "                    (each parameter block, e.g. q, lb, ub) and DIR/p.dLdx.mtx (the dL/dx* used)\n"
+    "  -problem_out FILE write the problem solved: DIR/p.mtx -> DIR/p.<matrix>.mtx (its data matrices, e.g. H),\n"
+    "                    DIR/p.<block>.mtx (each parameter block) and DIR/p.dLdx.mtx (the dL/dx* used)\n"
     "Files: .mtx is MatrixMarket, anything else PETSc binary. See -help for every -fold_ option.\n\n";
 
 namespace {
@@ -40,7 +48,7 @@ namespace {
 using namespace foldopt;
 
 struct CliOptions {
-  char problem[256] = "qp_box";
+  char problem[256] = "qp_box";  // the default problem
   char dldx[PETSC_MAX_PATH_LEN] = "";
   char x_out[PETSC_MAX_PATH_LEN] = "";
   char grad_out[PETSC_MAX_PATH_LEN] = "";
@@ -53,7 +61,8 @@ struct CliOptions {
 PetscErrorCode read_cli_options(MPI_Comm comm, CliOptions* o) {
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, nullptr, "foldopt executable", "foldopt");
-  PetscCall(PetscOptionsString("-problem", "Problem to solve (qp_box)", "problem_registry", o->problem, o->problem,
+  const std::string problems = "Problem to solve (" + registered(problem_registry().names()) + ")";
+  PetscCall(PetscOptionsString("-problem", problems.c_str(), "problem_registry", o->problem, o->problem,
                                sizeof o->problem, nullptr));
   PetscCall(PetscOptionsString("-dLdx", "Upstream gradient dL/dx* (file)", "", o->dldx, o->dldx, sizeof o->dldx, nullptr));
   PetscCall(PetscOptionsInt("-loss_seed", "Seed of the random dL/dx* used when -dLdx is not given", "", o->loss_seed,
@@ -95,8 +104,8 @@ void check_no_stray_arguments(int argc, char** argv) {
   }
 }
 
-/// Options given but never read. `deferred` lists name prefixes read only later in the run
-/// (SLEPc estimates, factorizations): they are judged at the final check.
+/// Options given but never read. `deferred` lists name prefixes read only later in the run (the
+/// objects' deferred_option_prefixes: SLEPc estimates, factorizations): judged at the final check.
 std::vector<std::string> unused_options(const std::vector<std::string>& deferred) {
   PetscInt n = 0;
   char **names = nullptr, **values = nullptr;
@@ -137,17 +146,17 @@ double max_over_ranks(MPI_Comm comm, double v) {
 }
 
 /// Queue the run's outputs: x* (-x_out), one file per gradient block (-grad_out), and the problem
-/// (-problem_out: H when given, every parameter block, dL/dx*).
-void queue_outputs(io::OutputSet& out, const CliOptions& o, const Problem& problem, Vec x, const ParamSet& grad, Mat H,
-                   Vec g) {
-  if (o.x_out[0]) out.add(o.x_out, x);
+/// (-problem_out: its data matrices, every parameter block, dL/dx*). Batches are n×B arrays.
+void queue_outputs(io::OutputSet& out, const CliOptions& o, const Problem& problem, Vec x, const ParamSet& grad, Vec g) {
+  const PetscInt n = problem.solution_layout().n, ns = problem.layout().n;
+  if (o.x_out[0]) out.add_batch(o.x_out, x, n);
   if (o.grad_out[0])
-    for (std::size_t b = 0; b < grad.size(); ++b) out.add(io::block_path(o.grad_out, grad[b].name), grad[b].vec);
+    for (std::size_t b = 0; b < grad.size(); ++b) out.add_block(io::block_path(o.grad_out, grad[b].name), grad[b], ns);
   if (o.problem_out[0]) {
-    if (H) out.add(io::block_path(o.problem_out, "H"), H);
+    for (const auto& m : problem.data_matrices()) out.add(io::block_path(o.problem_out, m.first), m.second);
     const ParamSet& theta = problem.params();
-    for (std::size_t b = 0; b < theta.size(); ++b) out.add(io::block_path(o.problem_out, theta[b].name), theta[b].vec);
-    out.add(io::block_path(o.problem_out, "dLdx"), g);
+    for (std::size_t b = 0; b < theta.size(); ++b) out.add_block(io::block_path(o.problem_out, theta[b].name), theta[b], ns);
+    out.add_batch(io::block_path(o.problem_out, "dLdx"), g, n);
   }
 }
 
@@ -161,20 +170,25 @@ int run(MPI_Comm comm, int argc, char** argv) {
   check_output_path("-grad_out", o.grad_out);
   check_output_path("-problem_out", o.problem_out);
   std::unique_ptr<Problem> problem = problem_registry().create("problem", o.problem, comm);
-  const Layout& l = problem->layout();
+  const Layout& l = problem->solution_layout();
 
-  OwnedVec g = problem->create_vec();
+  OwnedVec g;
   if (o.dldx[0]) {
-    g = io::read_vec(comm, o.dldx, l.local, l.global());
+    PetscInt batch = 1;
+    g = io::read_batch(comm, o.dldx, l.n, &batch, l.local);
+    FOLDOPT_CHECK(batch == l.batch, PETSC_ERR_ARG_SIZ,
+                  "-dLdx %s: has %" PetscInt_FMT " columns (instances) but the problem has %" PetscInt_FMT, o.dldx, batch,
+                  l.batch);
     validate_loss_gradient(*problem, g, o.dldx);
   } else {
+    FOLDOPT_CALL(VecCreateMPI(comm, l.local, l.global(), g.out()));
     fill_random(g, static_cast<unsigned long>(o.loss_seed));
   }
   {
     // Outputs that commit() would refuse (an input file among them, above all) are refused now,
     // before the solve: θ stands in for the gradient blocks, which have the same names and layout.
     io::OutputSet planned(comm);
-    queue_outputs(planned, o, *problem, g.get(), problem->params(), nullptr, g.get());
+    queue_outputs(planned, o, *problem, g.get(), problem->params(), g.get());
     planned.check();
   }
 
@@ -182,12 +196,9 @@ int run(MPI_Comm comm, int argc, char** argv) {
   layer.set_estimate_rho(true);
   layer.set_from_options();
   // A misspelled option must not silently change an experiment: check before any work, except
-  // for the options objects created later read (they are checked before anything is written).
-  // (sub-solvers of block preconditioners and multigrid levels are created at set-up).
-  const std::vector<std::string> deferred = {"fold_rho_", "fold_stepsize_", "fold_jacobian_", "fold_pc_", "fold_mat_",
-                                             "fold_sub_", "fold_mg_", "fold_redundant_", "mat_", "fold_fwd_pc_",
-                                             "fold_fwd_ksp_", "fold_fwd_mat_", "fold_fwd_sub_", "fold_fwd_mg_"};
-  check_unused(comm, deferred);
+  // for the options that objects read only during the solve (they are checked before anything
+  // is written).
+  check_unused(comm, layer.deferred_option_prefixes());
   const double t_setup = wall_time() - t_start;
 
   Vec x = layer.forward(problem->params());
@@ -204,13 +215,7 @@ int run(MPI_Comm comm, int argc, char** argv) {
   check_unused(comm, {});
 
   io::OutputSet out(comm);
-  OwnedMat hess;  // the problem as solved, for an independent check of x* and the gradients (or a rerun)
-  if (o.problem_out[0]) {
-    hess = problem->hessian(x, problem->params());
-    FOLDOPT_CHECK(hess, PETSC_ERR_SUP, "-problem_out %s: problem '%s' has no assembled Hessian to write", o.problem_out,
-                  o.problem);
-  }
-  queue_outputs(out, o, *problem, x, grad, hess.get(), g.get());
+  queue_outputs(out, o, *problem, x, grad, g.get());
   out.commit();
 
   // ---- report ----
@@ -220,15 +225,7 @@ int run(MPI_Comm comm, int argc, char** argv) {
   PetscViewerASCIIPrintf(v, "foldopt: problem %s, %" PetscInt_FMT " unknowns", o.problem, l.global());
   if (l.batch > 1) PetscViewerASCIIPrintf(v, " (%" PetscInt_FMT " instances of %" PetscInt_FMT ")", l.batch, l.n);
   PetscViewerASCIIPrintf(v, ", %d rank%s\n", size, size > 1 ? "s" : "");
-  if (auto* qp = dynamic_cast<BoxQP*>(problem.get())) {
-    MatInfo info;
-    FOLDOPT_CALL(MatGetInfo(qp->H(), MAT_GLOBAL_SUM, &info));
-    PetscViewerASCIIPrintf(v, "  H: %.0f nonzeros", info.nz_used);
-    if (qp->active_fraction() >= 0)
-      PetscViewerASCIIPrintf(v, "; generated (seed and grid by global index), %.1f%% of bounds active at x*",
-                             100.0 * qp->active_fraction());
-    PetscViewerASCIIPrintf(v, "\n");
-  }
+  problem->view(v);
   if (layer.view_viewer() != v) layer.view(v);  // -fold_view to stdout has printed it after the backward
   if (Vec known = problem->known_solution()) {
     OwnedVec d;
@@ -378,7 +375,9 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (SlepcInitialize(&argc, &argv, nullptr, help)) {
+  const std::string help = "foldopt: gradients through optimization solvers by folded optimization.\n"
+                           "  -problem NAME     problem (" + registered(problem_registry().names()) + ")\n" + help_tail;
+  if (SlepcInitialize(&argc, &argv, nullptr, help.c_str())) {
     MPI_Finalize();
     return 1;
   }

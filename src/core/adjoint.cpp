@@ -218,6 +218,11 @@ void AdjointSolver::set_from_options() {
   options_set_ = true;
 }
 
+std::vector<std::string> AdjointSolver::deferred_option_prefixes() const {
+  return {prefix_ + "pc_", prefix_ + "mat_", prefix_ + "sub_", prefix_ + "mg_", prefix_ + "redundant_", "mat_",
+          prefix_ + "jacobian_"};
+}
+
 OwnedMat AdjointSolver::assemble_operator(std::string* how) {
   LogScope log(log_events().assemble);
   ensure_shells();

@@ -28,7 +28,7 @@ PetscReal fixed_point_residual(UpdateMap& map, Vec x, const ParamSet& theta) {
   PetscReal r, xn;
   FOLDOPT_CALL(VecNorm(y, NORM_INFINITY, &r));
   FOLDOPT_CALL(VecNorm(x, NORM_INFINITY, &xn));
-  return r / std::max<PetscReal>(1.0, xn);
+  return r / (map.fixed_point_scale() * std::max<PetscReal>(1.0, xn));
 }
 
 DotTest dot_test_phi(UpdateMap& map, unsigned long seed) {

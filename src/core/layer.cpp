@@ -18,31 +18,36 @@
 namespace foldopt {
 
 namespace {
+std::string known_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
 struct LayerOptions {
   char map_type[256] = "";
   char fwd_type[256] = "";
   PetscBool rho = PETSC_FALSE, check_fd = PETSC_FALSE, view = PETSC_FALSE;
   PetscViewer viewer = nullptr;  // -view [viewer spec], e.g. ascii:report.txt
   PetscViewerFormat format = PETSC_VIEWER_DEFAULT;
-  PetscInt stepsize = 0;  // 0 fixed, 1 auto
   PetscReal fp_tol = 1e-6;
   PetscBool check_minimum = PETSC_TRUE, accept_nonminimum = PETSC_FALSE;
   PetscInt minimum_steps = 20;
 };
 
 PetscErrorCode read_layer_options(MPI_Comm comm, const char* prefix, LayerOptions* o) {
-  static const char* const rules[] = {"fixed", "auto"};
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, prefix, "Folded layer", "FoldedLayer");
-  PetscCall(PetscOptionsString("-map_type", "Update map (pgd, ...)", "FoldedLayer::set_map", o->map_type, o->map_type,
+  const std::string maps = "Update map (" + known_names(map_registry().names()) + "; default: the problem's own)";
+  const std::string fwds = "Forward solver (" + known_names(forward_registry().names()) +
+                           "; default: the problem's own, snes for a bare map)";
+  PetscCall(PetscOptionsString("-map_type", maps.c_str(), "FoldedLayer::set_map", o->map_type, o->map_type,
                                sizeof o->map_type, nullptr));
-  PetscCall(PetscOptionsString("-fwd_type", "Forward solver (tao, snes, closed, ipopt, callback; default tao for a Problem, snes for a bare map)", "FoldedLayer::set_forward", o->fwd_type,
-                               o->fwd_type, sizeof o->fwd_type, nullptr));
+  PetscCall(PetscOptionsString("-fwd_type", fwds.c_str(), "FoldedLayer::set_forward", o->fwd_type, o->fwd_type,
+                               sizeof o->fwd_type, nullptr));
   PetscCall(PetscOptionsBool("-rho", "Estimate rho(Phi) with SLEPc before each backward (-fold_rho_eps_*)",
                              "FoldedLayer::set_estimate_rho", o->rho, &o->rho, nullptr));
-  PetscCall(PetscOptionsEList("-stepsize", "Stepsize of the map: keep it, or 2/(lmin + lmax) from SLEPc (-fold_stepsize_eps_*)",
-                              "FoldedLayer::set_stepsize_rule", rules, 2, rules[o->stepsize], &o->stepsize, nullptr));
-  PetscCall(PetscOptionsReal("-check_fixed_point", "Largest ||U(x*) - x*||_inf / max(1, ||x*||_inf) accepted before a backward",
+  PetscCall(PetscOptionsReal("-check_fixed_point", "Largest ||U(s*) - s*||_inf / (scale max(1, ||s*||_inf)) accepted before a backward (scale: the stepsize of a prox-gradient map)",
                              "FoldedLayer::set_fixed_point_tolerance", o->fp_tol, &o->fp_tol, nullptr));
   PetscCall(PetscOptionsBool("-check_fd", "Check each gradient against central finite differences (one pair of forward solves per block)",
                              "check_fd", o->check_fd, &o->check_fd, nullptr));
@@ -94,20 +99,19 @@ ForwardSolver& FoldedLayer::forward_solver() {
 void FoldedLayer::ensure_parts() {
   if (!map_) {
     FOLDOPT_CHECK(problem_ != nullptr, PETSC_ERR_ORDER, "folded layer: no update map");
-    map_ = map_registry().create("update map", problem_->default_map(), *problem_);
+    map_ = map_registry().create("update map", problem_->default_map(), MapContext{comm_, problem_, prefix_});
     adjoint_.set_map(*map_);
   }
   if (!fwd_) {
-    // TAO wherever there is a Problem (objective and gradient); the map's own iteration otherwise.
+    // The problem's own choice wherever there is a Problem; the map's own iteration otherwise.
     ForwardContext c{comm_, problem_, map_.get(), prefix_ + "fwd_"};
-    fwd_ = forward_registry().create("forward solver", problem_ ? "tao" : "snes", c);
+    fwd_ = forward_registry().create("forward solver", problem_ ? problem_->default_forward() : "snes", c);
   }
 }
 
 void FoldedLayer::set_from_options() {
   LayerOptions o;
   o.rho = estimate_rho_ ? PETSC_TRUE : PETSC_FALSE;
-  o.stepsize = stepsize_rule_ == StepsizeRule::automatic ? 1 : 0;
   o.fp_tol = fp_tol_;
   o.check_minimum = check_minimum_ ? PETSC_TRUE : PETSC_FALSE;
   o.minimum_steps = minimum_steps_;
@@ -124,14 +128,14 @@ void FoldedLayer::set_from_options() {
   options::check_bool(pre, "check_minimum");
   options::check_int(pre, "check_minimum_steps", 1, 100000);
   options::check_bool(pre, "accept_nonminimum");
-  options::check_choice(pre, "stepsize", {"fixed", "auto"});
   options::check_real(pre, "check_fixed_point", 0, 1e300, true);
   options::check_viewer(comm_, pre, "view");
   FOLDOPT_CALL(read_layer_options(comm_, prefix_.c_str(), &o));
   if (o.map_type[0]) {
     FOLDOPT_CHECK(problem_ != nullptr, PETSC_ERR_ARG_WRONG,
                   "-%smap_type %s: this layer was built from a map, not a problem", prefix_.c_str(), o.map_type);
-    if (!map_ || map_->type() != o.map_type) set_map(map_registry().create("update map", o.map_type, *problem_));
+    if (!map_ || map_->type() != o.map_type)
+      set_map(map_registry().create("update map", o.map_type, MapContext{comm_, problem_, prefix_}));
   }
   ensure_parts();
   if (o.fwd_type[0] && fwd_->type() != o.fwd_type) {
@@ -146,9 +150,17 @@ void FoldedLayer::set_from_options() {
   check_minimum_ = o.check_minimum;
   minimum_steps_ = o.minimum_steps;
   accept_nonminimum_ = o.accept_nonminimum;
-  stepsize_rule_ = o.stepsize ? StepsizeRule::automatic : StepsizeRule::fixed;
-  FOLDOPT_CHECK(stepsize_rule_ == StepsizeRule::fixed || map_->stepsize_is_free(), PETSC_ERR_ARG_INCOMP,
-                "-%sstepsize auto: update map '%s' has no free stepsize", prefix_.c_str(), map_->type().c_str());
+  // The stepsize rule is the map's (UpdateMap::set_from_options reads -<prefix>stepsize for a
+  // map with a free stepsize); a map without one is told here what it was asked.
+  if (map_->stepsize_is_free()) map_->set_stepsize_rule(stepsize_rule_);
+  {
+    std::string v;
+    bool has = false;
+    if (!map_->stepsize_is_free() && options::raw_value(pre, "stepsize", &v, &has))
+      FOLDOPT_CHECK(v != "auto" && (!has || v == "fixed"), PETSC_ERR_ARG_INCOMP,
+                    "-%sstepsize %s: update map '%s' has no free stepsize", pre, v.c_str(), map_->type().c_str());
+  }
+  map_->set_from_options();
   fwd_->set_from_options();
   adjoint_.set_from_options();
   if (adjoint_.backward() == BackwardMethod::unrolled) {
@@ -167,9 +179,16 @@ Vec FoldedLayer::forward(const ParamSet& theta) {
   }
   theta_ = theta.share();  // theta may be theta_ itself
   have_solution_ = false;
-  fwd_report_ = fwd_->solve(theta_, x_);  // warm start from the previous x*
+  fwd_report_ = fwd_->solve(theta_, x_);  // warm start from the previous state
   have_solution_ = true;
-  return x_;
+  update_solution();
+  return solution();
+}
+
+void FoldedLayer::update_solution() {
+  if (!map_->has_readout()) return;
+  if (!xsol_) xsol_ = map_->create_solution_vec();
+  map_->readout(x_, theta_, xsol_);
 }
 
 void FoldedLayer::set_solution(const ParamSet& theta, Vec x) {
@@ -178,25 +197,17 @@ void FoldedLayer::set_solution(const ParamSet& theta, Vec x) {
   FOLDOPT_CALL(VecCopy(x, x_));
   theta_ = theta.share();  // theta may be theta_ itself
   have_solution_ = true;
+  update_solution();
 }
 
 void FoldedLayer::linearize() {
   map_->linearize(x_, theta_);
-  if (stepsize_rule_ != StepsizeRule::automatic) return;
-  OwnedMat op = map_->stepsize_operator();
-  if (!op) return;  // e.g. no free entries: Φ = 0 whatever the stepsize
-  {
-    LogScope log(log_events().stepsize);
-    step_eigs_ = extreme_eigenvalues(op, prefix_ + "stepsize_");
-  }
-  const PetscReal lmax = step_eigs_.lmax + step_eigs_.err_max;
-  const PetscReal lmin = std::max<PetscReal>(step_eigs_.lmin, 0);
-  FOLDOPT_CHECK(lmax > 0, PETSC_ERR_ARG_WRONG,
-                "-%sstepsize auto: the stepsize operator has no positive eigenvalue (largest %.6g): the fixed point is "
-                "not a minimum: a saddle point or a maximum",
-                prefix_.c_str(), (double)step_eigs_.lmax);
-  map_->set_stepsize(2.0 / (lmin + lmax));
-  map_->linearize(x_, theta_);
+  if (map_->adapt_stepsize()) map_->linearize(x_, theta_);  // the map's rule chose a new α
+}
+
+const ExtremeEigenvalues& FoldedLayer::stepsize_estimate() const {
+  static const ExtremeEigenvalues none;
+  return map_ ? map_->stepsize_eigenvalues() : none;
 }
 
 const RhoEstimate& FoldedLayer::estimate_rho() {
@@ -215,18 +226,27 @@ ParamSet FoldedLayer::backward(Vec g) {
   if (!options_set_) set_from_options();
   fp_residual_ = foldopt::fixed_point_residual(*map_, x_, theta_);
   FOLDOPT_CHECK(fp_residual_ <= fp_tol_, PETSC_ERR_NOT_CONVERGED,
-                "fixed-point check failed: ||U(x*) - x*||_inf / max(1, ||x*||_inf) = %.3e > %.1e (-%scheck_fixed_point): "
-                "x* from forward solver '%s' is not a fixed point of update map '%s', so its gradient would be wrong",
-                (double)fp_residual_, (double)fp_tol_, prefix_.c_str(), fwd_->type().c_str(), map_->type().c_str());
+                "fixed-point check failed: ||U(s*) - s*||_inf / (%s max(1, ||s*||_inf)) = %.3e > %.1e (-%scheck_fixed_point): "
+                "the state from forward solver '%s' is not a fixed point of update map '%s', so its gradient would be wrong",
+                map_->fixed_point_scale() != 1 ? "alpha" : "1", (double)fp_residual_, (double)fp_tol_, prefix_.c_str(),
+                fwd_->type().c_str(), map_->type().c_str());
   linearize();
   if (estimate_rho_) estimate_rho();
   check_minimum();
-  if (adjoint_.backward() == BackwardMethod::unrolled) return backward_unrolled(g);
+  // (I − Φᵀ) w = (∂R/∂s)ᵀ g; ∂L/∂θ = Ψᵀ w + (∂R/∂θ)ᵀ g.
+  OwnedVec h;
+  if (map_->has_readout()) {
+    h = map_->create_vec();
+    map_->readout_t(g, h);
+  }
+  Vec rhs = h ? h.get() : g;
+  if (adjoint_.backward() == BackwardMethod::unrolled) return backward_unrolled(rhs, g);
   OwnedVec w = map_->create_vec();
   FOLDOPT_CALL(VecZeroEntries(w));
-  adjoint_.solve(g, w);
+  adjoint_.solve(rhs, w);
   ParamSet grad = map_->create_params();
   map_->psi_t(w, grad);
+  if (map_->has_readout()) map_->readout_param_t(g, grad);
   // check_fd calls forward(), which rebinds theta_: give it the current blocks, not the member.
   if (check_fd_) fd_ = check_fd(*this, theta_.share(), g, grad);
   if (view_) view(view_viewer_ ? view_viewer_.get() : PETSC_VIEWER_STDOUT_(comm_));
@@ -243,15 +263,16 @@ void FoldedLayer::check_minimum() {
   minimum_ = MinimumCheck();
   if (!check_minimum_) return;
   const PetscReal alpha = map_->stepsize(), margin = 1e-8;
-  const PetscReal slo = step_eigs_.lmin, shi = step_eigs_.lmax;
-  if (stepsize_rule_ == StepsizeRule::automatic && step_eigs_.tol > 0 &&
+  const ExtremeEigenvalues& se = map_->stepsize_eigenvalues();
+  const PetscReal slo = se.lmin, shi = se.lmax;
+  if (map_->stepsize_rule() == StepsizeRule::automatic && se.tol > 0 &&
       slo < -margin * std::max(std::abs(slo), std::abs(shi))) {
     minimum_.ran = minimum_.nonminimum = true;
     minimum_.method = "the stepsize estimate (SLEPc, -" + prefix_ + "stepsize auto)";
     minimum_.curvature = slo;
     minimum_.curvature_max = shi;
     minimum_.lambda = 1 - alpha * slo;
-    minimum_.error = alpha * step_eigs_.err_min;
+    minimum_.error = alpha * se.err_min;
   } else if (estimate_rho_ && rho_shows_nonminimum(rho_, margin)) {
     minimum_.ran = minimum_.nonminimum = true;
     minimum_.method = "the rho(Phi) estimate";
@@ -290,10 +311,10 @@ void FoldedLayer::check_minimum() {
                             found.c_str(), prefix_.c_str()));
 }
 
-// -fold_backward unrolled: K unrolled steps of the map (linearized at x* by backward()), with x* as
-// the reference of the forward errors. The folded gradient is solved for (by Krylov) only as the
+// -fold_backward unrolled: K unrolled steps of the map (linearized at s* by backward()) on the
+// right-hand side g = (∂R/∂s)ᵀ ∂L/∂x* (`g_solution`), with s* as the reference of the forward errors. The folded gradient is solved for (by Krylov) only as the
 // reference of the backward errors, under -fold_view or -fold_unrolled_history.
-ParamSet FoldedLayer::backward_unrolled(Vec g) {
+ParamSet FoldedLayer::backward_unrolled(Vec g, Vec g_solution) {
   if (!unrolled_) {
     unrolled_.reset(new UnrolledBaseline(comm_, prefix_));
     unrolled_->set_from_options();
@@ -314,14 +335,26 @@ ParamSet FoldedLayer::backward_unrolled(Vec g) {
     folded = map_->create_params();
     map_->psi_t(w, folded);
   }
+  // The unrolled and folded Ψᵀ parts compare alike; the readout's term is the same for both.
   ParamSet grad = unrolled_->run(*map_, theta_, g, x_, reference ? &folded : nullptr).gradient.copy();
+  if (map_->has_readout()) map_->readout_param_t(g_solution, grad);
   if (view_) view(view_viewer_ ? view_viewer_.get() : PETSC_VIEWER_STDOUT_(comm_));
   return grad;
+}
+
+std::vector<std::string> FoldedLayer::deferred_option_prefixes() {
+  ensure_parts();
+  std::vector<std::string> out = {prefix_ + "rho_", prefix_ + "stepsize_", prefix_ + "check_minimum_eps_"};
+  for (const auto& v : {adjoint_.deferred_option_prefixes(), fwd_->deferred_option_prefixes(),
+                        map_->deferred_option_prefixes()})
+    out.insert(out.end(), v.begin(), v.end());
+  return out;
 }
 
 void FoldedLayer::view(PetscViewer viewer) const {
   PetscViewerASCIIPrintf(viewer, "FoldedLayer: map %s", map_ ? map_->describe().c_str() : "(none)");
   PetscViewerASCIIPrintf(viewer, ", forward %s\n", fwd_ ? fwd_->type().c_str() : "(none)");
+  if (map_) map_->view(viewer);
   if (have_solution_) {
     const ForwardReport& f = fwd_report_;
     PetscViewerASCIIPrintf(viewer, "forward: %s, %s in %" PetscInt_FMT " iterations, residual %.3e, %.3f s\n", f.solver.c_str(),
@@ -329,10 +362,11 @@ void FoldedLayer::view(PetscViewer viewer) const {
   }
   if (fp_residual_ >= 0)
     PetscViewerASCIIPrintf(viewer, "fixed-point residual %.3e (tolerance %.1e)\n", (double)fp_residual_, (double)fp_tol_);
-  if (stepsize_rule_ == StepsizeRule::automatic && step_eigs_.lmax > 0)
+  const ExtremeEigenvalues& se = stepsize_estimate();
+  if (map_ && map_->stepsize_rule() == StepsizeRule::automatic && se.lmax > 0)
     PetscViewerASCIIPrintf(viewer, "stepsize auto: lambda in [%.6g, %.6g] (+- %.1e, %.1e; EPS tolerance %.1e, %.3f s) -> alpha = %.6g\n",
-                           (double)step_eigs_.lmin, (double)step_eigs_.lmax, (double)step_eigs_.err_min,
-                           (double)step_eigs_.err_max, (double)step_eigs_.tol, step_eigs_.seconds,
+                           (double)se.lmin, (double)se.lmax, (double)se.err_min,
+                           (double)se.err_max, (double)se.tol, se.seconds,
                            (double)(map_ ? map_->stepsize() : 0));
   if (rho_.converged || rho_.iterations) foldopt::view(rho_, adjoint_.report().rtol, viewer);
   foldopt::view(minimum_, viewer);

@@ -3,6 +3,12 @@
 #include <foldopt/update_map.hpp>
 
 #include <foldopt/error.hpp>
+#include <foldopt/objective.hpp>
+
+#include "core/log.hpp"
+#include "core/options.hpp"
+
+#include <algorithm>
 
 namespace foldopt {
 
@@ -20,6 +26,56 @@ OwnedVec vec_for(const Layout& l) {
 }  // namespace
 
 OwnedVec UpdateMap::create_vec() const { return vec_for(layout()); }
+OwnedVec UpdateMap::create_solution_vec() const { return vec_for(solution_layout()); }
+void UpdateMap::view(PetscViewer) const {}
+void UpdateMap::readout(Vec, const ParamSet&, Vec) { unsupported(type(), "a readout"); }
+void UpdateMap::readout_t(Vec, Vec) { unsupported(type(), "a readout"); }
+void UpdateMap::readout_param_t(Vec, ParamSet&) { unsupported(type(), "a readout"); }
+void UpdateMap::low_rank(OwnedMat*, OwnedMat*) { unsupported(type(), "a low-rank part of Φ"); }
+
+void UpdateMap::set_stepsize_rule(StepsizeRule r) {
+  FOLDOPT_CHECK(r == StepsizeRule::fixed || stepsize_is_free(), PETSC_ERR_ARG_INCOMP,
+                "-%sstepsize auto: update map '%s' has no free stepsize", prefix_.c_str(), type().c_str());
+  rule_ = r;
+}
+
+namespace {
+PetscErrorCode read_stepsize_rule(MPI_Comm comm, const char* prefix, PetscInt* rule) {
+  static const char* const rules[] = {"fixed", "auto"};
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(comm, prefix, "Update map", "UpdateMap");
+  PetscCall(PetscOptionsEList("-stepsize", "Stepsize of the map: keep it, or 2/(lmin + lmax) of its stepsize operator from SLEPc (-fold_stepsize_eps_*)",
+                              "UpdateMap::set_stepsize_rule", rules, 2, rules[*rule], rule, nullptr));
+  PetscOptionsEnd();
+  PetscFunctionReturn(0);
+}
+}  // namespace
+
+void UpdateMap::set_from_options() {
+  if (!stepsize_is_free()) return;
+  options::check_choice(prefix_.c_str(), "stepsize", {"fixed", "auto"});
+  PetscInt rule = rule_ == StepsizeRule::automatic ? 1 : 0;
+  FOLDOPT_CALL(read_stepsize_rule(layout().comm, prefix_.c_str(), &rule));
+  set_stepsize_rule(rule ? StepsizeRule::automatic : StepsizeRule::fixed);
+}
+
+bool UpdateMap::adapt_stepsize() {
+  if (rule_ != StepsizeRule::automatic) return false;
+  OwnedMat op = stepsize_operator();
+  if (!op) return false;  // e.g. no free entries: Φ = 0 whatever the stepsize
+  {
+    LogScope log(log_events().stepsize);
+    step_eigs_ = extreme_eigenvalues(op, prefix_ + "stepsize_");
+  }
+  const PetscReal lmax = step_eigs_.lmax + step_eigs_.err_max;
+  const PetscReal lmin = std::max<PetscReal>(step_eigs_.lmin, 0);
+  FOLDOPT_CHECK(lmax > 0, PETSC_ERR_ARG_WRONG,
+                "-%sstepsize auto: the stepsize operator has no positive eigenvalue (largest %.6g): the fixed point is "
+                "not a minimum: a saddle point or a maximum",
+                prefix_.c_str(), (double)step_eigs_.lmax);
+  set_stepsize(2.0 / (lmin + lmax));
+  return true;
+}
 void UpdateMap::phi(Vec, Vec) { unsupported(type(), "phi (forward products with Φ)"); }
 void UpdateMap::psi(const ParamSet&, Vec) { unsupported(type(), "psi (forward products with Ψ)"); }
 void UpdateMap::get_diagonal(Vec) { unsupported(type(), "the diagonal of Φ"); }
@@ -27,6 +83,47 @@ OwnedMat UpdateMap::assemble_phi() { unsupported(type(), "an assembled Φ"); }
 void UpdateMap::set_stepsize(PetscReal) { unsupported(type(), "a free stepsize"); }
 
 OwnedVec Problem::create_vec() const { return vec_for(layout()); }
+
+namespace {
+Objective& objective_of(Problem& p, const char* what) {
+  Objective* f = p.objective();
+  if (!f) detail::throw_error(PETSC_ERR_SUP, "problem '" + p.type() + "' does not provide " + what);
+  return *f;
+}
+}  // namespace
+
+PetscReal Problem::objective_gradient(Vec x, const ParamSet& theta, Vec g) {
+  return objective_of(*this, "its objective").value_gradient(x, theta, g);
+}
+void Problem::hessian_mult(Vec x, const ParamSet& theta, Vec v, Vec y) {
+  objective_of(*this, "Hessian products").hessian_mult(x, theta, v, y);
+}
+OwnedMat Problem::hessian(Vec x, const ParamSet& theta) {
+  Objective* f = objective();
+  if (!f || !f->capabilities().hessian) return OwnedMat();
+  return f->hessian(x, theta);
+}
+bool Problem::has_hessian() const {
+  Objective* f = const_cast<Problem*>(this)->objective();
+  return f && f->capabilities().hessian;
+}
+bool Problem::is_quadratic() const {
+  Objective* f = const_cast<Problem*>(this)->objective();
+  return f && f->capabilities().quadratic;
+}
+void Problem::gradient_param_t(Vec x, const ParamSet& theta, Vec v, ParamSet& out) {
+  Objective& f = objective_of(*this, "parameter products of its gradient");
+  out.set_zero();
+  f.gradient_param_t(x, theta, v, out);
+}
+void Problem::gradient_param(Vec x, const ParamSet& theta, const ParamSet& dtheta, Vec y) {
+  Objective& f = objective_of(*this, "parameter products of its gradient");
+  FOLDOPT_CALL(VecZeroEntries(y));
+  f.gradient_param(x, theta, dtheta, y);
+}
+void Problem::readout(Vec s, const ParamSet&, Vec x) { FOLDOPT_CALL(VecCopy(s, x)); }
+void Problem::readout_t(Vec, const ParamSet&, Vec g, Vec h) { FOLDOPT_CALL(VecCopy(g, h)); }
+void Problem::readout_param_t(Vec, const ParamSet&, Vec, ParamSet&) {}
 void Problem::bounds(const ParamSet&, Vec, Vec) {
   detail::throw_error(PETSC_ERR_SUP, "problem '" + type() + "' has no bounds");
 }

@@ -20,6 +20,11 @@ class SnesForward : public ForwardSolver {
   void view(PetscViewer viewer) const override;
   SNES snes() const { return snes_; }
 
+  /// The inner KSP and PC's options are read at set-up, in the first solve.
+  std::vector<std::string> deferred_option_prefixes() const override {
+    return {ctx_.prefix + "ksp_", ctx_.prefix + "pc_", ctx_.prefix + "mat_", ctx_.prefix + "sub_", ctx_.prefix + "mg_"};
+  }
+
  private:
   static PetscErrorCode residual(SNES, Vec x, Vec f, void* ctx);
   void create();

@@ -54,6 +54,11 @@ class TaoForward : public ForwardSolver {
   /// The type used when none is given: almm with general constraints, else tron.
   std::string default_tao_type() const;
 
+  /// The inner KSP and PC's options are read at set-up, in the first solve.
+  std::vector<std::string> deferred_option_prefixes() const override {
+    return {ctx_.prefix + "ksp_", ctx_.prefix + "pc_", ctx_.prefix + "mat_", ctx_.prefix + "sub_", ctx_.prefix + "mg_"};
+  }
+
  private:
   static PetscErrorCode objective_gradient(Tao, Vec x, PetscReal* f, Vec g, void* ctx);
   static PetscErrorCode hessian(Tao, Vec x, Mat H, Mat P, void* ctx);

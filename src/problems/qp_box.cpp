@@ -388,6 +388,16 @@ PetscReal BoxQP::objective_gradient(Vec x, const ParamSet& theta, Vec g) {
   return PetscRealPart(0.5 * xhx - qx);
 }
 
+void BoxQP::view(PetscViewer v) const {
+  MatInfo info;
+  FOLDOPT_CALL(MatGetInfo(H_, MAT_GLOBAL_SUM, &info));
+  PetscViewerASCIIPrintf(v, "  H: %.0f nonzeros", info.nz_used);
+  if (active_fraction_ >= 0)
+    PetscViewerASCIIPrintf(v, "; generated (seed and grid by global index), %.1f%% of bounds active at x*",
+                           100.0 * active_fraction_);
+  PetscViewerASCIIPrintf(v, "\n");
+}
+
 void BoxQP::hessian_mult(Vec, const ParamSet&, Vec v, Vec y) { FOLDOPT_CALL(MatMult(H_, v, y)); }
 
 OwnedMat BoxQP::hessian(Vec, const ParamSet&) { return OwnedMat::share(H_); }
@@ -455,7 +465,7 @@ bool BoxQP::closed_form(const ParamSet& theta, Vec x, std::string* why) {
 }
 
 void validate_loss_gradient(const Problem& p, Vec g, const std::string& name) {
-  check_size(g, p.layout().global(), name, "the problem");
+  check_size(g, p.solution_layout().global(), name, "the problem");
   check_entries(g, name, not_finite);
 }
 

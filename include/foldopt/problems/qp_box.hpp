@@ -47,9 +47,12 @@ class BoxQP : public Problem {
   const Layout& layout() const override { return layout_; }
   const ParamSet& params() const override { return theta_; }
   std::string default_map() const override { return "pgd"; }
+  void view(PetscViewer viewer) const override;
+  std::vector<std::pair<std::string, Mat>> data_matrices() const override { return {{"H", H_.get()}}; }
 
   PetscReal objective_gradient(Vec x, const ParamSet& theta, Vec g) override;
   void hessian_mult(Vec x, const ParamSet& theta, Vec v, Vec y) override;
+  bool has_hessian() const override { return true; }
   OwnedMat hessian(Vec x, const ParamSet& theta) override;
   bool is_quadratic() const override { return true; }
   void gradient_param_t(Vec x, const ParamSet& theta, Vec v, ParamSet& out) override;
