@@ -22,6 +22,7 @@
 #include <petscviewer.h>
 
 #include <exception>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,11 @@ class UpdateMap;
 /// of the map (foldopt::UnrolledBaseline, include/foldopt/unrolled.hpp); solve() refuses it.
 enum class BackwardMethod { krylov, jacobian, unrolled };
 
+/// The adjoint system as it is, (I − Φᵀ) w = r, or its symmetric form (UpdateMap::has_symmetric_form):
+/// (I − K M K) u = K r, w = r + M K u, solved by CG (MINRES where the map does not declare the
+/// form definite); u scales like 1/α, w and the gradient do not depend on α. -fold_adjoint_form.
+enum class AdjointForm { general, symmetric };
+
 struct AdjointReport {
   std::string method;          ///< e.g. "krylov gmres, pc none" or "jacobian lu (mumps)"
   bool converged = false;
@@ -42,6 +48,7 @@ struct AdjointReport {
   PetscReal residual = 0;      ///< true residual ‖g − (I − Φᵀ) w‖₂
   PetscReal worst_instance = 0;///< max over batch instances of ‖r_b‖₂ / ‖g_b‖₂
   PetscInt products = 0;       ///< Φᵀ products (solve and residual check)
+  PetscInt passes = 1;         ///< KSP solves until every instance met rtol (a batch)
   PetscReal rtol = 0;
   double setup_seconds = 0;    ///< assembling Φ / preconditioner / factorization
   double seconds = 0;          ///< the whole solve
@@ -58,6 +65,8 @@ class AdjointSolver {
   /// The map whose linearization is solved; must outlive the solver.
   void set_map(UpdateMap& map);
   void set_backward(BackwardMethod m) { backward_ = m; }
+  void set_form(AdjointForm f) { form_ = f; }
+  AdjointForm form() const { return form_; }
   BackwardMethod backward() const { return backward_; }
   void set_tolerances(PetscReal rtol, PetscReal atol, PetscInt max_it);
   void set_jacobian_max_size(PetscInt n) { jacobian_max_size_ = n; }
@@ -114,9 +123,12 @@ class AdjointSolver {
   void ensure_shells();
   void solve_krylov(Vec g, Vec w);
   void solve_jacobian(Vec g, Vec w);
-  /// KSPSolve (rethrowing a callback's exception), record reason and iterations, then finish.
-  void solve_with(KSP ksp, Vec g, Vec w);
+  /// KSPSolve of b into u (rethrowing a callback's exception), `recover` w from u, until every
+  /// instance of a batch meets rtol on (I − Φᵀ) w = g; record reason and iterations, then finish.
+  void solve_with(KSP ksp, Vec b, Vec u, Vec g, Vec w, const std::function<void()>& recover);
   void finish(Vec g, Vec w, bool solver_converged);
+  /// report_.residual and worst_instance of w.
+  void true_residual(Vec g, Vec w);
 
   MPI_Comm comm_;
   std::string prefix_;
@@ -125,9 +137,10 @@ class AdjointSolver {
   PetscInt jacobian_max_size_ = 4096;
   PetscReal rho_ = -1;
   PetscInt products_ = 0;
-  OwnedMat a_, phit_, pmat_;
+  AdjointForm form_ = AdjointForm::general;
+  OwnedMat a_, phit_, sym_, pmat_;
   OwnedKSP ksp_, jac_ksp_;
-  OwnedVec work_;
+  OwnedVec work_, work2_;
   AdjointReport report_;
   std::exception_ptr pending_;  ///< exception raised inside a PETSc callback
   bool options_set_ = false, side_chosen_ = false;

@@ -8,7 +8,10 @@
 //   snes      the map's own iteration through PETSc SNES on F(x) = x − U(x; θ)
 //             (nrichardson with the `basic` line search is the plain iteration; anderson, ngmres
 //             accelerate it); the default for a layer over a bare map
-//   closed    the problem's closed form (qp_box with diagonal H), refused where there is none
+//   closed    the problem's closed form (qp_box with diagonal H, sparsemax, topk), refused where
+//             there is none
+//   fista     FISTA momentum with adaptive restart on a proximal-gradient map (FDPG on TV's dual);
+//             stops at a fixed-point residual of 1e-12 (-fold_fwd_fista_tol)
 //   ipopt     IPOPT through a separately loaded plugin (optional at build time)
 //   callback  a user function
 #ifndef FOLDOPT_FORWARD_HPP

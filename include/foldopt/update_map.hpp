@@ -100,6 +100,19 @@ class UpdateMap {
   virtual bool has_low_rank() const { return false; }
   virtual void low_rank(OwnedMat* U, OwnedMat* V);
 
+  /// The symmetric form of the adjoint system, for maps with Φᵀ = M K Kᵀ, M symmetric and K
+  /// symmetric (prox-gradient: M = I − α∇²f and J = K Kᵀ, K = J for projections): with
+  /// r = (∂R/∂s)ᵀ g, (I − K M K) u = K r and w = r + M K u solve (I − Φᵀ) w = r. The operator is
+  /// SPD iff the reduced Hessian is positive definite on range K; symmetric_form_definite()
+  /// declares that it is wherever the fixed point is a minimum (a convex objective).
+  virtual bool has_symmetric_form() const { return false; }
+  virtual bool symmetric_form_definite() const { return false; }
+  /// y = K v and y = M v at the linearization.
+  virtual void factor_mult(Vec v, Vec y);
+  virtual void smooth_mult(Vec v, Vec y);
+  /// I − K M K assembled (new reference) where the map can (K diagonal, M assembled), else null.
+  virtual OwnedMat assemble_symmetric() { return OwnedMat(); }
+
   /// The stepsize inside U (0 if the map has none), and whether it may be changed.
   virtual PetscReal stepsize() const { return 0; }
   virtual bool stepsize_is_free() const { return false; }

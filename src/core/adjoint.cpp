@@ -78,6 +78,20 @@ struct AdjointSolver::Shell {
   static PetscErrorCode diag_phit(Mat A, Vec d) {
     return call_map(A, "get_diagonal", d, [&](AdjointSolver& s) { s.map_->get_diagonal(d); });
   }
+  // y = (I − K M K) x, the symmetric form's operator
+  static PetscErrorCode mult_sym(Mat A, Vec x, Vec y) {
+    return call_map(A, "the symmetric form (factor_mult, smooth_mult)", y, [&](AdjointSolver& s) {
+      s.map_->factor_mult(x, s.work_);
+      s.map_->smooth_mult(s.work_, s.work2_);
+      s.map_->factor_mult(s.work2_, y);
+      ++s.products_;
+    });
+  }
+  static PetscErrorCode mult_i_sym(Mat A, Vec x, Vec y) {
+    PetscCall(mult_sym(A, x, y));
+    PetscCall(VecAYPX(y, -1.0, x));
+    return compat::success;
+  }
   static PetscErrorCode diag_a(Mat A, Vec d) {
     PetscCall(diag_phit(A, d));
     PetscCall(VecScale(d, -1.0));
@@ -88,8 +102,9 @@ struct AdjointSolver::Shell {
 
 namespace {
 PetscErrorCode read_options(MPI_Comm comm, const char* prefix, PetscInt* method, PetscInt* maxsize,
-                            PetscBool* monitor) {
+                            PetscBool* monitor, PetscInt* form) {
   static const char* const methods[] = {"krylov", "jacobian", "unrolled"};
+  static const char* const forms[] = {"general", "symmetric"};
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, prefix, "Folded backward (adjoint solve)", "AdjointSolver");
   PetscCall(PetscOptionsEList("-backward", "Adjoint method: matrix-free Krylov, Jacobian extraction and a direct solve, or the unrolled baseline (FoldedLayer, -unrolled_*)",
@@ -98,6 +113,8 @@ PetscErrorCode read_options(MPI_Comm comm, const char* prefix, PetscInt* method,
                             "AdjointSolver::set_jacobian_max_size", *maxsize, maxsize, nullptr));
   PetscCall(PetscOptionsBool("-monitor", "Print the true residual of each adjoint iteration", "AdjointSolver", *monitor,
                              monitor, nullptr));
+  PetscCall(PetscOptionsEList("-adjoint_form", "The adjoint system as it is, or its symmetric form (maps with a factor K of J: CG, MINRES, SPD preconditioners)",
+                              "AdjointSolver::set_form", forms, 2, forms[*form], form, nullptr));
   PetscOptionsEnd();
   PetscFunctionReturn(0);
 }
@@ -122,8 +139,10 @@ void AdjointSolver::set_map(UpdateMap& map) {
   if (map_ && &map != map_) {
     a_.reset();
     phit_.reset();
+    sym_.reset();
     pmat_.reset();
     work_.reset();
+    work2_.reset();
   }
   map_ = &map;
   ensure_shells();
@@ -147,6 +166,12 @@ void AdjointSolver::ensure_shells() {
     FOLDOPT_CALL(MatShellSetOperation(phit_, MATOP_GET_DIAGONAL, compat::matop(Shell::diag_phit)));
   }
   FOLDOPT_CALL(MatCreateVecs(a_, work_.out(), nullptr));
+  FOLDOPT_CALL(VecDuplicate(work_, work2_.out()));
+  if (map_->has_symmetric_form()) {
+    FOLDOPT_CALL(MatCreateShell(comm_, l.local, l.local, l.global(), l.global(), this, sym_.out()));
+    FOLDOPT_CALL(MatShellSetOperation(sym_, MATOP_MULT, compat::matop(Shell::mult_i_sym)));
+    FOLDOPT_CALL(MatSetOption(sym_, MAT_SYMMETRIC, PETSC_TRUE));
+  }
 }
 
 void AdjointSolver::set_tolerances(PetscReal rtol, PetscReal atol, PetscInt max_it) {
@@ -170,6 +195,7 @@ void AdjointSolver::set_from_options() {
   PetscBool monitor = PETSC_FALSE;
   PetscInt maxsize = jacobian_max_size_;
   PetscInt method = static_cast<PetscInt>(backward_);
+  PetscInt form = static_cast<PetscInt>(form_);
   // Values checked before PETSc reads them (src/core/options.hpp): an error inside an options
   // block would leave the block open (and leak), and PETSc's getters wrap integers.
   const char* pre = prefix_.c_str();
@@ -177,9 +203,22 @@ void AdjointSolver::set_from_options() {
   options::check_choice(pre, "backward", {"krylov", "jacobian", "unrolled"});
   options::check_int(pre, "jacobian_max_size", 0, PETSC_MAX_INT);
   options::check_bool(pre, "monitor");
-  FOLDOPT_CALL(read_options(comm_, prefix_.c_str(), &method, &maxsize, &monitor));
+  options::check_choice(pre, "adjoint_form", {"general", "symmetric"});
+  FOLDOPT_CALL(read_options(comm_, prefix_.c_str(), &method, &maxsize, &monitor, &form));
   backward_ = static_cast<BackwardMethod>(method);
   jacobian_max_size_ = maxsize;
+  form_ = static_cast<AdjointForm>(form);
+  if (form_ == AdjointForm::symmetric) {
+    FOLDOPT_CHECK(map_->has_symmetric_form(), PETSC_ERR_SUP,
+                  "-%sadjoint_form symmetric: update map '%s' declares no factor K of its Jacobian (J = K K^T): use "
+                  "-%sadjoint_form general",
+                  pre, map_->type().c_str(), pre);
+    FOLDOPT_CHECK(backward_ == BackwardMethod::krylov, PETSC_ERR_ARG_INCOMP,
+                  "-%sadjoint_form symmetric goes with -%sbackward krylov (not %s)", pre, pre, to_string(backward_));
+    // CG where the operator is SPD at a minimum (a convex objective), MINRES otherwise.
+    FOLDOPT_CALL(KSPSetType(ksp_, map_->symmetric_form_definite() ? KSPCG : KSPMINRES));
+    FOLDOPT_CALL(KSPSetOperators(ksp_, sym_, sym_));
+  }
   if (monitor) {
     PetscViewerAndFormat* vf;
     FOLDOPT_CALL(PetscViewerAndFormatCreate(PETSC_VIEWER_STDOUT_(comm_), PETSC_VIEWER_DEFAULT, &vf));
@@ -198,6 +237,14 @@ void AdjointSolver::set_from_options() {
     FOLDOPT_CHECK(atol >= 0, PETSC_ERR_ARG_OUTOFRANGE, "-%sksp_atol %g: must be nonnegative", pre, (double)atol);
     FOLDOPT_CHECK(max_it >= 1, PETSC_ERR_ARG_OUTOFRANGE, "-%sksp_max_it %" PetscInt_FMT ": must be at least 1", pre,
                   max_it);
+  }
+  if (form_ == AdjointForm::symmetric && !map_->symmetric_form_definite()) {
+    PetscBool cg = PETSC_FALSE;
+    FOLDOPT_CALL(PetscObjectTypeCompareAny((PetscObject)ksp_.get(), &cg, KSPCG, KSPPIPECG, KSPGROPPCG, KSPPIPECGRR, ""));
+    FOLDOPT_CHECK(!cg, PETSC_ERR_ARG_INCOMP,
+                  "-%sksp_type cg: the symmetric form of update map '%s' need not be definite (its objective is not "
+                  "convex): use -%sksp_type minres",
+                  pre, map_->type().c_str(), pre);
   }
 
   if (!jac_ksp_) {
@@ -310,7 +357,17 @@ void AdjointSolver::solve_krylov(Vec g, Vec w) {
   const std::string kspname = ksptype ? ksptype : "?";
   const bool needs_nothing = pcname == PCNONE || pcname == PCSHELL;
   const bool jacobi = pcname == PCJACOBI;
-  if (needs_nothing || (jacobi && map_->has_diagonal() && !map_->can_assemble())) {
+  const bool symmetric = form_ == AdjointForm::symmetric;
+  if (symmetric && needs_nothing) {
+    FOLDOPT_CALL(KSPSetOperators(ksp_, sym_, sym_));
+  } else if (symmetric) {
+    pmat_ = map_->assemble_symmetric();
+    if (!pmat_)
+      detail::throw_error(PETSC_ERR_SUP, "-" + prefix_ + "pc_type " + pcname + " needs the assembled symmetric form I − K M K, but update map '" +
+                                             map_->type() + "' cannot assemble it (use -" + prefix_ + "pc_type none)");
+    report_.note = "symmetric form assembled from the map's sparse parts";
+    FOLDOPT_CALL(KSPSetOperators(ksp_, sym_, pmat_));
+  } else if (needs_nothing || (jacobi && map_->has_diagonal() && !map_->can_assemble())) {
     FOLDOPT_CALL(KSPSetOperators(ksp_, a_, a_));
   } else if (map_->can_assemble()) {
     pmat_ = assemble_operator(&report_.note);
@@ -345,8 +402,22 @@ void AdjointSolver::solve_krylov(Vec g, Vec w) {
     }
   });
   report_.setup_seconds = wall_time() - t0;
-  report_.method = "krylov " + kspname + ", pc " + pcname;
-  solve_with(ksp_, g, w);
+  report_.method = "krylov " + kspname + ", pc " + pcname + (symmetric ? ", symmetric form" : "");
+  if (!symmetric) {
+    solve_with(ksp_, g, w, g, w, [] {});
+    return;
+  }
+  // (I − K M K) u = K r, then w = r + M K u; the residual judged is that of (I − Φᵀ) w = r.
+  OwnedVec b, u;
+  FOLDOPT_CALL(VecDuplicate(g, b.out()));
+  FOLDOPT_CALL(VecDuplicate(g, u.out()));
+  map_->factor_mult(g, b);
+  FOLDOPT_CALL(VecZeroEntries(u));
+  solve_with(ksp_, b, u, g, w, [&] {
+    map_->factor_mult(u, work_);
+    map_->smooth_mult(work_, w);
+    FOLDOPT_CALL(VecAXPY(w, 1.0, g));
+  });
 }
 
 void AdjointSolver::solve_jacobian(Vec g, Vec w) {
@@ -368,27 +439,60 @@ void AdjointSolver::solve_jacobian(Vec g, Vec w) {
   if (st) method += std::string(" (") + st + ")";
   report_.method = method;
   report_.note = how;
-  solve_with(jac_ksp_, g, w);
+  solve_with(jac_ksp_, g, w, g, w, [] {});
 }
 
-void AdjointSolver::solve_with(KSP ksp, Vec g, Vec w) {
-  const PetscErrorCode ierr = KSPSolve(ksp, g, w);
-  rethrow_pending();
-  FOLDOPT_CALL(ierr);
-  KSPConvergedReason reason;
-  FOLDOPT_CALL(KSPGetConvergedReason(ksp, &reason));
-  FOLDOPT_CALL(KSPGetIterationNumber(ksp, &report_.iterations));
-  report_.reason = KSPConvergedReasons[reason];
-  finish(g, w, reason > 0);
+void AdjointSolver::solve_with(KSP ksp, Vec b, Vec u, Vec g, Vec w, const std::function<void()>& recover) {
+  // Convergence is judged per instance: a batch's Krylov norm sums the instances, so a small
+  // instance may still be far from its own tolerance when the whole has met rtol. Such a solve
+  // goes on from its w with the tolerance cut by the shortfall (at most 3 times).
+  PetscReal rtol, atol, dtol;
+  PetscInt maxit;
+  FOLDOPT_CALL(KSPGetTolerances(ksp, &rtol, &atol, &dtol, &maxit));
+  PetscBool nonzero;
+  FOLDOPT_CALL(KSPGetInitialGuessNonzero(ksp, &nonzero));
+  const bool batch = map_->layout().batch > 1 && backward_ == BackwardMethod::krylov;
+  PetscInt iterations = 0;
+  bool converged = false;
+  for (int pass = 0;; ++pass) {
+    const PetscErrorCode ierr = KSPSolve(ksp, b, u);
+    rethrow_pending();
+    if (pass > 0) {
+      KSPSetTolerances(ksp, rtol, atol, dtol, maxit);
+      KSPSetInitialGuessNonzero(ksp, nonzero);
+    }
+    FOLDOPT_CALL(ierr);
+    KSPConvergedReason reason;
+    FOLDOPT_CALL(KSPGetConvergedReason(ksp, &reason));
+    PetscInt its;
+    FOLDOPT_CALL(KSPGetIterationNumber(ksp, &its));
+    iterations += its;
+    report_.reason = KSPConvergedReasons[reason];
+    converged = reason > 0;
+    recover();
+    if (!batch || !converged || pass == 3) break;
+    true_residual(g, w);
+    if (report_.worst_instance <= rtol) break;
+    const PetscReal cut = std::max<PetscReal>(rtol / report_.worst_instance, 1e-6);
+    report_.passes = pass + 2;
+    FOLDOPT_CALL(KSPSetTolerances(ksp, rtol * cut * 0.5, atol, dtol, maxit));
+    FOLDOPT_CALL(KSPSetInitialGuessNonzero(ksp, PETSC_TRUE));
+  }
+  report_.iterations = iterations;
+  finish(g, w, converged);
 }
 
-void AdjointSolver::finish(Vec g, Vec w, bool solver_converged) {
-  // True residual r = g − (I − Φᵀ) w, with one more product.
+void AdjointSolver::true_residual(Vec g, Vec w) {
+  // r = g − (I − Φᵀ) w, with one more product.
   FOLDOPT_CALL(MatMult(a_, w, work_));
   rethrow_pending();
   FOLDOPT_CALL(VecAYPX(work_, -1.0, g));
   FOLDOPT_CALL(VecNorm(work_, NORM_2, &report_.residual));
   report_.worst_instance = worst_instance_ratio(work_, g, map_->layout());
+}
+
+void AdjointSolver::finish(Vec g, Vec w, bool solver_converged) {
+  true_residual(g, w);
   report_.products = products_;
   PetscReal rtol, atol, dtol;
   PetscInt maxit;
@@ -423,6 +527,8 @@ void AdjointSolver::view(PetscViewer viewer) const {
   PetscViewerASCIIPrintf(viewer, "  true residual %.3e, relative %.3e (rtol %.1e), worst instance %.3e\n",
                          (double)r.residual, (double)(r.rhs_norm > 0 ? r.residual / r.rhs_norm : 0), (double)r.rtol,
                          (double)r.worst_instance);
+  if (r.passes > 1)
+    PetscViewerASCIIPrintf(viewer, "  %" PetscInt_FMT " passes: the batch's norm met rtol before every instance did\n", r.passes);
   PetscViewerASCIIPrintf(viewer, "  time %.3f s (setup %.3f s)\n", r.seconds, r.setup_seconds);
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/util.hpp"
 #include "forward/closed.hpp"
+#include "forward/fista.hpp"
 #include "forward/ipopt/ipopt_forward.hpp"
 #include "forward/snes.hpp"
 #include "forward/tao.hpp"
@@ -40,6 +41,7 @@ void register_builtin_forward(ForwardRegistry& r) {
   r.add("ipopt", [](const ForwardContext& c) { return make_ipopt_forward(c); });
   r.add("tao", [](const ForwardContext& c) { return std::unique_ptr<ForwardSolver>(new TaoForward(c)); });
   r.add("closed", [](const ForwardContext& c) { return std::unique_ptr<ForwardSolver>(new ClosedForward(c)); });
+  r.add("fista", [](const ForwardContext& c) { return std::unique_ptr<ForwardSolver>(new FistaForward(c)); });
 }
 }  // namespace
 

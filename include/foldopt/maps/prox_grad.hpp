@@ -67,6 +67,12 @@ class ProxGradMap : public UpdateMap {
   bool has_low_rank() const override { return prox_->capabilities().low_rank; }
   void low_rank(OwnedMat* U, OwnedMat* V) override;
 
+  bool has_symmetric_form() const override;
+  bool symmetric_form_definite() const override { return f_->capabilities().convex; }
+  void factor_mult(Vec v, Vec y) override;
+  void smooth_mult(Vec v, Vec y) override;
+  OwnedMat assemble_symmetric() override;
+
   PetscReal stepsize() const override { return alpha_; }
   bool stepsize_is_free() const override { return true; }
   void set_stepsize(PetscReal alpha) override;

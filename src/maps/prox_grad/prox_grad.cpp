@@ -259,6 +259,45 @@ void ProxGradMap::low_rank(OwnedMat* Uout, OwnedMat* Vout) {
   *Vout = std::move(HUC);
 }
 
+bool ProxGradMap::has_symmetric_form() const {
+  const Prox::Capabilities c = prox_->capabilities();
+  return c.factor || c.projection;
+}
+
+void ProxGradMap::factor_mult(Vec v, Vec y) {
+  check_linearized("factor_mult");
+  FOLDOPT_CHECK(has_symmetric_form(), PETSC_ERR_SUP, "%s: prox '%s' declares no factor K of its Jacobian", type().c_str(),
+                prox_->type().c_str());
+  if (prox_->capabilities().factor)
+    prox_->factor_mult(v, y);
+  else
+    prox_->jacobian_mult(v, y);  // a projection: K = J
+}
+
+void ProxGradMap::smooth_mult(Vec v, Vec y) {
+  check_linearized("smooth_mult");
+  smooth_step(v, y);
+}
+
+OwnedMat ProxGradMap::assemble_symmetric() {
+  check_linearized("assemble_symmetric");
+  if (!hess_ || has_low_rank() || !has_symmetric_form()) return OwnedMat();
+  // K = diag(√d) for a diagonal J = diag(d): I − K (I − α∇²f) K.
+  OwnedVec k;
+  FOLDOPT_CALL(VecDuplicate(d_, k.out()));
+  FOLDOPT_CALL(VecCopy(d_, k));
+  FOLDOPT_CALL(VecSqrtAbs(k));
+  OwnedMat A;
+  FOLDOPT_CALL(MatDuplicate(hess_, MAT_COPY_VALUES, A.out()));
+  FOLDOPT_CALL(MatScale(A, -alpha_));
+  FOLDOPT_CALL(MatShift(A, 1.0));
+  FOLDOPT_CALL(MatDiagonalScale(A, k, k));
+  FOLDOPT_CALL(MatScale(A, -1.0));
+  FOLDOPT_CALL(MatShift(A, 1.0));
+  FOLDOPT_CALL(MatSetOption(A, MAT_SYMMETRIC, PETSC_TRUE));
+  return A;
+}
+
 OwnedMat ProxGradMap::stepsize_operator() {
   check_linearized("stepsize_operator");
   if (!hess_ || nfree_ == 0 || has_low_rank()) return OwnedMat();
