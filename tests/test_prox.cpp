@@ -708,6 +708,73 @@ TEST(Prox, RegistryNames) {
   expect_error([&] { foldopt::prox_registry().create("prox", "nope", ctx); }, "unknown prox 'nope'");
 }
 
+/// The diagonal part d and J (by columns) of `p` at z (dense values, one instance).
+std::pair<VectorXd, MatrixXd> jacobian_at(Prox& p, const VectorXd& zd, double alpha, const ParamSet& theta) {
+  OwnedVec z = from_eigen(zd), d = make_vec(static_cast<PetscInt>(zd.size()));
+  p.linearize(z, alpha, theta);
+  OwnedMat U;
+  OwnedVec c;
+  p.jacobian_structure(d, &U, &c);
+  return {to_eigen(d), assemble([&](Vec v, Vec y) { p.jacobian_mult(v, y); }, static_cast<PetscInt>(zd.size()))};
+}
+
+TEST(Prox, KinksTakeTheDocumentedElement) {
+  ParamSet none;
+  {  // box: an entry exactly at a bound counts as at the bound
+    const Layout L = make_layout(4, 1);
+    auto p = foldopt::BoxProx::from_numbers(L, -0.5, 0.5);
+    VectorXd z(4);
+    z << -0.5, 0.5, 0.1, 0.7;
+    const auto r = jacobian_at(*p, z, 1.0, none);
+    EXPECT_EQ(r.first, (VectorXd(4) << 0, 0, 1, 0).finished());
+    EXPECT_EQ(p->free_count(), 1);
+  }
+  {  // soft-thresholding: |z| = αλ is outside the support
+    const Layout L = make_layout(4, 1);
+    foldopt::L1Prox p(L, 0.25);
+    VectorXd z(4);
+    z << 0.5, -0.5, 0.6, 0.1;
+    const auto r = jacobian_at(p, z, 2.0, none);
+    EXPECT_EQ(r.first, (VectorXd(4) << 0, 0, 1, 0).finished());
+  }
+  {  // ball: the boundary counts as inside (J = I)
+    const Layout L = make_layout(2, 1);
+    foldopt::BallProx p(L, 5.0);
+    VectorXd z(2);
+    z << 3, 4;
+    const auto r = jacobian_at(p, z, 1.0, none);
+    EXPECT_LE((r.second - MatrixXd::Identity(2, 2)).norm(), 0.0);
+  }
+  {  // half-space: the boundary counts as inactive (J = I)
+    const Layout L = make_layout(3, 1);
+    foldopt::HalfspaceProx p(L, nullptr, {6.0});
+    VectorXd z(3);
+    z << 1, 2, 3;
+    const auto r = jacobian_at(p, z, 1.0, none);
+    EXPECT_LE((r.second - MatrixXd::Identity(3, 3)).norm(), 0.0);
+  }
+  {  // simplex: an entry exactly at the threshold is outside the support
+    const Layout L = make_layout(4, 1);
+    foldopt::SimplexProx p(L);
+    VectorXd z(4);
+    z << 0.75, 0.25, 0.0, -1.0;
+    const auto r = jacobian_at(p, z, 1.0, none);
+    EXPECT_EQ(p.thresholds().at(0), 0.0);
+    MatrixXd ref = MatrixXd::Zero(4, 4);
+    ref.topLeftCorner(2, 2) << 0.5, -0.5, -0.5, 0.5;
+    EXPECT_LE((r.second - ref).norm(), 1e-15);
+  }
+  {  // group: ‖z_G‖ = αλ is inactive (J_G = 0)
+    const Layout L = make_layout(4, 1);
+    foldopt::GroupL1Prox p(L, 2, 2.5);
+    VectorXd z(4);
+    z << 3, 4, 6, 8;
+    const auto r = jacobian_at(p, z, 2.0, none);
+    EXPECT_EQ(r.second.topLeftCorner(2, 2).norm(), 0.0);
+    EXPECT_GT(r.second.bottomRightCorner(2, 2).norm(), 0.5);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // batch.hpp
 
@@ -767,7 +834,8 @@ TEST(Batch, ThresholdsAgainstBruteForce) {
     bool ties;
   };
   const std::vector<T> cases = {{7, 3, 0.0, kInf, false}, {40, 3, 0.0, 1.0, false}, {5, 13, -0.5, 0.25, true},
-                                {1, 6, 0.0, 1.0, false},  {40, 2, 0.0, kInf, true}, {9, 11, -1.0, 2.0, true}};
+                                {1, 6, 0.0, 1.0, false},  {40, 2, 0.0, kInf, true}, {9, 11, -1.0, 2.0, true},
+                                {1, 1, 0.0, kInf, false}, {3, 1, 0.0, 1.0, true}};
   for (const T& t : cases) {
     SCOPED_TRACE("m=" + std::to_string(t.m) + " S=" + std::to_string(t.S) + " lo=" + std::to_string(t.lo) +
                  " hi=" + std::to_string(t.hi));
