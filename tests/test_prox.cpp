@@ -18,6 +18,8 @@
 #include "reference.hpp"
 #include "test_util.hpp"
 
+#include "core/random.hpp"
+
 #include <foldopt/batch.hpp>
 #include <foldopt/checks.hpp>
 #include <foldopt/error.hpp>
@@ -35,6 +37,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -876,6 +879,44 @@ TEST(Batch, ThresholdsAgainstBruteForce) {
   expect_error([&] { foldopt::batch::thresholds(z, 7, 0.0, kInf, {1.0, -1.0, 1.0}); }, "not attainable");
   expect_error([&] { foldopt::batch::thresholds(z, 7, 1.0, 1.0, {7.0, 7.0, 7.0}); }, "finite lower bound below");
   expect_error([&] { foldopt::batch::thresholds(z, 7, 0.0, 1.0, {1.0}); }, "1 values given for 3 segments");
+  VecSetValue(z, 20, std::numeric_limits<double>::quiet_NaN(), INSERT_VALUES);  // on the last rank only
+  VecAssemblyBegin(z);
+  VecAssemblyEnd(z);
+  expect_error([&] { foldopt::batch::thresholds(z, 7, 0.0, 1.0, {1.0, 1.0, 1.0}); }, "NaN or infinite entry");
+}
+
+TEST(Batch, ThresholdsStress) {
+  // 60 drawn configurations (segment length, count, bounds, grid for ties, targets), the same at
+  // every rank count: the sum is met and τ agrees with the brute-force scan.
+  for (unsigned long trial = 0; trial < 60; ++trial) {
+    auto u = [&](int j) { return foldopt::uniform01(trial, 900, static_cast<std::uint64_t>(j)); };
+    const PetscInt m = 1 + static_cast<PetscInt>(30 * u(0)), S = 1 + static_cast<PetscInt>(9 * u(1));
+    const double lo = -1 + 2 * u(2), hi = u(3) < 0.3 ? kInf : lo + 0.05 + 2 * u(4);
+    const double grid = u(5) < 0.5 ? 0.0 : 0.125;
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    OwnedVec z = random_vec(m * S, 1000 + trial, 2.0);
+    if (grid > 0) {
+      PetscInt rs, re;
+      VecGetOwnershipRange(z, &rs, &re);
+      PetscScalar* a;
+      VecGetArray(z, &a);
+      for (PetscInt i = rs; i < re; ++i) a[i - rs] = grid * std::round(PetscRealPart(a[i - rs]) / grid);
+      VecRestoreArray(z, &a);
+    }
+    const VectorXd zd = to_eigen(z);
+    std::vector<PetscReal> k(S);
+    const double top = std::isfinite(hi) ? m * hi : m * lo + 4.0 * m;
+    for (PetscInt s = 0; s < S; ++s) k[s] = m * lo + u(10 + static_cast<int>(s)) * (top - m * lo);
+    const std::vector<PetscReal> tau = foldopt::batch::thresholds(z, m, lo, hi, k);
+    for (PetscInt s = 0; s < S; ++s) {
+      std::vector<double> v(zd.data() + s * m, zd.data() + (s + 1) * m);
+      double sum = 0;
+      for (double x : v) sum += std::min(std::max(x - tau[s], lo), hi);
+      EXPECT_NEAR(sum, k[s], 1e-12 * std::max(1.0, std::abs(k[s])));
+      const double ref = brute_threshold(v, lo, hi, k[s]);
+      EXPECT_NEAR(tau[s], ref, 1e-11 * std::max(1.0, std::abs(ref)));
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

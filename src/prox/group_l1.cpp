@@ -128,7 +128,7 @@ void GroupL1Prox::factor_mult(Vec v, Vec y) {
   std::vector<PetscReal> d = batch::dots(zhat_, v, g_), root(shrink_.size());
   for (std::size_t s = 0; s < d.size(); ++s) {
     root[s] = std::sqrt(shrink_[s]);
-    d[s] *= (coef_[s] > 0 || shrink_[s] > 0) ? 1.0 - root[s] : 0.0;
+    d[s] *= 1.0 - root[s];  // inactive groups: ẑ = 0 there
   }
   batch::scale(root, v, g_, y);
   batch::axpy(d, zhat_, g_, y);

@@ -60,17 +60,13 @@ std::string SumProjectionProx::describe() const {
 void SumProjectionProx::project(Vec z, Vec y) {
   prox_detail::check_size(z, layout_, name_, "z");
   tau_ = batch::thresholds(z, layout_.n, lo_, hi_, std::vector<PetscReal>(layout_.batch, k_));
-  std::vector<PetscReal> neg(tau_.size());
-  for (std::size_t s = 0; s < tau_.size(); ++s) neg[s] = -tau_[s];
   if (y != z) FOLDOPT_CALL(VecCopy(z, y));
-  OwnedVec shift;
-  FOLDOPT_CALL(VecDuplicate(z, shift.out()));
-  batch::broadcast(neg, layout_.n, shift);
-  FOLDOPT_CALL(VecAXPY(y, 1.0, shift));
-  PetscInt nloc;
-  FOLDOPT_CALL(VecGetLocalSize(y, &nloc));
+  const PetscInt n = layout_.n;
+  PetscInt rstart, rend;
+  FOLDOPT_CALL(VecGetOwnershipRange(y, &rstart, &rend));
   WriteArray a(y);
-  for (PetscInt i = 0; i < nloc; ++i) a[i] = std::min(std::max(PetscRealPart(a[i]), lo_), hi_);
+  for (PetscInt i = rstart; i < rend; ++i)
+    a[i - rstart] = std::min(std::max(PetscRealPart(a[i - rstart]) - tau_[i / n], lo_), hi_);
 }
 
 void SumProjectionProx::apply(Vec z, PetscReal, const ParamSet&, Vec y) { project(z, y); }
