@@ -518,34 +518,39 @@ TEST(Prox, CappedSimplex) {
 }
 
 TEST(Prox, BallFixedAndBlockRadius) {
-  for (bool block : {false, true}) {
+  for (int variant : {0, 1, 2}) {  // one fixed radius, a scalar block, one radius per instance
     Case c;
     c.name = "ball";
     // instance 0 outside, 1 inside, 2 outside (‖z_b‖ ≈ scale·√(n/3))
     c.instance_scale = [](PetscInt b) { return b == 1 ? 0.2 : (b == 0 ? 1.5 : 1.0); };
-    auto radius = [](const Layout& L) { return 0.7 * std::sqrt(L.n / 3.0); };
-    if (block) {
+    auto radius = [variant](const Layout& L, PetscInt b) { return 0.7 * std::sqrt(L.n / 3.0) * (variant == 2 ? 1 + 0.1 * b : 1.0); };
+    if (variant == 1) {
       c.make = [](const Layout& L, const VectorXd&) { return std::unique_ptr<Prox>(new foldopt::BallProx(L, std::string("r"))); };
       c.theta = [radius](const Layout& L, ParamSet& t) {
         OwnedVec r = make_vec(1);
-        VecSet(r, radius(L));
+        VecSet(r, radius(L, 0));
         t.add("r", r);
       };
       c.blocks = {"r"};
+    } else if (variant == 0) {
+      c.make = [radius](const Layout& L, const VectorXd&) { return std::unique_ptr<Prox>(new foldopt::BallProx(L, radius(L, 0))); };
     } else {
-      c.make = [radius](const Layout& L, const VectorXd&) { return std::unique_ptr<Prox>(new foldopt::BallProx(L, radius(L))); };
+      c.make = [radius](const Layout& L, const VectorXd&) {
+        std::vector<PetscReal> r(L.batch);
+        for (PetscInt b = 0; b < L.batch; ++b) r[b] = radius(L, b);
+        return std::unique_ptr<Prox>(new foldopt::BallProx(L, r));
+      };
     }
     c.reference = [radius](const Layout& L, const VectorXd& z, const Dense&, double) {
-      const double r = radius(L);
-      return per_instance(z, L.n, [r](PetscInt, const VectorXd& zb) {
-        const double nz = zb.norm();
+      return per_instance(z, L.n, [&](PetscInt b, const VectorXd& zb) {
+        const double r = radius(L, b), nz = zb.norm();
         return nz <= r ? zb : (r / nz * zb).eval();
       });
     };
     c.coverage = [radius](const Layout& L, const VectorXd& z, const Dense&, double) {
-      const double r = radius(L);
-      EXPECT_GT(z.segment(0, L.n).norm(), r);
-      EXPECT_LT(z.segment(L.n, L.n).norm(), r);
+      EXPECT_GT(z.segment(0, L.n).norm(), radius(L, 0));
+      EXPECT_LT(z.segment(L.n, L.n).norm(), radius(L, 1));
+      EXPECT_GT(z.segment(2 * L.n, L.n).norm(), radius(L, 2));
     };
     run_all_sizes(c);
   }
@@ -928,6 +933,7 @@ TEST(Prox, Errors) {
   expect_error([&] { foldopt::CappedSimplexProx p(L, -1.0); }, "capped_simplex prox");
   expect_error([&] { foldopt::GroupL1Prox p(L, 3, 0.5); }, "group size 3 must be positive and divide the instance size n = 7");
   expect_error([&] { foldopt::BallProx p(L, 0.0); }, "radius 0 must be positive");
+  expect_error([&] { foldopt::BallProx p(L, std::vector<PetscReal>{1.0, 2.0}); }, "2 radii for 3 instances");
   expect_error([&] { foldopt::L1Prox p(L, -0.1); }, "lambda -0.1 must be >= 0");
   expect_error([&] { foldopt::BoxProx::from_numbers(L, 1.0, 0.0); }, "lb <= ub");
   {

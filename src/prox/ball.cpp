@@ -1,11 +1,12 @@
 // foldopt: projection onto the Euclidean ball per instance (prox `ball`).
 //
-// Method:    prox(z)_b = z_b if ‖z_b‖ ≤ r, else r z_b/‖z_b‖ (α plays no role). The radius r > 0
-//            is a fixed number (-<prefix>radius) or a scalar parameter block shared by the batch.
+// Method:    prox(z)_b = z_b if ‖z_b‖ ≤ r_b, else r_b z_b/‖z_b‖ (α plays no role). The radii r_b > 0
+//            are fixed numbers (one per instance, or -<prefix>radius for all) or one scalar
+//            parameter block shared by the batch.
 // Algorithm: with ẑ_b = z_b/‖z_b‖ (batch::norms: one allreduce for all instances),
-//   inside (‖z_b‖ ≤ r, the boundary included: the element J = I of the generalized Jacobian)
+//   inside (‖z_b‖ ≤ r_b, the boundary included: the element J = I of the generalized Jacobian)
 //            J_b = I,  ∂x_b/∂r = 0;
-//   outside  J_b = (r/‖z_b‖)(I − ẑ_b ẑ_bᵀ),  ∂x_b/∂r = ẑ_b.
+//   outside  J_b = (r_b/‖z_b‖)(I − ẑ_b ẑ_bᵀ),  ∂x_b/∂r = ẑ_b.
 //   J is not a projector outside (its nonzero eigenvalue is r/‖z_b‖ < 1), so the factor is the
 //   square root K_b = √(r/‖z_b‖)(I − ẑ_b ẑ_bᵀ). Structure: d_b = r/‖z_b‖ (1 inside),
 //   U = [ẑ_1 … ẑ_B], c_b = −r/‖z_b‖ (0 inside). (∂x/∂r)ᵀ v = Σ_b outside ⟨ẑ_b, v_b⟩ (a scalar
@@ -25,9 +26,13 @@
 
 namespace foldopt {
 
-BallProx::BallProx(const Layout& layout, PetscReal radius) : layout_(layout), r_(radius) {
-  FOLDOPT_CHECK(std::isfinite(radius) && radius > 0, PETSC_ERR_ARG_OUTOFRANGE, "ball prox: radius %g must be positive",
-                (double)radius);
+BallProx::BallProx(const Layout& layout, PetscReal radius) : BallProx(layout, std::vector<PetscReal>(layout.batch, radius)) {}
+
+BallProx::BallProx(const Layout& layout, const std::vector<PetscReal>& radii) : layout_(layout), r_(radii) {
+  FOLDOPT_CHECK(static_cast<PetscInt>(radii.size()) == layout.batch, PETSC_ERR_ARG_SIZ,
+                "ball prox: %zu radii for %" PetscInt_FMT " instances", radii.size(), layout.batch);
+  for (PetscReal r : radii)
+    FOLDOPT_CHECK(std::isfinite(r) && r > 0, PETSC_ERR_ARG_OUTOFRANGE, "ball prox: radius %g must be positive", (double)r);
 }
 
 BallProx::BallProx(const Layout& layout, const std::string& block) : layout_(layout), block_(block) {
@@ -45,46 +50,49 @@ Prox::Capabilities BallProx::capabilities() const {
 std::string BallProx::describe() const {
   std::ostringstream s;
   s << "ball {||x||_2 <= ";
-  if (block_.empty()) s << r_;
-  else s << "block " << block_;
+  bool same = true;
+  for (PetscReal r : r_) same = same && r == r_[0];
+  if (!block_.empty()) s << "block " << block_;
+  else if (same && !r_.empty()) s << r_[0];
+  else s << "r_b";
   s << "} per instance of " << layout_.n;
   return s.str();
 }
 
 void BallProx::set_from_options() {
-  PetscReal r = r_;
+  PetscReal r = r_.empty() ? 1.0 : r_[0];
   PetscBool set = PETSC_FALSE;
   prox_detail::read_options(prox_detail::comm_of(layout_), prefix_, "Ball projection",
                             {{"radius", "Radius of the ball of every instance", &r, 0, 1e300, true, &set}});
   if (set) {
-    r_ = r;
+    r_.assign(layout_.batch, r);
     block_.clear();
   }
 }
 
-PetscReal BallProx::radius(const ParamSet& theta) const {
+std::vector<PetscReal> BallProx::radii(const ParamSet& theta) const {
   if (block_.empty()) return r_;
   const PetscReal r = prox_detail::scalar_of(theta, block_, "ball prox");
   FOLDOPT_CHECK(r > 0, PETSC_ERR_ARG_OUTOFRANGE, "ball prox: parameter block '%s' = %g: the radius must be positive",
                 block_.c_str(), (double)r);
-  return r;
+  return std::vector<PetscReal>(layout_.batch, r);
 }
 
 void BallProx::apply(Vec z, PetscReal, const ParamSet& theta, Vec y) {
   prox_detail::check_size(z, layout_, "ball prox", "z");
-  const PetscReal r = radius(theta);
+  const std::vector<PetscReal> r = radii(theta);
   std::vector<PetscReal> f = batch::norms(z, layout_.n);
-  for (auto& v : f) v = v > r ? r / v : 1.0;
+  for (std::size_t b = 0; b < f.size(); ++b) f[b] = f[b] > r[b] ? r[b] / f[b] : 1.0;
   batch::scale(f, z, layout_.n, y);
 }
 
 void BallProx::linearize(Vec z, PetscReal, const ParamSet& theta) {
   prox_detail::check_size(z, layout_, "ball prox", "z");
-  rlin_ = radius(theta);
+  rlin_ = radii(theta);
   norm_ = batch::norms(z, layout_.n);
   if (!zhat_) FOLDOPT_CALL(VecDuplicate(z, zhat_.out()));
   std::vector<PetscReal> inv(norm_.size());
-  for (std::size_t b = 0; b < inv.size(); ++b) inv[b] = norm_[b] > rlin_ ? 1.0 / norm_[b] : 0.0;
+  for (std::size_t b = 0; b < inv.size(); ++b) inv[b] = norm_[b] > rlin_[b] ? 1.0 / norm_[b] : 0.0;
   batch::scale(inv, z, layout_.n, zhat_);
 }
 
@@ -92,7 +100,7 @@ void BallProx::product(Vec v, Vec y, bool root) {
   FOLDOPT_CHECK(zhat_ && !norm_.empty(), PETSC_ERR_ORDER, "ball prox: product before linearize");
   std::vector<PetscReal> dot = batch::dots(zhat_, v, layout_.n), f(norm_.size());
   for (std::size_t b = 0; b < f.size(); ++b) {
-    f[b] = norm_[b] > rlin_ ? rlin_ / norm_[b] : 1.0;
+    f[b] = norm_[b] > rlin_[b] ? rlin_[b] / norm_[b] : 1.0;
     if (root) f[b] = std::sqrt(f[b]);
     dot[b] *= -f[b];
   }
@@ -107,8 +115,8 @@ void BallProx::jacobian_structure(Vec d, OwnedMat* U, OwnedVec* c) {
   FOLDOPT_CHECK(zhat_ && !norm_.empty(), PETSC_ERR_ORDER, "ball prox: jacobian_structure before linearize");
   std::vector<PetscReal> f(norm_.size()), coef(norm_.size());
   for (std::size_t b = 0; b < f.size(); ++b) {
-    const bool out = norm_[b] > rlin_;
-    f[b] = out ? rlin_ / norm_[b] : 1.0;
+    const bool out = norm_[b] > rlin_[b];
+    f[b] = out ? rlin_[b] / norm_[b] : 1.0;
     coef[b] = out ? -f[b] : 0.0;
   }
   batch::broadcast(f, layout_.n, d);

@@ -13,6 +13,8 @@ class BallProx : public Prox {
  public:
   /// Radius r > 0, the same for every instance.
   BallProx(const Layout& layout, PetscReal radius);
+  /// One radius per instance (B numbers, each > 0).
+  BallProx(const Layout& layout, const std::vector<PetscReal>& radii);
   /// Radius from the scalar parameter block `block` (the same for every instance; its
   /// gradient is the sum over the batch).
   BallProx(const Layout& layout, const std::string& block);
@@ -31,13 +33,13 @@ class BallProx : public Prox {
   PetscInt free_count() const override { return layout_.global(); }
 
  private:
-  PetscReal radius(const ParamSet& theta) const;
+  std::vector<PetscReal> radii(const ParamSet& theta) const;
   void product(Vec v, Vec y, bool root);
   Layout layout_;
-  PetscReal r_ = 1;
+  std::vector<PetscReal> r_;     ///< fixed radii, one per instance
   std::string block_;
   std::vector<PetscReal> norm_;  ///< ‖z_b‖ at the linearization
-  PetscReal rlin_ = 1;
+  std::vector<PetscReal> rlin_;  ///< radii at the linearization
   OwnedVec zhat_;                ///< z_b/‖z_b‖ (zero inside the ball)
 };
 
