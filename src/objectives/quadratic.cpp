@@ -1,0 +1,135 @@
+// foldopt: the quadratic objective (`quadratic`).
+//
+// Method:   f(x; q) = ½ xᵀHx − qᵀx,  H sparse symmetric fixed data (H = I when none is given),
+//           q the parameter block (per instance).
+// Formulas: ∇f = Hx − q;  ∇²f = H (assembled: H itself; diagonal: diag H);
+//           (∂∇f/∂q)ᵀ v = −v;  (∂∇f/∂q) dq = −dq.
+//           curvature_bound = ‖H‖∞ ≥ λmax(H) (every eigenvalue is bounded by an induced norm).
+// Batches:  H is one instance's (n×n, applied to each) or block-diagonal over the batch; the
+//           objective keeps the block-diagonal operator (common.hpp).
+// Not provided: a block `H.values` (∂∇f/∂H_ij ᵀ v = v_i x_j over the stored nonzeros), which
+//           needs the matrix-values module (matrix_values::outer_on_pattern) to land first.
+// References: J. Nocedal, S. Wright, Numerical Optimization (2nd ed., Springer 2006), ch. 16.
+#include <foldopt/objectives.hpp>
+
+#include <foldopt/error.hpp>
+#include <foldopt/problem.hpp>
+
+#include "objectives/common.hpp"
+
+namespace foldopt {
+
+namespace {
+
+class QuadraticObjective : public Objective {
+ public:
+  QuadraticObjective(const Layout& l, Mat H, const std::string& q, bool convex)
+      : layout_(l), q_(q), convex_(convex) {
+    objectives_detail::check_layout(l, "quadratic");
+    if (H) {
+      objectives_detail::check_symmetric(H, "quadratic: H");
+      objectives_detail::BatchOperator op = objectives_detail::batch_operator(H, l, "quadratic: H", true);
+      H_ = std::move(op.A);
+      shared_ = op.shared;
+      nnz_ = op.nnz;
+      FOLDOPT_CALL(MatSetOption(H_, MAT_SYMMETRIC, PETSC_TRUE));
+      FOLDOPT_CALL(MatNorm(H_, NORM_INFINITY, &bound_));
+    } else {
+      bound_ = 1;
+    }
+  }
+
+  std::string type() const override { return "quadratic"; }
+  Capabilities capabilities() const override { return {true, true, true, convex_}; }
+  std::string describe() const override {
+    if (!H_) return "quadratic (H = I, q block '" + q_ + "')";
+    return detail::format("quadratic (H %" PetscInt_FMT " nonzeros%s, q block '%s'%s)", nnz_,
+                          shared_ && layout_.batch > 1 ? ", shared by the batch" : "", q_.c_str(),
+                          convex_ ? "" : ", declared nonconvex");
+  }
+
+  PetscReal value_gradient(Vec x, const ParamSet& theta, Vec g) override {
+    Vec q = objectives_detail::instance_block(theta, q_, layout_.global(), layout_.local, "quadratic");
+    OwnedVec hx;
+    FOLDOPT_CALL(VecDuplicate(x, hx.out()));
+    apply(x, hx);
+    PetscScalar xhx, qx;
+    FOLDOPT_CALL(VecDot(x, hx, &xhx));
+    FOLDOPT_CALL(VecDot(q, x, &qx));
+    if (g) FOLDOPT_CALL(VecWAXPY(g, -1.0, q, hx));
+    return PetscRealPart(0.5 * xhx - qx);
+  }
+
+  void hessian_mult(Vec, const ParamSet&, Vec v, Vec y) override { apply(v, y); }
+
+  OwnedMat hessian(Vec x, const ParamSet&) override {
+    if (H_) return OwnedMat::share(H_);
+    if (!identity_) {
+      OwnedVec one;
+      FOLDOPT_CALL(VecDuplicate(x, one.out()));
+      FOLDOPT_CALL(VecSet(one, 1.0));
+      identity_ = objectives_detail::diagonal_matrix(one);
+    }
+    return OwnedMat::share(identity_);
+  }
+
+  void hessian_diagonal(Vec, const ParamSet&, Vec d) override {
+    if (H_)
+      FOLDOPT_CALL(MatGetDiagonal(H_, d));
+    else
+      FOLDOPT_CALL(VecSet(d, 1.0));
+  }
+
+  void gradient_param_t(Vec, const ParamSet&, Vec v, ParamSet& out) override {
+    if (out.has(q_)) FOLDOPT_CALL(VecAXPY(out.get(q_), -1.0, v));
+  }
+
+  void gradient_param(Vec, const ParamSet&, const ParamSet& dtheta, Vec y) override {
+    if (dtheta.has(q_)) FOLDOPT_CALL(VecAXPY(y, -1.0, dtheta.get(q_)));
+  }
+
+  PetscReal curvature_bound(const ParamSet&) override { return bound_; }
+
+ private:
+  void apply(Vec v, Vec y) const {
+    if (H_)
+      FOLDOPT_CALL(MatMult(H_, v, y));
+    else
+      FOLDOPT_CALL(VecCopy(v, y));
+  }
+
+  Layout layout_;
+  std::string q_;
+  bool convex_;
+  OwnedMat H_, identity_;
+  bool shared_ = true;
+  PetscInt nnz_ = 0;
+  PetscReal bound_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Objective> make_quadratic(const Layout& layout, Mat H, const std::string& q, bool convex) {
+  return std::unique_ptr<Objective>(new QuadraticObjective(layout, H, q, convex));
+}
+
+namespace objectives_detail {
+
+/// By name: H from the context's problem when it declares itself quadratic (its assembled
+/// Hessian, the same at every x), else H = I; q is the block `q`.
+std::unique_ptr<Objective> create_quadratic(const PartContext& ctx) {
+  OwnedMat H;
+  if (ctx.problem && ctx.problem->is_quadratic()) {
+    OwnedVec x0 = ctx.problem->create_vec();
+    FOLDOPT_CALL(VecZeroEntries(x0));
+    H = ctx.problem->hessian(x0, ctx.problem->params());
+    FOLDOPT_CHECK(H, PETSC_ERR_SUP, "objective 'quadratic': problem '%s' is quadratic but gives no assembled Hessian",
+                  ctx.problem->type().c_str());
+  }
+  auto f = make_quadratic(ctx.layout, H, "q");
+  f->set_options_prefix(ctx.prefix);
+  return f;
+}
+
+}  // namespace objectives_detail
+}  // namespace foldopt
