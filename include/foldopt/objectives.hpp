@@ -14,7 +14,7 @@
 // Batches (Layout: B instances of n): a matrix (H, X, Q) is given either for one instance (n×n,
 // or m×n for X), and then acts on each instance, or block-diagonal over the batch (B·n × B·n,
 // B·m × B·n), as qp_box stores H. Either way the objective keeps the block-diagonal operator of
-// the batch, rows split as PETSc splits B·m (B·n for square ones), columns as the layout splits
+// the batch, rows split as PETSc splits B·m (square ones: like x), columns as the layout splits
 // x; a matrix already split that way is shared, not copied. Parameter blocks (q, c, p) are
 // vectors per instance, B·n entries split like x; y has B·m entries split as PETSc splits B·m
 // (VecSetSizes(v, PETSC_DECIDE, B*m), io::read_batch). A block split otherwise is refused, naming it.

@@ -146,7 +146,7 @@ BatchOperator batch_operator(Mat A, const Layout& l, const std::string& what, bo
   out.nnz = static_cast<PetscInt>(info.nz_used);
 
   const PetscInt BM = B * out.m, BN = B * n;
-  const PetscInt rl = default_local(comm, BM), cl = l.local;
+  const PetscInt rl = square ? l.local : default_local(comm, BM), cl = l.local;
   PetscInt arl, acl;
   FOLDOPT_CALL(MatGetLocalSize(A, &arl, &acl));
   int fits = ((B == 1 || !out.shared) && arl == rl && acl == cl) ? 1 : 0, all_fit = 0;

@@ -2,8 +2,9 @@
 //
 //   batch_operator   the operator of a batch from a matrix given per instance (m×n, applied to
 //                    each of the B instances) or block-diagonal over the batch (B·m × B·n): the
-//                    block-diagonal matrix kron(I_B, A) with rows split as PETSc splits B·m and
-//                    columns as the layout splits B·n; a square one stores its diagonal (explicit
+//                    block-diagonal matrix kron(I_B, A) with rows split as PETSc splits B·m (a
+//                    square one: like x) and columns as the layout splits B·n; a square one
+//                    stores its diagonal (explicit
 //                    zeros where A has none), so a diagonal can be added and preconditioners find it.
 //   instance_block   a θ block of B·n (or B·m) entries split like x, checked, by name.
 //   column_sums      Σᵢ |a_ij| or Σᵢ a_ij² per column as |A|ᵀ1 (no length-N array on every rank);

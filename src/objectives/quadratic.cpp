@@ -27,9 +27,9 @@ class QuadraticObjective : public Objective {
       : layout_(l), q_(q), convex_(convex) {
     objectives_detail::check_layout(l, "quadratic");
     if (H) {
-      objectives_detail::check_symmetric(H, "quadratic: H");
       objectives_detail::BatchOperator op = objectives_detail::batch_operator(H, l, "quadratic: H", true);
       H_ = std::move(op.A);
+      objectives_detail::check_symmetric(H_, "quadratic: H");  // split alike by rows and columns now
       shared_ = op.shared;
       nnz_ = op.nnz;
       FOLDOPT_CALL(MatSetOption(H_, MAT_SYMMETRIC, PETSC_TRUE));

@@ -25,9 +25,9 @@ class SinQuadraticObjective : public Objective {
  public:
   SinQuadraticObjective(const Layout& l, Mat Q, const std::string& p) : layout_(l), p_(p) {
     objectives_detail::check_layout(l, "sin_quadratic");
-    objectives_detail::check_symmetric(Q, "sin_quadratic: Q");
     objectives_detail::BatchOperator op = objectives_detail::batch_operator(Q, l, "sin_quadratic: Q", true);
     Q_ = std::move(op.A);
+    objectives_detail::check_symmetric(Q_, "sin_quadratic: Q");  // split alike by rows and columns now
     nnz_ = op.nnz;
     FOLDOPT_CALL(MatNorm(Q_, NORM_INFINITY, &qnorm_));
     FOLDOPT_CALL(MatCreateVecs(Q_, work_.out(), nullptr));
