@@ -161,6 +161,12 @@ double dot(Vec a, Vec b) {
   return PetscRealPart(d);
 }
 
+OwnedVec random_like(Vec x, unsigned long seed) {
+  OwnedVec v = like(x);
+  foldopt::fill_random(v, seed);
+  return v;
+}
+
 /// What a test case gives: the objective, θ, the point x, the θ blocks it depends on, and dense
 /// references (computed here with Eigen from the same data, independently of the code).
 struct Case {
@@ -208,7 +214,7 @@ void check_case(Case& c) {
   EXPECT_LT(rel(fd, ge), 1e-7) << "gradient vs finite differences of the value";
 
   // Hessian products: FD of the gradient, the dense Hessian from products, Eigen
-  OwnedVec v = random_vec(N, 31), hv = like(x), gp = like(x), gm = like(x);
+  OwnedVec v = random_like(x, 31), hv = like(x), gp = like(x), gm = like(x);
   {
     PetscInt nl, vl;
     VecGetLocalSize(x, &nl);
@@ -248,7 +254,7 @@ void check_case(Case& c) {
     EXPECT_THROW(f.hessian_diagonal(x, c.theta, d), foldopt::Error);
   }
   if (caps.quadratic) {  // the Hessian does not depend on x
-    OwnedVec x2 = random_vec(N, 77), hv2 = like(x);
+    OwnedVec x2 = random_like(x, 77), hv2 = like(x);
     VecAbs(x2);
     VecShift(x2, 0.5);
     f.hessian_mult(x2, c.theta, v, hv2);
@@ -272,7 +278,7 @@ void check_case(Case& c) {
     ParamSet dth = c.theta.zeros_like();
     foldopt::fill_random(dth.get(name), 41);
     // y = (∂∇f/∂θ) dθ, onto a nonzero start: it adds
-    OwnedVec y = random_vec(N, 43), y0 = like(x);
+    OwnedVec y = random_like(x, 43), y0 = like(x);
     VecCopy(y, y0);
     f.gradient_param(x, c.theta, dth, y);
     VecAXPY(y, -1.0, y0);
@@ -535,6 +541,40 @@ TEST(Objectives, LeastSquares) {
         EXPECT_NEAR(c.f->curvature_bound(c.theta), n1 * ninf, 1e-12 * n1 * ninf);
       }
     }
+}
+
+TEST(Objectives, LayoutSplitUnlikePetscDefault) {
+  // x split 17/4 at np 2 (PETSc would split 11/10): square operators follow x's split, X keeps
+  // PETSc's split of B·m for its rows (the y block's).
+  for (PetscInt B : {1, 3}) {
+    SCOPED_TRACE(::testing::Message() << "B = " << B);
+    for (int which = 0; which < 2; ++which) {
+      Case c = which == 0 ? quadratic_case(B, Form::shared) : least_squares_case(B, Form::shared);
+      Layout l = make_layout(kN, B);
+      l.local = foldopt_test::rank() == 0 ? l.global() - 4 * (foldopt_test::comm_size() - 1) : 4;
+      OwnedMat A = which == 0 ? sym_matrix(kN, 1) : x_matrix(kM, kN, 1);
+      c.f = which == 0 ? foldopt::make_quadratic(l, A, "q") : foldopt::make_least_squares(l, A, "y");
+      // the same values, split like the layout
+      auto resplit = [&](Vec v) {
+        PetscInt N;
+        VecGetSize(v, &N);
+        if (N != l.global()) return OwnedVec::share(v);
+        const VectorXd e = to_eigen(v);
+        OwnedVec w = make_vec(N, l.local);
+        PetscInt rs, re;
+        VecGetOwnershipRange(w, &rs, &re);
+        for (PetscInt i = rs; i < re; ++i) VecSetValue(w, i, e[i], INSERT_VALUES);
+        VecAssemblyBegin(w);
+        VecAssemblyEnd(w);
+        return w;
+      };
+      ParamSet th;
+      for (std::size_t b = 0; b < c.theta.size(); ++b) th.add(c.theta[b].name, resplit(c.theta[b].vec));
+      c.theta = std::move(th);
+      c.x = resplit(c.x);
+      check_case(c);
+    }
+  }
 }
 
 // ---- sin_quadratic ----------------------------------------------------------------------------
