@@ -131,6 +131,40 @@ MatrixXd kron_eye(const MatrixXd& A, PetscInt B) {
   return K;
 }
 
+/// The stored values of A's local rows in CSR order (a matrix-values block), split by A's rows.
+OwnedVec values_of(Mat A) {
+  PetscInt rs, re;
+  MatGetOwnershipRange(A, &rs, &re);
+  std::vector<PetscScalar> vals;
+  for (PetscInt i = rs; i < re; ++i) {
+    PetscInt nc;
+    const PetscScalar* v;
+    MatGetRow(A, i, &nc, nullptr, &v);
+    vals.insert(vals.end(), v, v + nc);
+    MatRestoreRow(A, i, &nc, nullptr, &v);
+  }
+  OwnedVec out = make_vec(PETSC_DETERMINE, static_cast<PetscInt>(vals.size()));
+  PetscScalar* a;
+  VecGetArray(out, &a);
+  std::copy(vals.begin(), vals.end(), a);
+  VecRestoreArray(out, &a);
+  return out;
+}
+
+/// G_k = Σ_s U(s·M + i) V(s·N + j) over the nonzeros (i, j) of the dense M×N matrix A, row by
+/// row (CSR order), s < S.
+VectorXd outer_ref(const MatrixXd& A, const VectorXd& U, const VectorXd& V, PetscInt S) {
+  std::vector<double> g;
+  for (Eigen::Index i = 0; i < A.rows(); ++i)
+    for (Eigen::Index j = 0; j < A.cols(); ++j)
+      if (A(i, j) != 0) {
+        double sum = 0;
+        for (PetscInt s = 0; s < S; ++s) sum += U[s * A.rows() + i] * V[s * A.cols() + j];
+        g.push_back(sum);
+      }
+  return Eigen::Map<VectorXd>(g.data(), static_cast<Eigen::Index>(g.size()));
+}
+
 double rel(const VectorXd& a, const VectorXd& ref) { return foldopt_ref::rel_err(a, ref); }
 double rel(const MatrixXd& a, const MatrixXd& ref) {
   const double r = ref.norm();
@@ -344,21 +378,29 @@ const char* form_name(Form f) { return f == Form::shared ? "shared" : "block-dia
 
 // ---- quadratic --------------------------------------------------------------------------------
 
-Case quadratic_case(PetscInt B, Form form) {
+Case quadratic_case(PetscInt B, Form form, bool values = false) {
   Case c;
   const Layout l = make_layout(kN, B);
   OwnedMat H = form == Form::shared ? sym_matrix(kN, 1) : sym_matrix(kN, B);
-  const MatrixXd Hb = form == Form::shared ? kron_eye(gather_dense(H), B) : gather_dense(H);
+  const MatrixXd Hd = gather_dense(H), Hb = form == Form::shared ? kron_eye(Hd, B) : Hd;
   c.f = foldopt::make_quadratic(l, H, "q");
   c.theta = instance_params(l, {{"q", 11}});
   c.x = random_vec(l.global(), 12, l.local);
   c.blocks = {"q"};
+  if (values) {  // (∂∇f/∂H)ᵀv = v_i x_j on the pattern, summed over instances
+    c.theta.add("H.values", values_of(H), foldopt::BlockKind::matrix_values, H);
+    c.blocks.push_back("H.values");
+  }
+  const PetscInt S = form == Form::shared ? B : 1;
   c.value_ref = [Hb](const VectorXd& x, const ParamSet& th) {
     return 0.5 * x.dot(Hb * x) - to_eigen(th.get("q")).dot(x);
   };
   c.grad_ref = [Hb](const VectorXd& x, const ParamSet& th) -> VectorXd { return Hb * x - to_eigen(th.get("q")); };
   c.hess_ref = [Hb](const VectorXd&, const ParamSet&) -> MatrixXd { return Hb; };
-  c.param_t_ref = [](const std::string&, const VectorXd&, const VectorXd& v) -> VectorXd { return -v; };
+  c.param_t_ref = [Hd, S](const std::string& b, const VectorXd& x, const VectorXd& v) -> VectorXd {
+    if (b == "H.values") return outer_ref(Hd, v, x, S);
+    return -v;
+  };
   return c;
 }
 
@@ -367,9 +409,12 @@ TEST(Objectives, Quadratic) {
     for (Form form : {Form::shared, Form::block_diagonal}) {
       if (B == 1 && form == Form::block_diagonal) continue;
       SCOPED_TRACE(::testing::Message() << "B = " << B << ", H " << form_name(form));
-      Case c = quadratic_case(B, form);
-      EXPECT_EQ(c.f->type(), "quadratic");
-      check_case(c);
+      for (bool values : {false, true}) {
+        SCOPED_TRACE(values ? "with block H.values" : "H fixed");
+        Case c = quadratic_case(B, form, values);
+        EXPECT_EQ(c.f->type(), "quadratic");
+        check_case(c);
+      }
     }
 }
 
@@ -505,11 +550,12 @@ TEST(Objectives, EntropyEntriesBelowTheFloorAreAtTheBound) {
 
 // ---- least squares ----------------------------------------------------------------------------
 
-Case least_squares_case(PetscInt B, Form form) {
+Case least_squares_case(PetscInt B, Form form, bool values = false) {
   Case c;
   const Layout l = make_layout(kN, B);
   OwnedMat X = form == Form::shared ? x_matrix(kM, kN, 1) : x_matrix(kM, kN, B);
-  const MatrixXd Xb = form == Form::shared ? kron_eye(gather_dense(X), B) : gather_dense(X);
+  const MatrixXd Xd = gather_dense(X), Xb = form == Form::shared ? kron_eye(Xd, B) : Xd;
+  const PetscInt S = form == Form::shared ? B : 1;
   c.f = foldopt::make_least_squares(l, X, "y");
   ParamSet th;
   th.add("y", random_vec(B * kM, 21));  // PETSc's split of B·m
@@ -517,12 +563,23 @@ Case least_squares_case(PetscInt B, Form form) {
   c.theta = std::move(th);
   c.x = random_vec(l.global(), 23, l.local);
   c.blocks = {"y"};
+  if (values) {
+    c.theta.add("X.values", values_of(X), foldopt::BlockKind::matrix_values, X);
+    c.blocks.push_back("X.values");
+  }
+  const VectorXd ye = to_eigen(c.theta.get("y"));
   c.value_ref = [Xb](const VectorXd& x, const ParamSet& th) { return 0.5 * (Xb * x - to_eigen(th.get("y"))).squaredNorm(); };
   c.grad_ref = [Xb](const VectorXd& x, const ParamSet& th) -> VectorXd {
     return Xb.transpose() * (Xb * x - to_eigen(th.get("y")));
   };
   c.hess_ref = [Xb](const VectorXd&, const ParamSet&) -> MatrixXd { return Xb.transpose() * Xb; };
-  c.param_t_ref = [Xb](const std::string&, const VectorXd&, const VectorXd& v) -> VectorXd { return -(Xb * v); };
+  c.param_t_ref = [Xb, Xd, ye, S](const std::string& b, const VectorXd& x, const VectorXd& v) -> VectorXd {
+    if (b == "X.values") {  // G = r vᵀ + (Xv) xᵀ on the pattern, r = Xx − y
+      const VectorXd r = Xb * x - ye, xv = Xb * v;
+      return outer_ref(Xd, r, v, S) + outer_ref(Xd, xv, x, S);
+    }
+    return -(Xb * v);
+  };
   return c;
 }
 
@@ -531,8 +588,12 @@ TEST(Objectives, LeastSquares) {
     for (Form form : {Form::shared, Form::block_diagonal}) {
       if (B == 1 && form == Form::block_diagonal) continue;
       SCOPED_TRACE(::testing::Message() << "B = " << B << ", X " << form_name(form));
+      for (bool values : {false, true}) {
+        SCOPED_TRACE(values ? "with block X.values" : "X fixed");
+        Case c = least_squares_case(B, form, values);
+        check_case(c);
+      }
       Case c = least_squares_case(B, form);
-      check_case(c);
       // the bound is the product of the norms of one instance's X (Eigen, independently)
       OwnedMat X = x_matrix(kM, kN, 1);
       const MatrixXd Xd = gather_dense(X);
@@ -573,6 +634,42 @@ TEST(Objectives, LayoutSplitUnlikePetscDefault) {
       c.theta = std::move(th);
       c.x = resplit(c.x);
       check_case(c);
+    }
+  }
+}
+
+TEST(Objectives, ValuesBlocksSetTheMatrix) {
+  // X.values = 2·(values of X): the gradient is that of 2X, the caller's X is unchanged, and the
+  // bound follows; a block of the wrong split is refused.
+  for (PetscInt B : {1, 3}) {
+    const Layout l = make_layout(kN, B);
+    OwnedMat X = x_matrix(kM, kN, 1);
+    const MatrixXd Xd = gather_dense(X), X2 = kron_eye(2 * Xd, B);
+    auto f = foldopt::make_least_squares(l, X, "y");
+    ParamSet th;
+    th.add("y", random_vec(B * kM, 3));
+    OwnedVec vals = values_of(X);
+    VecScale(vals, 2.0);
+    th.add("X.values", vals, foldopt::BlockKind::matrix_values, X);
+    OwnedVec x = random_vec(l.global(), 4, l.local), g = like(x);
+    f->value_gradient(x, th, g);
+    const VectorXd xe = to_eigen(x), ye = to_eigen(th.get("y"));
+    EXPECT_LT(rel(to_eigen(g), VectorXd(X2.transpose() * (X2 * xe - ye))), 1e-12);
+    EXPECT_EQ((gather_dense(X) - Xd).norm(), 0.0);
+    const double n1 = Xd.cwiseAbs().colwise().sum().maxCoeff(), ninf = Xd.cwiseAbs().rowwise().sum().maxCoeff();
+    EXPECT_NEAR(f->curvature_bound(th), 4 * n1 * ninf, 1e-12 * n1 * ninf);
+    // changed in place (same Vec, new state): followed
+    VecScale(th.get("X.values"), 0.5);
+    f->value_gradient(x, th, g);
+    const MatrixXd X1 = kron_eye(Xd, B);
+    EXPECT_LT(rel(to_eigen(g), VectorXd(X1.transpose() * (X1 * xe - ye))), 1e-12);
+    if (foldopt_test::comm_size() > 1) {
+      ParamSet bad;
+      bad.add("y", random_vec(B * kM, 3));
+      PetscInt nnz;
+      VecGetSize(vals, &nnz);
+      bad.add("X.values", make_vec(nnz, foldopt_test::rank() == 0 ? nnz : 0), foldopt::BlockKind::matrix_values, X);
+      expect_error([&] { f->value_gradient(x, bad, g); }, "least_squares: X: block 'X.values' keeps");
     }
   }
 }

@@ -33,17 +33,23 @@ namespace foldopt {
 
 /// ½xᵀHx − qᵀx with q the block `q`. H sparse symmetric (checked), or null for H = I (the
 /// sparsemax objective ½‖x‖² − θᵀx). `convex` is what capabilities() declares: H ⪰ 0 is not
-/// verified (it would take an eigenvalue solve); say false for an indefinite H.
+/// verified (it would take an eigenvalue solve); say false for an indefinite H. When θ has the
+/// block `values` (H's stored nonzeros in global CSR order, split by H's rows: a matrix-values
+/// block with H as pattern), H takes its values from it and the parameter products include it:
+/// (∂∇f/∂H)ᵀv = v_i x_j over the nonzeros (summed over the instances when H is shared).
 std::unique_ptr<Objective> make_quadratic(const Layout& layout, Mat H, const std::string& q = "q",
-                                          bool convex = true);
+                                          bool convex = true, const std::string& values = "H.values");
 /// −cᵀx with c the block `c`.
 std::unique_ptr<Objective> make_linear(const Layout& layout, const std::string& c = "c");
 /// −cᵀx + ε Σ xᵢ log xᵢ on x ≥ 0 (ε > 0 fixed; -<prefix>epsilon in set_from_options). Entries
 /// below the floor DBL_MIN (underflowed to 0, or outside the domain) count as at the bound:
 /// log uses max(x, floor), the gradient there is −c + ε(1 + log floor) and the Hessian 0.
 std::unique_ptr<Objective> make_entropy(const Layout& layout, PetscReal epsilon, const std::string& c = "c");
-/// ½‖Xx − y‖² with y the block `y` (B·m entries), X sparse m×n (shared) or B·m × B·n.
-std::unique_ptr<Objective> make_least_squares(const Layout& layout, Mat X, const std::string& y = "y");
+/// ½‖Xx − y‖² with y the block `y` (B·m entries), X sparse m×n (shared) or B·m × B·n. When θ
+/// has the block `values` (X's stored nonzeros, as for make_quadratic), X takes its values from
+/// it: (∂∇f/∂X)ᵀv = r_i v_j + (Xv)_i x_j over the nonzeros, r = Xx − y (summed over instances).
+std::unique_ptr<Objective> make_least_squares(const Layout& layout, Mat X, const std::string& y = "y",
+                                              const std::string& values = "X.values");
 /// ½xᵀQx + pᵀ sin x with p the block `p`; Q sparse symmetric fixed data (checked).
 std::unique_ptr<Objective> make_sin_quadratic(const Layout& layout, Mat Q, const std::string& p = "p");
 /// The user's objective; value_gradient and hessian_mult are required, the parameter products

@@ -7,14 +7,17 @@
 //           curvature_bound = ‖X‖₁‖X‖∞ ≥ ‖X‖₂² = λmax(XᵀX) (‖X‖₂² ≤ ‖X‖₁‖X‖∞, Hölder).
 // Batches:  X is one instance's (m×n, applied to each instance: y_b has m entries) or
 //           block-diagonal over the batch (B·m × B·n); kept as the block-diagonal operator.
-// Not provided: a block `X.values` (G = r vᵀ + (Xv) xᵀ on the pattern of X), which needs the
-//           matrix-values module (matrix_values::outer_on_pattern) to land first.
+// Values:   when θ holds the block `X.values` (X's stored nonzeros, matrix_parameter.hpp), X takes
+//           its values from it, and with d∇f = dXᵀ r + Xᵀ(dX x):
+//           (∂∇f/∂X)ᵀ v = G,  G_ij = r_i v_j + (Xv)_i x_j over the stored nonzeros (i, j), summed
+//           over the instances when X is shared by the batch;  (∂∇f/∂X) dX = dXᵀ r + Xᵀ(dX x).
 // References: Å. Björck, Numerical Methods for Least Squares Problems (SIAM 1996).
 #include <foldopt/objectives.hpp>
 
 #include <foldopt/error.hpp>
 
 #include "objectives/common.hpp"
+#include "objectives/matrix_parameter.hpp"
 
 namespace foldopt {
 
@@ -22,70 +25,113 @@ namespace {
 
 class LeastSquaresObjective : public Objective {
  public:
-  LeastSquaresObjective(const Layout& l, Mat X, const std::string& y) : layout_(l), y_(y) {
-    objectives_detail::check_layout(l, "least_squares");
-    objectives_detail::BatchOperator op = objectives_detail::batch_operator(X, l, "least_squares: X", false);
-    X_ = std::move(op.A);
-    m_ = op.m;
-    shared_ = op.shared;
-    nnz_ = op.nnz;
-    FOLDOPT_CALL(MatCreateVecs(X_, nullptr, r_.out()));
-    FOLDOPT_CALL(MatGetLocalSize(X_, &rows_local_, nullptr));
-    PetscReal ninf = 0;
-    FOLDOPT_CALL(MatNorm(X_, NORM_INFINITY, &ninf));
-    bound_ = objectives_detail::norm_one(X_) * ninf;
+  LeastSquaresObjective(const Layout& l, Mat X, const std::string& y, const std::string& values)
+      : layout_(l), y_(y), X_((objectives_detail::check_layout(l, "least_squares"), X), l, "least_squares: X", false, values) {
+    m_ = X_.info().m;
+    shared_ = X_.info().shared;
+    nnz_ = X_.info().nnz;
+    FOLDOPT_CALL(MatCreateVecs(X_.op(), nullptr, r_.out()));
+    FOLDOPT_CALL(MatGetLocalSize(X_.op(), &rows_local_, nullptr));
+    derived();
   }
 
   std::string type() const override { return "least_squares"; }
   Capabilities capabilities() const override { return {true, true, true, true}; }
   std::string describe() const override {
     return detail::format("least_squares (X %" PetscInt_FMT " x %" PetscInt_FMT " per instance, %" PetscInt_FMT
-                          " nonzeros%s, y block '%s')",
-                          m_, layout_.n, nnz_, shared_ && layout_.batch > 1 ? ", shared by the batch" : "", y_.c_str());
+                          " nonzeros%s, y block '%s'%s)",
+                          m_, layout_.n, nnz_, shared_ && layout_.batch > 1 ? ", shared by the batch" : "", y_.c_str(),
+                          X_.block().empty() ? "" : (", values from block '" + X_.block() + "' when given").c_str());
   }
 
   PetscReal value_gradient(Vec x, const ParamSet& theta, Vec g) override {
-    Vec y = objectives_detail::instance_block(theta, y_, layout_.batch * m_, rows_local_, "least_squares");
-    FOLDOPT_CALL(MatMult(X_, x, r_));
-    FOLDOPT_CALL(VecAXPY(r_, -1.0, y));
+    residual(x, theta, r_);
     PetscReal nr;
     FOLDOPT_CALL(VecNorm(r_, NORM_2, &nr));
-    if (g) FOLDOPT_CALL(MatMultTranspose(X_, r_, g));
+    if (g) FOLDOPT_CALL(MatMultTranspose(X_.op(), r_, g));
     return 0.5 * nr * nr;
   }
-  void hessian_mult(Vec, const ParamSet&, Vec v, Vec y) override {
-    FOLDOPT_CALL(MatMult(X_, v, r_));
-    FOLDOPT_CALL(MatMultTranspose(X_, r_, y));
+  void hessian_mult(Vec, const ParamSet& theta, Vec v, Vec y) override {
+    sync(theta);
+    FOLDOPT_CALL(MatMult(X_.op(), v, r_));
+    FOLDOPT_CALL(MatMultTranspose(X_.op(), r_, y));
   }
-  OwnedMat hessian(Vec, const ParamSet&) override {
+  OwnedMat hessian(Vec, const ParamSet& theta) override {
+    sync(theta);
     if (!xtx_) {
-      FOLDOPT_CALL(MatTransposeMatMult(X_, X_, MAT_INITIAL_MATRIX, PETSC_DEFAULT, xtx_.out()));
+      FOLDOPT_CALL(MatTransposeMatMult(X_.op(), X_.op(), MAT_INITIAL_MATRIX, PETSC_DEFAULT, xtx_.out()));
       FOLDOPT_CALL(MatSetOption(xtx_, MAT_SYMMETRIC, PETSC_TRUE));
     }
     return OwnedMat::share(xtx_);
   }
-  void hessian_diagonal(Vec, const ParamSet&, Vec d) override {
-    if (!diag_) diag_ = objectives_detail::column_sums(X_, 2);
+  void hessian_diagonal(Vec, const ParamSet& theta, Vec d) override {
+    sync(theta);
+    if (!diag_) diag_ = objectives_detail::column_sums(X_.op(), 2);
     FOLDOPT_CALL(VecCopy(diag_, d));
   }
-  void gradient_param_t(Vec, const ParamSet&, Vec v, ParamSet& out) override {
-    if (!out.has(y_)) return;
-    FOLDOPT_CALL(MatMult(X_, v, r_));
-    FOLDOPT_CALL(VecAXPY(out.get(y_), -1.0, r_));
+  void gradient_param_t(Vec x, const ParamSet& theta, Vec v, ParamSet& out) override {
+    sync(theta);
+    OwnedVec xv;
+    FOLDOPT_CALL(VecDuplicate(r_, xv.out()));
+    FOLDOPT_CALL(MatMult(X_.op(), v, xv));
+    if (out.has(y_)) FOLDOPT_CALL(VecAXPY(out.get(y_), -1.0, xv));
+    if (X_.in(out)) {  // G = r vᵀ + (Xv) xᵀ on the pattern
+      OwnedVec r;
+      FOLDOPT_CALL(VecDuplicate(r_, r.out()));
+      residual(x, theta, r);
+      OwnedVec G1 = X_.outer(r, v), G2 = X_.outer(xv, x);
+      FOLDOPT_CALL(VecAXPBYPCZ(out.get(X_.block()), 1.0, 1.0, 1.0, G1, G2));
+    }
   }
-  void gradient_param(Vec, const ParamSet&, const ParamSet& dtheta, Vec y) override {
-    if (!dtheta.has(y_)) return;
+  void gradient_param(Vec x, const ParamSet& theta, const ParamSet& dtheta, Vec y) override {
+    sync(theta);
     OwnedVec t;
     FOLDOPT_CALL(VecDuplicate(y, t.out()));
-    FOLDOPT_CALL(MatMultTranspose(X_, dtheta.get(y_), t));
-    FOLDOPT_CALL(VecAXPY(y, -1.0, t));
+    if (dtheta.has(y_)) {
+      FOLDOPT_CALL(MatMultTranspose(X_.op(), dtheta.get(y_), t));
+      FOLDOPT_CALL(VecAXPY(y, -1.0, t));
+    }
+    if (X_.in(dtheta)) {  // dXᵀ r + Xᵀ (dX x)
+      OwnedMat dX = X_.direction(dtheta.get(X_.block()));
+      OwnedVec r, dxx;
+      FOLDOPT_CALL(VecDuplicate(r_, r.out()));
+      FOLDOPT_CALL(VecDuplicate(r_, dxx.out()));
+      residual(x, theta, r);
+      FOLDOPT_CALL(MatMultTransposeAdd(dX, r, y, y));
+      FOLDOPT_CALL(MatMult(dX, x, dxx));
+      FOLDOPT_CALL(MatMultTransposeAdd(X_.op(), dxx, y, y));
+    }
   }
-  PetscReal curvature_bound(const ParamSet&) override { return bound_; }
+  PetscReal curvature_bound(const ParamSet& theta) override {
+    sync(theta);
+    return bound_;
+  }
 
  private:
+  /// X's values from θ's block, when it has one; what depends on them is recomputed.
+  void sync(const ParamSet& theta) {
+    if (!X_.sync(theta)) return;
+    xtx_.reset();
+    diag_.reset();
+    derived();
+  }
+  void derived() {
+    PetscReal ninf = 0;
+    FOLDOPT_CALL(MatNorm(X_.op(), NORM_INFINITY, &ninf));
+    bound_ = objectives_detail::norm_one(X_.op()) * ninf;
+  }
+  /// r = Xx − y.
+  void residual(Vec x, const ParamSet& theta, Vec r) {
+    Vec y = objectives_detail::instance_block(theta, y_, layout_.batch * m_, rows_local_, "least_squares");
+    sync(theta);
+    FOLDOPT_CALL(MatMult(X_.op(), x, r));
+    FOLDOPT_CALL(VecAXPY(r, -1.0, y));
+  }
+
   Layout layout_;
   std::string y_;
-  OwnedMat X_, xtx_;
+  objectives_detail::MatrixParameter X_;
+  OwnedMat xtx_;
   OwnedVec r_, diag_;
   PetscInt m_ = 0, nnz_ = 0, rows_local_ = 0;
   bool shared_ = true;
@@ -94,8 +140,9 @@ class LeastSquaresObjective : public Objective {
 
 }  // namespace
 
-std::unique_ptr<Objective> make_least_squares(const Layout& layout, Mat X, const std::string& y) {
-  return std::unique_ptr<Objective>(new LeastSquaresObjective(layout, X, y));
+std::unique_ptr<Objective> make_least_squares(const Layout& layout, Mat X, const std::string& y,
+                                              const std::string& values) {
+  return std::unique_ptr<Objective>(new LeastSquaresObjective(layout, X, y, values));
 }
 
 namespace objectives_detail {
