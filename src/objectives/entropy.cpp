@@ -32,6 +32,15 @@ namespace {
 
 constexpr PetscReal kFloor = DBL_MIN;
 
+/// -<prefix>epsilon, listed by -help.
+PetscErrorCode read_options(MPI_Comm comm, const char* prefix, PetscReal* eps, PetscBool* set) {
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(comm, prefix, "Entropy objective -c'x + epsilon sum x log x", "Objective");
+  PetscCall(PetscOptionsReal("-epsilon", "Weight of the entropy term (> 0)", "foldopt::make_entropy", *eps, eps, set));
+  PetscOptionsEnd();
+  PetscFunctionReturn(0);
+}
+
 class EntropyObjective : public Objective {
  public:
   EntropyObjective(const Layout& l, PetscReal eps, const std::string& c) : layout_(l), eps_(eps), c_(c) {
@@ -47,7 +56,7 @@ class EntropyObjective : public Objective {
     options::check_real(prefix_.c_str(), "epsilon", 0, 1e300, true);
     PetscBool set = PETSC_FALSE;
     PetscReal eps = eps_;
-    FOLDOPT_CALL(PetscOptionsGetReal(nullptr, prefix_.c_str(), "-epsilon", &eps, &set));
+    FOLDOPT_CALL(read_options(layout_.comm, prefix_.c_str(), &eps, &set));
     if (set) {
       check_epsilon(eps);
       eps_ = eps;
