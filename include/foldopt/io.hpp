@@ -85,6 +85,7 @@ class OutputSet {
     std::string path;
     OwnedVec vec;
     OwnedMat mat;
+    PetscInt rows = 0;  ///< a batch vector written as a rows x B array (0: a plain vector)
   };
   MPI_Comm comm_;
   std::vector<Item> items_;

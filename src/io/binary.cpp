@@ -4,8 +4,10 @@
 //   Vec: class id 1211214, n, then n scalars                       -> 2*I + n*S bytes
 //   Mat: class id 1211216, M, N, nz, M row lengths, nz column indices, nz scalars
 //                                                                  -> 4*I + M*I + nz*(I+S) bytes
-//   (nz = -1 marks PETSc's dense format, which we do not read). One object per file: bytes after
-//   it are refused. Each row lists its column indices strictly increasing (PETSc writes them so;
+//   Dense Mat (MatView with PETSC_VIEWER_NATIVE): class id, M, N, nz = -1, then M*N scalars row
+//   by row                                                          -> 4*I + M*N*S bytes
+//   (read only as a batch, read_batch; read_mat reads AIJ files). One object per file: bytes
+//   after it are refused. Each row lists its column indices strictly increasing (PETSc writes them so;
 //   a duplicate or an unsorted row has no single meaning, so it is refused), each in 0..N-1, and
 //   the row lengths add up to nz.
 // PETSc reads a binary file on rank 0 only, so a missing, truncated or foreign file makes it fail
@@ -13,6 +15,14 @@
 // file; class id, sizes, exact length, before anything is allocated from the header; for a matrix
 // also the row lengths and column indices) and broadcast the verdict, and only then call VecLoad /
 // MatLoad. No .info file is read or written.
+// A batch (n x B, column b = instance b) is held instance after instance, i.e. column-major, and
+// a dense file is row-major: the entries a rank holds, [start, end) in column-major order, are in
+// each row i the columns b with start <= b*n + i < end, one contiguous run of the file per row.
+// Reading a dense batch, every rank checks nothing more than rank 0 did but reads with pread(2)
+// exactly those runs (consecutive runs that touch are read together, up to 1 MiB); writing one,
+// every rank writes them at their offsets. An AIJ-format batch file (MatView's default, also for a
+// MATDENSE matrix) is loaded as an AIJ matrix by rows (MatLoad, as read_mat does) and its values
+// are moved to the column-major split by one VecScatter; entries it does not store are zero.
 // Writing does not use PETSc's viewer (whose rank 0 waits in a broadcast of its own when a write
 // fails there): rank 0 creates the file and writes the header, then every rank writes its own rows
 // with pwrite(2) at offsets known from the global sizes and prefix sums, and the outcome of every
@@ -296,6 +306,12 @@ class OffsetWriter {
     std::memcpy(&u, &d, sizeof u);
     put(u, sizeof u);
   }
+  /// Continue at `offset` (flushing first unless it is where the next byte would go).
+  void seek(long long offset) {
+    if (offset == offset_ + static_cast<long long>(buf_.size())) return;
+    flush();
+    offset_ = offset;
+  }
   /// Writes what is buffered; false on failure.
   bool flush() {
     const unsigned char* p = buf_.data();
@@ -371,6 +387,119 @@ Status write_at_offsets(MPI_Comm comm, const std::string& tmp, const std::string
   }
   agree(comm, st);
   return st;
+}
+
+// For the column-major range [start, end) of an M x N matrix: f(i, lo, hi) for each row i holding
+// some of it, columns lo..hi (entry (i, b) is at b*M + i).
+template <class F>
+void for_each_row_run(PetscInt M, PetscInt N, PetscInt start, PetscInt end, F f) {
+  if (start >= end || M <= 0) return;
+  for (PetscInt i = 0; i < M; ++i) {
+    const long long li = i, ls = start, le = end, lm = M;
+    if (le - 1 < li) break;  // rows beyond end - 1 hold nothing of the range
+    const long long lo = li >= ls ? 0 : (ls - li + lm - 1) / lm;
+    const long long hi = std::min<long long>(N - 1, (le - 1 - li) / lm);
+    if (lo <= hi) f(i, static_cast<PetscInt>(lo), static_cast<PetscInt>(hi));
+  }
+}
+
+// Rank-local: reads runs of big-endian scalars from a dense batch file into the column-major
+// local array `a` (entries from `start`), merging runs that touch into one pread.
+class DenseRunReader {
+ public:
+  DenseRunReader(int fd, PetscInt M, PetscInt N, PetscInt start, PetscScalar* a,
+                 const std::string& path, Status& st)
+      : fd_(fd), M_(M), N_(N), start_(start), a_(a), path_(path), st_(st) {}
+  void add(PetscInt i, PetscInt lo, PetscInt hi) {
+    const long long off = kHead + (static_cast<long long>(i) * N_ + lo) * kScalar;
+    if (off != end_ || end_ - begin_ >= kRun) {
+      flush();
+      begin_ = off;
+    }
+    end_ = off + static_cast<long long>(hi - lo + 1) * kScalar;
+    runs_.push_back(Run{i, lo, hi});
+  }
+  void flush() {
+    if (!runs_.empty() && st_.ok) {
+      buf_.resize(static_cast<std::size_t>(end_ - begin_));
+      std::size_t got = 0;
+      while (got < buf_.size()) {
+        const ssize_t n = pread(fd_, buf_.data() + got, buf_.size() - got,
+                                static_cast<off_t>(begin_ + static_cast<long long>(got)));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          st_.fail(PETSC_ERR_FILE_READ, path_ + ": read error: " + errno_text(errno));
+          break;
+        }
+        if (n == 0) {
+          st_.fail(PETSC_ERR_FILE_READ, path_ + ": truncated while reading (the file changed?)");
+          break;
+        }
+        got += static_cast<std::size_t>(n);
+      }
+      std::size_t pos = 0;
+      for (const Run& r : runs_)
+        for (PetscInt b = r.lo; b <= r.hi && st_.ok; ++b, pos += sizeof(double)) {
+          std::uint64_t u = 0;
+          for (std::size_t k = 0; k < sizeof u; ++k) u = (u << 8) | buf_[pos + k];
+          double d = 0;
+          std::memcpy(&d, &u, sizeof d);
+          a_[static_cast<long long>(b) * M_ + r.i - start_] = d;
+        }
+    }
+    runs_.clear();
+  }
+
+ private:
+  static constexpr long long kHead = 4 * kInt;
+  static constexpr long long kRun = 1 << 20;
+  struct Run {
+    PetscInt i, lo, hi;
+  };
+  int fd_;
+  PetscInt M_, N_, start_;
+  PetscScalar* a_;
+  const std::string& path_;
+  Status& st_;
+  long long begin_ = -1, end_ = -1;
+  std::vector<Run> runs_;
+  std::vector<unsigned char> buf_;
+};
+
+// What a batch file holds, found by rank 0: a vector (then binary_read_vec checks it), a dense
+// matrix (checked here: sizes and exact length) or an AIJ matrix (check_mat_file).
+enum BatchKind : PetscInt { kBatchVec = 0, kBatchDense = 1, kBatchAij = 2 };
+
+Status check_batch_file(const std::string& path, PetscInt& kind, PetscInt& M, PetscInt& N) {
+  kind = kBatchVec;
+  {
+    BinaryFile in(path);
+    if (!in.status().ok) return in.status();
+    PetscInt h[4] = {0, 0, 0, 0};
+    if (in.size() < kInt || !in.read_ints(h, 1)) return check_vec_file(path, M);
+    if (h[0] == VEC_FILE_CLASSID) return in.status();
+    if (h[0] != MAT_FILE_CLASSID) {
+      in.status().fail(PETSC_ERR_FILE_UNEXPECTED,
+                       format("%s: not a PETSc binary vector or matrix (class id %" PetscInt_FMT ")",
+                              in.name(), h[0]));
+      return in.status();
+    }
+    kind = kBatchAij;
+    if (in.size() >= 4 * kInt && in.read_ints(h + 1, 3) && h[3] == -1) {
+      kind = kBatchDense;
+      M = h[1];
+      N = h[2];
+      const std::string what = format("%" PetscInt_FMT "x%" PetscInt_FMT " dense", M, N);
+      if (M < 0 || N < 0 || static_cast<long long>(M) * N > kMaxBytes / kScalar) {
+        in.status().fail(PETSC_ERR_FILE_UNEXPECTED,
+                         format("%s: bad matrix header (%s)", in.name(), what.c_str()));
+        return in.status();
+      }
+      in.check_length(4 * kInt + static_cast<long long>(M) * N * kScalar, what);
+      return in.status();
+    }
+  }
+  return check_mat_file(path, M, N);  // its own messages for a short or bad AIJ file
 }
 
 }  // namespace
@@ -504,6 +633,131 @@ Status binary_write_mat(MPI_Comm comm, Mat A, const std::string& tmp, const std:
         wc.flush();
         wv.flush();
       });
+}
+
+OwnedVec binary_read_batch(MPI_Comm comm, const std::string& path, PetscInt n, PetscInt* batch,
+                           PetscInt local) {
+  const char* f = path.c_str();
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  Status st;
+  PetscInt info[3] = {kBatchVec, 0, 0};
+  if (rank == 0) st = check_batch_file(path, info[0], info[1], info[2]);
+  raise_if_any(comm, st);
+  MPI_Bcast(info, 3, MPIU_INT, 0, comm);
+  if (info[0] == kBatchVec) {
+    *batch = 1;
+    return binary_read_vec(comm, path, local, n);
+  }
+  const PetscInt M = info[1], N = info[2];
+  if (n != PETSC_DETERMINE && M != n)
+    st.fail(PETSC_ERR_ARG_SIZ,
+            format("%s: has instances of %" PetscInt_FMT " entries (a %" PetscInt_FMT "x%" PetscInt_FMT
+                   " matrix, one instance per column), expected %" PetscInt_FMT,
+                   f, M, M, N, n));
+  const long long total = static_cast<long long>(M) * N;
+  if (st.ok && total > static_cast<long long>(PETSC_MAX_INT))
+    st.fail(PETSC_ERR_FILE_UNEXPECTED,
+            format("%s: a %" PetscInt_FMT "x%" PetscInt_FMT " batch has %lld entries, more than "
+                   "a PetscInt counts",
+                   f, M, N, total));
+  raise_if_any(comm, st);
+  *batch = N;
+  const Range r = split(comm, path, local, static_cast<PetscInt>(total), "entries");
+  OwnedVec v;
+  FOLDOPT_CALL(VecCreate(comm, v.out()));
+  FOLDOPT_CALL(VecSetSizes(v, r.local, static_cast<PetscInt>(total)));
+  FOLDOPT_CALL(VecSetType(v, VECSTANDARD));
+  FOLDOPT_CALL(VecSet(v, 0.0));
+
+  if (info[0] == kBatchDense) {
+    PetscScalar* a = nullptr;
+    FOLDOPT_CALL(VecGetArray(v, &a));
+    int fd = -1;
+    long long size = 0;
+    if (r.local > 0) st = open_regular(path, fd, size);
+    if (st.ok && r.local > 0) {
+      try {
+        DenseRunReader reader(fd, M, N, r.start, a, path, st);
+        for_each_row_run(M, N, r.start, r.end,
+                         [&](PetscInt i, PetscInt lo, PetscInt hi) { reader.add(i, lo, hi); });
+        reader.flush();
+      } catch (const std::exception& e) {
+        st.fail(PETSC_ERR_MEM, format("%s: %s", f, e.what()));
+      }
+    }
+    if (fd >= 0) close(fd);
+    FOLDOPT_CALL(VecRestoreArray(v, &a));
+    raise_if_any(comm, st);
+    return v;
+  }
+
+  // AIJ format: rows loaded by MatLoad, values moved to their column-major places.
+  OwnedMat A = binary_read_mat(comm, path, PETSC_DECIDE);
+  PetscInt rs = 0, re = 0;
+  FOLDOPT_CALL(MatGetOwnershipRange(A, &rs, &re));
+  std::vector<PetscInt> target;
+  std::vector<PetscScalar> vals;
+  for (PetscInt i = rs; i < re; ++i) {
+    PetscInt nc = 0;
+    const PetscInt* c = nullptr;
+    const PetscScalar* x = nullptr;
+    FOLDOPT_CALL(MatGetRow(A, i, &nc, &c, &x));
+    for (PetscInt k = 0; k < nc; ++k) {
+      target.push_back(c[k] * M + i);
+      vals.push_back(x[k]);
+    }
+    FOLDOPT_CALL(MatRestoreRow(A, i, &nc, &c, &x));
+  }
+  A.reset();
+  const PetscInt count = static_cast<PetscInt>(vals.size());
+  OwnedVec stored;
+  FOLDOPT_CALL(VecCreateMPIWithArray(comm, 1, count, PETSC_DETERMINE, vals.data(), stored.out()));
+  PetscInt first = 0;
+  FOLDOPT_CALL(VecGetOwnershipRange(stored, &first, nullptr));
+  OwnedIS from, to;
+  FOLDOPT_CALL(ISCreateStride(PETSC_COMM_SELF, count, first, 1, from.out()));
+  FOLDOPT_CALL(ISCreateGeneral(PETSC_COMM_SELF, count, target.data(), PETSC_USE_POINTER, to.out()));
+  OwnedVecScatter sc;
+  FOLDOPT_CALL(VecScatterCreate(stored, from, v, to, sc.out()));
+  FOLDOPT_CALL(VecScatterBegin(sc, stored, v, INSERT_VALUES, SCATTER_FORWARD));
+  FOLDOPT_CALL(VecScatterEnd(sc, stored, v, INSERT_VALUES, SCATTER_FORWARD));
+  return v;
+}
+
+Status binary_write_dense(MPI_Comm comm, Vec v, PetscInt rows, const std::string& tmp,
+                          const std::string& dest) {
+  Status st;
+  PetscInt n = 0, rstart = 0, nlocal = 0;
+  const PetscScalar* a = nullptr;
+  if (VecGetSize(v, &n) || VecGetLocalSize(v, &nlocal) || VecGetOwnershipRange(v, &rstart, nullptr) ||
+      VecGetArrayRead(v, &a)) {
+    st.fail(PETSC_ERR_ARG_WRONG, dest + ": cannot read the vector to write");
+    a = nullptr;
+  }
+  if (agree(comm, st)) {
+    const PetscInt M = rows, N = rows > 0 ? n / rows : 0;
+    const long long head = 4 * kInt;
+    st = write_at_offsets(
+        comm, tmp, dest,
+        [&](OffsetWriter& w) {
+          w.put_int(MAT_FILE_CLASSID);
+          w.put_int(M);
+          w.put_int(N);
+          w.put_int(-1);  // PETSc's dense format
+        },
+        [&](int fd, Status& s) {
+          OffsetWriter w(fd, head, dest, s);
+          for_each_row_run(M, N, rstart, rstart + nlocal, [&](PetscInt i, PetscInt lo, PetscInt hi) {
+            w.seek(head + (static_cast<long long>(i) * N + lo) * kScalar);
+            for (PetscInt b = lo; b <= hi && s.ok; ++b)
+              w.put_scalar(a[static_cast<long long>(b) * M + i - rstart]);
+          });
+          w.flush();
+        });
+  }
+  if (a) VecRestoreArrayRead(v, &a);
+  return st;
 }
 
 }  // namespace detail

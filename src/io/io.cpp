@@ -6,6 +6,13 @@
 // rename(2) within one directory) only once every object has been written on every rank.
 // The readers and writers themselves are in matrix_market.cpp and binary.cpp.
 //
+// Batches (read_batch, add_batch, add_block): B instances of n entries are held instance after
+// instance, which is the column-major order of an n x B array, so a file's column b is instance b:
+// a MatrixMarket array, or a dense PETSc binary matrix (an AIJ-format one is read too). One
+// instance (B = 1) is written as a plain vector, and a vector file reads as B = 1. add_block
+// writes a parameter block as what it is; a matrix-values block becomes a matrix with its pattern
+// when it is added (so its values are those of that moment, not of the commit).
+//
 // Before anything is written, commit refuses (collectively, naming both paths) a destination that
 // is a file this process has read (remember_input: device and inode, so links and other spellings
 // of the name are caught), that exists and is not a regular file, or that two items of the set
@@ -13,6 +20,8 @@
 // async-signal-safe handler that unlinks them and re-raises the signal with the disposition it had
 // before (so a killed run leaves no `.x.mtx.tmp.PID`); a SIGKILL cannot be caught.
 #include <foldopt/io.hpp>
+
+#include <foldopt/matrix_values.hpp>
 
 #include "io/io_internal.hpp"
 
@@ -247,9 +256,13 @@ std::string input_behind(const std::string& path) {
 
 namespace {
 
-// Writes one queued object to `tmp`; collective, never throws.
-Status write_item(MPI_Comm comm, const std::string& dest, Vec v, Mat A, const std::string& tmp) {
+// Writes one queued object to `tmp`; collective, never throws. A vector with `rows` > 0 is a batch
+// (rows x B array).
+Status write_item(MPI_Comm comm, const std::string& dest, Vec v, Mat A, PetscInt rows,
+                  const std::string& tmp) {
   const bool mm = format_of(dest) == Format::matrix_market;
+  if (v && rows > 0)
+    return mm ? mm_write_array(comm, v, rows, tmp, dest) : binary_write_dense(comm, v, rows, tmp, dest);
   if (v) return mm ? mm_write_vec(comm, v, tmp, dest) : binary_write_vec(comm, v, tmp, dest);
   return mm ? mm_write_mat(comm, A, tmp, dest) : binary_write_mat(comm, A, tmp, dest);
 }
@@ -430,6 +443,21 @@ OwnedVec read_vec(MPI_Comm comm, const std::string& path, PetscInt local,
   return v;
 }
 
+OwnedVec read_batch(MPI_Comm comm, const std::string& path, PetscInt n, PetscInt* batch,
+                    PetscInt local) {
+  FOLDOPT_CHECK(batch != nullptr, PETSC_ERR_ARG_NULL, "%s: read_batch needs a place for the batch size",
+                path.c_str());
+  FOLDOPT_CHECK(n == PETSC_DETERMINE || n >= 1, PETSC_ERR_ARG_OUTOFRANGE,
+                "%s: instance length %" PetscInt_FMT " is not positive", path.c_str(), n);
+  PetscInt B = 0;
+  OwnedVec v = format_of(path) == Format::matrix_market
+                   ? detail::mm_read_batch(comm, path, n, &B, local)
+                   : detail::binary_read_batch(comm, path, n, &B, local);
+  detail::remember_input(path);
+  *batch = B;
+  return v;
+}
+
 OwnedMat read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows) {
   OwnedMat A = format_of(path) == Format::matrix_market
                    ? detail::mm_read_mat(comm, path, local_rows)
@@ -444,7 +472,53 @@ void OutputSet::add(const std::string& path, Vec v) {
   for (const Item& it : items_)
     FOLDOPT_CHECK(it.path != path, PETSC_ERR_ARG_WRONG, "%s: added twice to one OutputSet",
                   path.c_str());
-  items_.push_back(Item{path, OwnedVec::share(v), OwnedMat()});
+  items_.push_back(Item{path, OwnedVec::share(v), OwnedMat(), 0});
+}
+
+void OutputSet::add_batch(const std::string& path, Vec v, PetscInt n) {
+  FOLDOPT_CHECK(v != nullptr, PETSC_ERR_ARG_NULL, "%s: null vector", path.c_str());
+  detail::check_same_comm(comm_, reinterpret_cast<PetscObject>(v), path);
+  FOLDOPT_CHECK(n >= 1, PETSC_ERR_ARG_OUTOFRANGE, "%s: instance length %" PetscInt_FMT " is not positive",
+                path.c_str(), n);
+  PetscInt N = 0;
+  FOLDOPT_CALL(VecGetSize(v, &N));
+  FOLDOPT_CHECK(N % n == 0, PETSC_ERR_ARG_SIZ,
+                "%s: a batch of %" PetscInt_FMT " entries is not a whole number of instances of %" PetscInt_FMT
+                " entries",
+                path.c_str(), N, n);
+  if (N == n) {  // one instance: a vector, as add() writes it
+    add(path, v);
+    return;
+  }
+  for (const Item& it : items_)
+    FOLDOPT_CHECK(it.path != path, PETSC_ERR_ARG_WRONG, "%s: added twice to one OutputSet",
+                  path.c_str());
+  items_.push_back(Item{path, OwnedVec::share(v), OwnedMat(), n});
+}
+
+void OutputSet::add_block(const std::string& path, const ParamBlock& block, PetscInt n) {
+  FOLDOPT_CHECK(block.vec, PETSC_ERR_ARG_NULL, "%s: parameter block '%s' has no vector", path.c_str(),
+                block.name.c_str());
+  switch (block.kind) {
+    case BlockKind::matrix_values:
+      // The matrix is built now (a copy of the pattern with the block's values).
+      with_context(path, [&] { add(path, matrix_values::as_matrix(block)); });
+      return;
+    case BlockKind::scalar: {
+      PetscInt N = 0;
+      FOLDOPT_CALL(VecGetSize(block.vec, &N));
+      FOLDOPT_CHECK(N == 1, PETSC_ERR_ARG_SIZ, "%s: the scalar block '%s' has %" PetscInt_FMT " entries, not 1",
+                    path.c_str(), block.name.c_str(), N);
+      add(path, block.vec);  // a 1 x 1 array in MatrixMarket, a Vec of one entry in PETSc binary
+      return;
+    }
+    case BlockKind::instance:
+      add_batch(path, block.vec, n);
+      return;
+    case BlockKind::shared:
+      add(path, block.vec);
+      return;
+  }
 }
 
 void OutputSet::add(const std::string& path, Mat A) {
@@ -453,7 +527,7 @@ void OutputSet::add(const std::string& path, Mat A) {
   for (const Item& it : items_)
     FOLDOPT_CHECK(it.path != path, PETSC_ERR_ARG_WRONG, "%s: added twice to one OutputSet",
                   path.c_str());
-  items_.push_back(Item{path, OwnedVec(), OwnedMat::share(A)});
+  items_.push_back(Item{path, OwnedVec(), OwnedMat::share(A), 0});
 }
 
 void OutputSet::check() const {
@@ -504,7 +578,7 @@ void OutputSet::commit() {
     const Item& it = items[k];
     st = detail::Status();
     try {
-      st = detail::write_item(comm_, it.path, it.vec, it.mat, temps[k]);
+      st = detail::write_item(comm_, it.path, it.vec, it.mat, it.rows, temps[k]);
     } catch (const std::exception& e) {  // the writers report through Status; this is a backstop
       st.fail(PETSC_ERR_FILE_WRITE, it.path + ": cannot write: " + e.what());
     }

@@ -104,6 +104,14 @@ OwnedMat mm_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows
 /// Collective; writes `tmp`, messages name `dest`. Never throws.
 Status mm_write_vec(MPI_Comm comm, Vec v, const std::string& tmp, const std::string& dest);
 Status mm_write_mat(MPI_Comm comm, Mat A, const std::string& tmp, const std::string& dest);
+/// Collective: the rows x cols values of a batch file (an array, column b = instance b) in
+/// column-major order, split by `local`; *batch = cols. A column or a row (unless n = 1) is one
+/// vector (*batch = 1). `n` (if not PETSC_DETERMINE) must be the instance length.
+OwnedVec mm_read_batch(MPI_Comm comm, const std::string& path, PetscInt n, PetscInt* batch,
+                       PetscInt local);
+/// Collective, never throws: `v` (N entries) as a `rows` x N/rows array (rows = 0: N x 1).
+Status mm_write_array(MPI_Comm comm, Vec v, PetscInt rows, const std::string& tmp,
+                      const std::string& dest);
 
 // ---- PETSc binary (binary.cpp) ----
 OwnedVec binary_read_vec(MPI_Comm comm, const std::string& path, PetscInt local,
@@ -112,6 +120,15 @@ OwnedMat binary_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_
 /// Collective; writes `tmp`, messages name `dest`. Never throws.
 Status binary_write_vec(MPI_Comm comm, Vec v, const std::string& tmp, const std::string& dest);
 Status binary_write_mat(MPI_Comm comm, Mat A, const std::string& tmp, const std::string& dest);
+/// Collective: a vector file (*batch = 1) or a matrix file read as a batch: an M x N matrix, dense
+/// (MatView with PETSC_VIEWER_NATIVE) or AIJ (MatView's default, also for MATDENSE), is N instances
+/// of M entries, returned column-major and split by `local`.
+OwnedVec binary_read_batch(MPI_Comm comm, const std::string& path, PetscInt n, PetscInt* batch,
+                           PetscInt local);
+/// Collective, never throws: `v` (N entries, instance after instance) as a dense `rows` x N/rows
+/// PETSc binary matrix (the format MatLoad reads into MATDENSE).
+Status binary_write_dense(MPI_Comm comm, Vec v, PetscInt rows, const std::string& tmp,
+                          const std::string& dest);
 
 }  // namespace detail
 }  // namespace io

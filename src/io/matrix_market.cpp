@@ -545,28 +545,21 @@ Status write_in_rank_order(MPI_Comm comm, const std::string& tmp, const std::str
 
 }  // namespace
 
-OwnedVec mm_read_vec(MPI_Comm comm, const std::string& path, PetscInt local,
-                     PetscInt expected_global) {
-  const char* f = path.c_str();
-  LineReader in(path);
-  Header h;
-  Status st = parse_header(in, path, h);
-  raise_if_any(comm, st);
+namespace {
 
-  if (h.rows != 1 && h.cols != 1)
-    st.fail(PETSC_ERR_FILE_UNEXPECTED, format("%s: is a %" PetscInt_FMT "x%" PetscInt_FMT
-                                              " matrix, not a vector (n x 1 or 1 x n)",
-                                              f, h.rows, h.cols));
-  const PetscInt n = h.cols == 1 ? h.rows : h.cols;
-  if (st.ok && expected_global != PETSC_DETERMINE && n != expected_global)
-    st.fail(PETSC_ERR_ARG_SIZ, format("%s: has %" PetscInt_FMT " entries, expected %" PetscInt_FMT,
-                                      f, n, expected_global));
-  raise_if_any(comm, st);
-  const Range r = split(comm, path, local, n, "entries");
+// Collective: the rows x cols values of the file whose header `h` has been read, in column-major
+// order (entry (i, j) at j·rows + i: for a vector file, its entries in order), split by `local`;
+// absent coordinate entries are zero, a coordinate given twice is refused.
+OwnedVec read_column_major(MPI_Comm comm, const std::string& path, LineReader& in, const Header& h,
+                           PetscInt local) {
+  const char* f = path.c_str();
+  Status st;
+  const PetscInt total = h.rows * h.cols;  // the callers checked that it is a PetscInt
+  const Range r = split(comm, path, local, total, "entries");
 
   OwnedVec v;
   FOLDOPT_CALL(VecCreate(comm, v.out()));
-  FOLDOPT_CALL(VecSetSizes(v, r.local, n));
+  FOLDOPT_CALL(VecSetSizes(v, r.local, total));
   FOLDOPT_CALL(VecSetType(v, VECSTANDARD));
   FOLDOPT_CALL(VecSet(v, 0.0));
   PetscScalar* a = nullptr;
@@ -574,11 +567,10 @@ OwnedVec mm_read_vec(MPI_Comm comm, const std::string& path, PetscInt local,
   long dup_line = LONG_MAX;
   Status dup;
   try {
-    const bool column = h.cols == 1;
     // The line each kept coordinate entry came from (0: none yet), to refuse a repeated one.
     std::vector<long> from(h.coordinate ? static_cast<std::size_t>(r.local) : 0, 0);
     st = parse_body(in, path, h, [&](PetscInt i, PetscInt j, PetscScalar x, long line, bool) {
-      const PetscInt k = column ? i : j;
+      const PetscInt k = j * h.rows + i;
       if (k < r.start || k >= r.end) return;
       const PetscInt l = k - r.start;
       if (h.coordinate) {
@@ -605,6 +597,68 @@ OwnedVec mm_read_vec(MPI_Comm comm, const std::string& path, PetscInt local,
   keep_first_line(comm, dup, dup.ok ? LONG_MAX : dup_line);
   raise_if_any(comm, dup);
   return v;
+}
+
+}  // namespace
+
+OwnedVec mm_read_vec(MPI_Comm comm, const std::string& path, PetscInt local,
+                     PetscInt expected_global) {
+  const char* f = path.c_str();
+  LineReader in(path);
+  Header h;
+  Status st = parse_header(in, path, h);
+  raise_if_any(comm, st);
+
+  if (h.rows != 1 && h.cols != 1)
+    st.fail(PETSC_ERR_FILE_UNEXPECTED, format("%s: is a %" PetscInt_FMT "x%" PetscInt_FMT
+                                              " matrix, not a vector (n x 1 or 1 x n)",
+                                              f, h.rows, h.cols));
+  const PetscInt n = h.cols == 1 ? h.rows : h.cols;
+  if (st.ok && expected_global != PETSC_DETERMINE && n != expected_global)
+    st.fail(PETSC_ERR_ARG_SIZ, format("%s: has %" PetscInt_FMT " entries, expected %" PetscInt_FMT,
+                                      f, n, expected_global));
+  raise_if_any(comm, st);
+  return read_column_major(comm, path, in, h, local);
+}
+
+OwnedVec mm_read_batch(MPI_Comm comm, const std::string& path, PetscInt n, PetscInt* batch,
+                       PetscInt local) {
+  const char* f = path.c_str();
+  LineReader in(path);
+  Header h;
+  Status st = parse_header(in, path, h);
+  raise_if_any(comm, st);
+  // A column (n x 1) or a row (1 x n, unless instances of 1 entry are asked for) is one vector.
+  const bool vector = h.cols == 1 || (h.rows == 1 && n != 1);
+  const PetscInt len = vector ? (h.cols == 1 ? h.rows : h.cols) : h.rows;
+  if (n != PETSC_DETERMINE && len != n) {
+    if (vector)
+      st.fail(PETSC_ERR_ARG_SIZ, format("%s: has %" PetscInt_FMT " entries, expected %" PetscInt_FMT,
+                                        f, len, n));
+    else
+      st.fail(PETSC_ERR_ARG_SIZ,
+              format("%s: has instances of %" PetscInt_FMT " entries (a %" PetscInt_FMT
+                     "x%" PetscInt_FMT " array, one instance per column), expected %" PetscInt_FMT,
+                     f, len, h.rows, h.cols, n));
+  }
+  const long long total = static_cast<long long>(h.rows) * h.cols;
+  if (st.ok && total > static_cast<long long>(PETSC_MAX_INT))
+    st.fail(PETSC_ERR_FILE_UNEXPECTED,
+            format("%s: a %" PetscInt_FMT "x%" PetscInt_FMT " batch has %lld entries, more than "
+                   "a PetscInt counts",
+                   f, h.rows, h.cols, total));
+  // A coordinate file allocates per declared entry of the dense batch: the rule on its declared
+  // sizes (parse_header) applies to their product.
+  const long long limit = std::max(1LL << 20, 1024 * h.entries);
+  if (st.ok && h.coordinate && total > limit)
+    st.fail(PETSC_ERR_FILE_UNEXPECTED,
+            format("%s: declares a %" PetscInt_FMT "x%" PetscInt_FMT " coordinate batch with "
+                   "%lld entries; a coordinate batch may declare at most max(2^20, 1024 x "
+                   "entries) = %lld values",
+                   f, h.rows, h.cols, h.entries, limit));
+  raise_if_any(comm, st);
+  *batch = vector ? 1 : h.cols;
+  return read_column_major(comm, path, in, h, local);
 }
 
 OwnedMat mm_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows) {
@@ -686,6 +740,11 @@ OwnedMat mm_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows
 }
 
 Status mm_write_vec(MPI_Comm comm, Vec v, const std::string& tmp, const std::string& dest) {
+  return mm_write_array(comm, v, 0, tmp, dest);
+}
+
+Status mm_write_array(MPI_Comm comm, Vec v, PetscInt rows, const std::string& tmp,
+                      const std::string& dest) {
   Status st;
   PetscInt n = 0;
   const PetscScalar* a = nullptr;
@@ -701,7 +760,9 @@ Status mm_write_vec(MPI_Comm comm, Vec v, const std::string& tmp, const std::str
   st = write_in_rank_order(
       comm, tmp, dest,
       [&](std::FILE* file) {
-        std::fprintf(file, "%%%%MatrixMarket matrix array real general\n%" PetscInt_FMT " 1\n", n);
+        // n entries as rows x (n / rows), column-major: the vector's own order.
+        const PetscInt r = rows > 0 ? rows : n, c = rows > 0 ? n / rows : 1;
+        std::fprintf(file, "%%%%MatrixMarket matrix array real general\n%" PetscInt_FMT " %" PetscInt_FMT "\n", r, c);
       },
       [&](std::FILE* file, Status&) {
         char buf[40];

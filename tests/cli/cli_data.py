@@ -162,18 +162,27 @@ def write_bin_mat(path, A):
 
 
 def read_mtx_vec(path):
+    """A vector, or a batch: an n x B array, column after column (instance after instance)."""
     with open(path) as f:
         lines = f.read().split("\n")
     assert lines[0].lower().startswith("%%matrixmarket matrix array"), (path, lines[0])
     data = [l.strip() for l in lines[1:] if l.strip() and not l.startswith("%")]
     m, n = (int(t) for t in data[0].split())
-    assert n == 1 and len(data) - 1 == m, (path, "bad vector file", m, n, len(data) - 1)
+    assert len(data) - 1 == m * n, (path, "bad vector file", m, n, len(data) - 1)
     return [float(t) for t in data[1:]]
 
 
 def read_bin_vec(path):
+    """A PETSc binary vector, or a batch: a dense binary matrix n x B (rows stored one after the
+    other), returned column after column (instance after instance)."""
     with open(path, "rb") as f:
         data = f.read()
+    cls = struct.unpack(">i", data[:4])[0]
+    if cls == 1211216:
+        m, n, nz = struct.unpack(">iii", data[4:16])
+        assert nz == -1 and len(data) == 16 + 8 * m * n, (path, "bad PETSc binary dense matrix", m, n, nz, len(data))
+        rows = struct.unpack(">%dd" % (m * n), data[16:])
+        return [rows[i * n + j] for j in range(n) for i in range(m)]
     cls, n = struct.unpack(">ii", data[:8])
     assert cls == 1211214 and len(data) == 8 + 8 * n, (path, "bad PETSc binary vector", cls, n, len(data))
     return list(struct.unpack(">%dd" % n, data[8:]))

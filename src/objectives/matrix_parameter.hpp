@@ -1,0 +1,61 @@
+// foldopt: a fixed-pattern matrix of an objective whose values may be a θ block (private).
+//
+// Lasso's `X.values` and qp_box's `H.values`: the stored nonzeros of the matrix the objective was
+// given, in global CSR order (row by row, columns ascending), split as the matrix's rows are —
+// the layout of include/foldopt/matrix_values.hpp. When θ holds the block, the objective's batch
+// operator takes its values from it (rebuilt only when the block's Vec or its state changes);
+// without it the matrix is fixed data.
+//
+//   outer(u, v)    G_k = Σ_s u_{s,i} v_{s,j} over the stored nonzeros k = (i, j) of the given
+//                  matrix (M×N), s over the instances when the matrix is shared by the batch (u
+//                  has B·M entries, v B·N, split in any way), else over the one block-diagonal
+//                  matrix. Each rank fetches the entries of u and v its rows need by one scatter
+//                  each (O(B·local) entries; ghost values where rows are split).
+//   direction(dv)  the batch operator of the matrix with values dv (same pattern).
+//
+// This duplicates, for the objectives alone, what matrix_values::outer_on_pattern and
+// matrix_values::set_values will give once that module lands; switch to it then.
+#ifndef FOLDOPT_SRC_OBJECTIVES_MATRIX_PARAMETER_HPP
+#define FOLDOPT_SRC_OBJECTIVES_MATRIX_PARAMETER_HPP
+
+#include "objectives/common.hpp"
+
+#include <string>
+
+namespace foldopt {
+namespace objectives_detail {
+
+class MatrixParameter {
+ public:
+  /// `given`: as for batch_operator; `block`: the name of the values block ("" for none).
+  MatrixParameter(Mat given, const Layout& layout, const std::string& what, bool square, const std::string& block);
+  /// Take the values from θ's block if it is there; true when the operator changed. Collective.
+  bool sync(const ParamSet& theta);
+  Mat op() const { return op_.A; }
+  const BatchOperator& info() const { return op_; }
+  const std::string& block() const { return block_; }
+  /// θ (or a set of products) has the values block.
+  bool in(const ParamSet& set) const { return !block_.empty() && set.has(block_); }
+  /// The gradient on the pattern (a values Vec like the block's).
+  OwnedVec outer(Vec u, Vec v) const;
+  /// The batch operator with the pattern and the values `dv`.
+  OwnedMat direction(Vec dv) const;
+
+ private:
+  void check_values(Vec v) const;
+
+  Layout layout_;
+  std::string what_, block_;
+  bool square_;
+  OwnedMat given_;  ///< the given matrix, or (once a block was seen) a private copy holding its values
+  bool own_copy_ = false;
+  BatchOperator op_;
+  PetscObjectId id_ = 0;
+  PetscObjectState state_ = -1;
+  PetscInt local_nnz_ = 0;
+};
+
+}  // namespace objectives_detail
+}  // namespace foldopt
+
+#endif  // FOLDOPT_SRC_OBJECTIVES_MATRIX_PARAMETER_HPP
