@@ -1,0 +1,32 @@
+// foldopt: problems in composite form (see include/foldopt/problems/composite.hpp).
+#include <foldopt/problems/composite.hpp>
+
+#include <foldopt/error.hpp>
+
+namespace foldopt {
+
+void CompositeProblem::set_parts(std::unique_ptr<Objective> f, std::unique_ptr<Prox> h) {
+  FOLDOPT_CHECK(f && h, PETSC_ERR_ARG_NULL, "problem '%s': a composite problem needs an objective and a prox", type_.c_str());
+  f_ = std::move(f);
+  h_ = std::move(h);
+  f_->set_options_prefix("fold_objective_");
+  h_->set_options_prefix("fold_prox_");
+}
+
+Layout batch_layout(MPI_Comm comm, PetscInt n, PetscInt batch) {
+  FOLDOPT_CHECK(n >= 1 && batch >= 1, PETSC_ERR_ARG_OUTOFRANGE, "a batch of %" PetscInt_FMT " instances of %" PetscInt_FMT
+                " unknowns: both must be positive", batch, n);
+  FOLDOPT_CHECK((long long)n * (long long)batch <= (long long)PETSC_MAX_INT, PETSC_ERR_ARG_OUTOFRANGE,
+                "n*B = %lld unknowns exceeds the largest index %lld", (long long)n * (long long)batch,
+                (long long)PETSC_MAX_INT);
+  Layout l;
+  l.comm = comm;
+  l.n = n;
+  l.batch = batch;
+  l.local = PETSC_DECIDE;
+  PetscInt N = n * batch;
+  FOLDOPT_CALL(PetscSplitOwnership(comm, &l.local, &N));
+  return l;
+}
+
+}  // namespace foldopt
