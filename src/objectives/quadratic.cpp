@@ -34,7 +34,8 @@ class QuadraticObjective : public Objective {
     objectives_detail::check_layout(l, "quadratic");
     if (H) {
       H_.reset(new objectives_detail::MatrixParameter(H, l, "quadratic: H", true, values));
-      objectives_detail::check_symmetric(H_->op(), "quadratic: H");  // split alike by rows and columns now
+      // on the given matrix when it is square by its split (cheaper than on the batch operator)
+      objectives_detail::check_symmetric(objectives_detail::symmetric_split(H) ? H : H_->op(), "quadratic: H");
       shared_ = H_->info().shared;
       nnz_ = H_->info().nnz;
       FOLDOPT_CALL(MatSetOption(H_->op(), MAT_SYMMETRIC, PETSC_TRUE));
