@@ -936,6 +936,35 @@ TEST(Objectives, QuadraticByNameFromAQuadraticProblem) {
   EXPECT_DOUBLE_EQ(f->curvature_bound(qp->params()), H.cwiseAbs().rowwise().sum().maxCoeff());
 }
 
+/// A problem that is not quadratic (f = Σ cosh x), for the registry's refusal.
+class CoshProblem : public foldopt::Problem {
+ public:
+  explicit CoshProblem(const Layout& l) : layout_(l) {}
+  std::string type() const override { return "cosh"; }
+  const Layout& layout() const override { return layout_; }
+  const ParamSet& params() const override { return theta_; }
+  std::string default_map() const override { return "pgd"; }
+  PetscReal objective_gradient(Vec, const ParamSet&, Vec) override { return 0; }
+  void hessian_mult(Vec, const ParamSet&, Vec, Vec) override {}
+  void gradient_param_t(Vec, const ParamSet&, Vec, ParamSet&) override {}
+  void gradient_param(Vec, const ParamSet&, const ParamSet&, Vec) override {}
+
+ private:
+  Layout layout_;
+  ParamSet theta_;
+};
+
+TEST(Objectives, ByNameFromAProblemThatIsNotQuadratic) {
+  foldopt::PartContext ctx;
+  ctx.comm = world();
+  ctx.layout = make_layout(kN, 1);
+  CoshProblem p(ctx.layout);
+  ctx.problem = &p;
+  expect_error([&] { foldopt::objective_registry().create("objective", "quadratic", ctx); },
+               "objective 'quadratic' by name takes H from the problem, but problem 'cosh' is not quadratic");
+  expect_error([&] { foldopt::objective_registry().create("objective", "sin_quadratic", ctx); }, "needs the matrix Q");
+}
+
 TEST(Objectives, BadInputsGiveOneClearError) {
   const Layout l = make_layout(kN, 3);
   OwnedVec x = random_vec(l.global(), 1, l.local), g = like(x);

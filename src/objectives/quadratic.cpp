@@ -147,11 +147,15 @@ std::unique_ptr<Objective> make_quadratic(const Layout& layout, Mat H, const std
 
 namespace objectives_detail {
 
-/// By name: H from the context's problem when it declares itself quadratic (its assembled
-/// Hessian, the same at every x), else H = I; q is the block `q`.
+/// By name: H from the context's problem, which must declare itself quadratic (its assembled
+/// Hessian, the same at every x); without a problem H = I. q is the block `q`.
 std::unique_ptr<Objective> create_quadratic(const PartContext& ctx) {
   OwnedMat H;
-  if (ctx.problem && ctx.problem->is_quadratic()) {
+  if (ctx.problem) {
+    FOLDOPT_CHECK(ctx.problem->is_quadratic(), PETSC_ERR_ARG_WRONG,
+                  "objective 'quadratic' by name takes H from the problem, but problem '%s' is not quadratic "
+                  "(build the objective with foldopt::make_quadratic(layout, H, \"q\"))",
+                  ctx.problem->type().c_str());
     OwnedVec x0 = ctx.problem->create_vec();
     FOLDOPT_CALL(VecZeroEntries(x0));
     H = ctx.problem->hessian(x0, ctx.problem->params());
