@@ -234,8 +234,8 @@ TEST_F(IoBatchTest, HandWrittenMatrixMarket) {
 }
 
 TEST_F(IoBatchTest, PetscMatViewDenseReadBack) {
-  for (PetscInt n : {7, 40}) {
-    const PetscInt B = 3;
+  for (auto nb : {std::make_pair(7, 3), std::make_pair(40, 3), std::make_pair(3, 2000)}) {
+    const PetscInt n = nb.first, B = nb.second;
     OwnedMat A = dense_matrix(n, B);
     for (bool native : {true, false}) {
       const std::string p = path(native ? "native.bin" : "aij.bin");
@@ -249,8 +249,12 @@ TEST_F(IoBatchTest, PetscMatViewDenseReadBack) {
   }
 }
 
-TEST_F(IoBatchTest, OurDenseFileIsPetscs) {
-  const PetscInt n = 7, B = 3;
+// n = 7, B = 3: at np 2 a rank holds one run of one or two values per row (the transposed path);
+// n = 3, B = 2000: runs of 1000 values (read and written in place); n = 1: one row.
+class IoDenseTest : public IoBatchTest, public ::testing::WithParamInterface<std::pair<PetscInt, PetscInt>> {};
+
+TEST_P(IoDenseTest, OurDenseFileIsPetscs) {
+  const PetscInt n = GetParam().first, B = GetParam().second;
   const std::string ours = path("ours.bin"), theirs = path("theirs.bin");
   io::OutputSet out(PETSC_COMM_WORLD);
   out.add_batch(ours, make_vec(dense_batch(n, B)), n);
@@ -278,7 +282,16 @@ TEST_F(IoBatchTest, OurDenseFileIsPetscs) {
       MatGetValues(A, 1, &i, 1, &b, &x);
       EXPECT_EQ(x, dense_entry(i, b)) << "(" << i << "," << b << ")";
     }
+  // And read back.
+  PetscInt batch = 0;
+  expect_values(io::read_batch(PETSC_COMM_WORLD, ours, n, &batch), dense_batch(n, B));
+  EXPECT_EQ(batch, B);
 }
+
+INSTANTIATE_TEST_SUITE_P(Shapes, IoDenseTest,
+                         ::testing::Values(std::make_pair(PetscInt(7), PetscInt(3)),
+                                           std::make_pair(PetscInt(3), PetscInt(2000)),
+                                           std::make_pair(PetscInt(1), PetscInt(5))));
 
 // ---- parameter blocks ----
 
