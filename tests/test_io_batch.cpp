@@ -234,8 +234,8 @@ TEST_F(IoBatchTest, HandWrittenMatrixMarket) {
 }
 
 TEST_F(IoBatchTest, PetscMatViewDenseReadBack) {
-  for (PetscInt n : {7, 40}) {
-    const PetscInt B = 3;
+  for (auto nb : {std::make_pair(7, 3), std::make_pair(40, 3), std::make_pair(3, 2000)}) {
+    const PetscInt n = nb.first, B = nb.second;
     OwnedMat A = dense_matrix(n, B);
     for (bool native : {true, false}) {
       const std::string p = path(native ? "native.bin" : "aij.bin");
@@ -249,8 +249,42 @@ TEST_F(IoBatchTest, PetscMatViewDenseReadBack) {
   }
 }
 
-TEST_F(IoBatchTest, OurDenseFileIsPetscs) {
-  const PetscInt n = 7, B = 3;
+// n = 7, B = 3: at np 2 a rank holds one run of one or two values per row (the transposed path);
+// n = 3, B = 2000: runs of 1000 values (read and written in place); n = 1: one row.
+class IoDenseTest : public IoBatchTest, public ::testing::WithParamInterface<std::pair<PetscInt, PetscInt>> {};
+
+TEST_F(IoBatchTest, SparseAijBatchFile) {
+  // A 4 x 2 AIJ file (our write_mat, PETSc's AIJ binary format): entries it does not store are 0.
+  OwnedMat A;
+  MatCreateAIJ(PETSC_COMM_WORLD, PETSC_DECIDE, PETSC_DECIDE, 4, 2, 2, nullptr, 2, nullptr, A.out());
+  PetscInt rs, re;
+  MatGetOwnershipRange(A, &rs, &re);
+  const PetscInt ri[3] = {0, 2, 3}, ci[3] = {1, 0, 1};
+  const double vi[3] = {1.5, -2.0, 3.25};
+  for (int k = 0; k < 3; ++k)
+    if (ri[k] >= rs && ri[k] < re) MatSetValue(A, ri[k], ci[k], vi[k], INSERT_VALUES);
+  MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY);
+  MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY);
+  const std::string p = path("sparse.bin");
+  io::write_mat(p, A);
+  PetscInt B = 0;
+  expect_values(io::read_batch(PETSC_COMM_WORLD, p, 4, &B), {0, 0, -2.0, 0, 1.5, 0, 0, 3.25});
+  EXPECT_EQ(B, 2);
+}
+
+TEST_F(IoBatchTest, BatchInputsAreNotOverwritten) {
+  const std::string p = path("in.mtx");
+  write_text(p, "%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n4\n");
+  PetscInt B = 0;
+  OwnedVec v = io::read_batch(PETSC_COMM_WORLD, p, 2, &B);
+  io::OutputSet out(PETSC_COMM_WORLD);
+  out.add_batch(p, v, 2);
+  expect_error([&] { out.commit(); }, {p + ": refusing to overwrite an input of this run"});
+  EXPECT_EQ(read_text(p), "%%MatrixMarket matrix array real general\n2 2\n1\n2\n3\n4\n");
+}
+
+TEST_P(IoDenseTest, OurDenseFileIsPetscs) {
+  const PetscInt n = GetParam().first, B = GetParam().second;
   const std::string ours = path("ours.bin"), theirs = path("theirs.bin");
   io::OutputSet out(PETSC_COMM_WORLD);
   out.add_batch(ours, make_vec(dense_batch(n, B)), n);
@@ -278,7 +312,16 @@ TEST_F(IoBatchTest, OurDenseFileIsPetscs) {
       MatGetValues(A, 1, &i, 1, &b, &x);
       EXPECT_EQ(x, dense_entry(i, b)) << "(" << i << "," << b << ")";
     }
+  // And read back.
+  PetscInt batch = 0;
+  expect_values(io::read_batch(PETSC_COMM_WORLD, ours, n, &batch), dense_batch(n, B));
+  EXPECT_EQ(batch, B);
 }
+
+INSTANTIATE_TEST_SUITE_P(Shapes, IoDenseTest,
+                         ::testing::Values(std::make_pair(PetscInt(7), PetscInt(3)),
+                                           std::make_pair(PetscInt(3), PetscInt(2000)),
+                                           std::make_pair(PetscInt(1), PetscInt(5))));
 
 // ---- parameter blocks ----
 

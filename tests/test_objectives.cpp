@@ -674,6 +674,40 @@ TEST(Objectives, ValuesBlocksSetTheMatrix) {
   }
 }
 
+TEST(Objectives, LeastSquaresHessianStoresItsDiagonal) {
+  // X with an empty column: XᵀX has a zero diagonal entry there, stored, so I − αXᵀX can be formed
+  for (PetscInt B : {1, 3}) {
+    const Layout l = make_layout(kN, B);
+    OwnedMat X = build_matrix(
+        kM, kN, [](PetscInt i, PetscInt j) { return j != 3 && (i + j) % 2 == 0; },
+        [](PetscInt i, PetscInt j) { return 1.0 + static_cast<double>(i + 2 * j); });
+    auto f = foldopt::make_least_squares(l, X, "y");
+    ParamSet th;
+    th.add("y", random_vec(B * kM, 3));
+    OwnedVec x = random_vec(l.global(), 4, l.local);
+    OwnedMat H = f->hessian(x, th), A;
+    PetscInt rs, re;
+    MatGetOwnershipRange(H, &rs, &re);
+    int missing = 0;
+    for (PetscInt i = rs; i < re; ++i) {
+      PetscInt nc;
+      const PetscInt* c;
+      MatGetRow(H, i, &nc, &c, nullptr);
+      if (!std::binary_search(c, c + nc, i)) ++missing;
+      MatRestoreRow(H, i, &nc, &c, nullptr);
+    }
+    EXPECT_EQ(missing, 0);
+    MatDuplicate(H, MAT_COPY_VALUES, A.out());
+    MatSetOption(A, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_TRUE);
+    ASSERT_EQ(MatScale(A, -0.1), 0);
+    ASSERT_EQ(MatShift(A, 1.0), 0);
+    const MatrixXd Xb = kron_eye(gather_dense(X), B);
+    const MatrixXd ref = MatrixXd::Identity(l.global(), l.global()) - 0.1 * Xb.transpose() * Xb;
+    EXPECT_LT(rel(gather_dense(A), ref), 1e-14);
+    EXPECT_EQ(ref(3, 3), 1.0);
+  }
+}
+
 // ---- sin_quadratic ----------------------------------------------------------------------------
 
 TEST(Objectives, SinQuadratic) {
@@ -900,6 +934,35 @@ TEST(Objectives, QuadraticByNameFromAQuadraticProblem) {
   EXPECT_NEAR(fx, 0.5 * xe.dot(H * xe) - q.dot(xe), 1e-12 * std::abs(fx));
   EXPECT_LT(rel(to_eigen(g), VectorXd(H * xe - q)), 1e-12);
   EXPECT_DOUBLE_EQ(f->curvature_bound(qp->params()), H.cwiseAbs().rowwise().sum().maxCoeff());
+}
+
+/// A problem that is not quadratic (f = Σ cosh x), for the registry's refusal.
+class CoshProblem : public foldopt::Problem {
+ public:
+  explicit CoshProblem(const Layout& l) : layout_(l) {}
+  std::string type() const override { return "cosh"; }
+  const Layout& layout() const override { return layout_; }
+  const ParamSet& params() const override { return theta_; }
+  std::string default_map() const override { return "pgd"; }
+  PetscReal objective_gradient(Vec, const ParamSet&, Vec) override { return 0; }
+  void hessian_mult(Vec, const ParamSet&, Vec, Vec) override {}
+  void gradient_param_t(Vec, const ParamSet&, Vec, ParamSet&) override {}
+  void gradient_param(Vec, const ParamSet&, const ParamSet&, Vec) override {}
+
+ private:
+  Layout layout_;
+  ParamSet theta_;
+};
+
+TEST(Objectives, ByNameFromAProblemThatIsNotQuadratic) {
+  foldopt::PartContext ctx;
+  ctx.comm = world();
+  ctx.layout = make_layout(kN, 1);
+  CoshProblem p(ctx.layout);
+  ctx.problem = &p;
+  expect_error([&] { foldopt::objective_registry().create("objective", "quadratic", ctx); },
+               "objective 'quadratic' by name takes H from the problem, but problem 'cosh' is not quadratic");
+  expect_error([&] { foldopt::objective_registry().create("objective", "sin_quadratic", ctx); }, "needs the matrix Q");
 }
 
 TEST(Objectives, BadInputsGiveOneClearError) {

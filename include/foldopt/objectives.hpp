@@ -11,6 +11,11 @@
 //                                              (∂∇f/∂p)ᵀv = cos x ∘ v  (nonconvex)
 //   callback       the user's functions (ObjectiveCallbacks)
 //
+// Matrix values as parameters: when θ has the block `H.values` (quadratic) or `X.values`
+// (least_squares), the stored nonzeros of the matrix in global CSR order split by its rows (the
+// layout of matrix_values.hpp), the matrix takes its values from the block and the parameter
+// products include it (formulas at make_quadratic and make_least_squares).
+//
 // Batches (Layout: B instances of n): a matrix (H, X, Q) is given either for one instance (n×n,
 // or m×n for X), and then acts on each instance, or block-diagonal over the batch (B·n × B·n,
 // B·m × B·n), as qp_box stores H. Either way the objective keeps the block-diagonal operator of

@@ -18,9 +18,13 @@
 // A batch (n x B, column b = instance b) is held instance after instance, i.e. column-major, and
 // a dense file is row-major: the entries a rank holds, [start, end) in column-major order, are in
 // each row i the columns b with start <= b*n + i < end, one contiguous run of the file per row.
-// Reading a dense batch, every rank checks nothing more than rank 0 did but reads with pread(2)
-// exactly those runs (consecutive runs that touch are read together, up to 1 MiB); writing one,
-// every rank writes them at their offsets. An AIJ-format batch file (MatView's default, also for a
+// When those runs are long (4 KiB on average, e.g. at one rank, or a few instances of many
+// entries each), every rank reads exactly its runs with pread(2) (runs that touch are read
+// together, up to 1 MiB) or writes them at their offsets. When they are short (a rank holding a
+// few instances of a long batch has one run of a few values in every row), each rank instead
+// reads or writes one block of whole rows, of about the size of its share, and one VecScatter
+// transposes between that row-major block and the column-major batch: no rank ever holds more
+// than its share. An AIJ-format batch file (MatView's default, also for a
 // MATDENSE matrix) is loaded as an AIJ matrix by rows (MatLoad, as read_mat does) and its values
 // are moved to the column-major split by one VecScatter; entries it does not store are zero.
 // Writing does not use PETSc's viewer (whose rank 0 waits in a broadcast of its own when a write
@@ -407,9 +411,11 @@ void for_each_row_run(PetscInt M, PetscInt N, PetscInt start, PetscInt end, F f)
 // local array `a` (entries from `start`), merging runs that touch into one pread.
 class DenseRunReader {
  public:
+  /// Column-major destination: entry (i, b) goes to a[b*M + i - start]. With `row_major`, to
+  /// a[(i - start)*N + b] (`start` is then the first row).
   DenseRunReader(int fd, PetscInt M, PetscInt N, PetscInt start, PetscScalar* a,
-                 const std::string& path, Status& st)
-      : fd_(fd), M_(M), N_(N), start_(start), a_(a), path_(path), st_(st) {}
+                 const std::string& path, Status& st, bool row_major = false)
+      : fd_(fd), M_(M), N_(N), start_(start), a_(a), path_(path), st_(st), row_major_(row_major) {}
   void add(PetscInt i, PetscInt lo, PetscInt hi) {
     const long long off = kHead + (static_cast<long long>(i) * N_ + lo) * kScalar;
     if (off != end_ || end_ - begin_ >= kRun) {
@@ -444,7 +450,8 @@ class DenseRunReader {
           for (std::size_t k = 0; k < sizeof u; ++k) u = (u << 8) | buf_[pos + k];
           double d = 0;
           std::memcpy(&d, &u, sizeof d);
-          a_[static_cast<long long>(b) * M_ + r.i - start_] = d;
+          a_[row_major_ ? static_cast<long long>(r.i - start_) * N_ + b
+                        : static_cast<long long>(b) * M_ + r.i - start_] = d;
         }
     }
     runs_.clear();
@@ -461,10 +468,43 @@ class DenseRunReader {
   PetscScalar* a_;
   const std::string& path_;
   Status& st_;
+  bool row_major_;
   long long begin_ = -1, end_ = -1;
   std::vector<Run> runs_;
   std::vector<unsigned char> buf_;
 };
+
+// Collective: true if every rank's part [start, end) of an M x N dense batch lies in the file in
+// runs of 4 KiB on average at least (after merging runs that touch), so that reading or writing
+// the runs in place is efficient. Otherwise (a rank holding a few instances of a long batch has
+// one short run per row) the rows go through a row-major Vec and a transposing scatter.
+bool long_runs(MPI_Comm comm, PetscInt M, PetscInt N, PetscInt start, PetscInt end) {
+  long long runs = 0, last = -1;
+  for_each_row_run(M, N, start, end, [&](PetscInt i, PetscInt lo, PetscInt hi) {
+    const long long off = (static_cast<long long>(i) * N + lo) * kScalar;
+    if (off != last) ++runs;
+    last = off + static_cast<long long>(hi - lo + 1) * kScalar;
+  });
+  const long long bytes = static_cast<long long>(end - start) * kScalar;
+  int mine = runs == 0 || bytes / runs >= 4096 ? 1 : 0, all = 0;
+  MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm);
+  return all == 1;
+}
+
+// Collective: the scatter from `rows` (the M x N matrix row-major, split by rows: entry (i, b) at
+// i*N + b) to the column-major batch `v` (entry (i, b) at b*M + i); SCATTER_REVERSE goes back.
+OwnedVecScatter transpose_scatter(Vec rows, Vec v, PetscInt M, PetscInt N) {
+  PetscInt rs = 0, re = 0;
+  FOLDOPT_CALL(VecGetOwnershipRange(rows, &rs, &re));
+  std::vector<PetscInt> to(static_cast<std::size_t>(re - rs));
+  for (PetscInt k = rs; k < re; ++k) to[static_cast<std::size_t>(k - rs)] = (k % N) * M + k / N;
+  OwnedIS from_is, to_is;
+  FOLDOPT_CALL(ISCreateStride(PETSC_COMM_SELF, re - rs, rs, 1, from_is.out()));
+  FOLDOPT_CALL(ISCreateGeneral(PETSC_COMM_SELF, re - rs, to.data(), PETSC_COPY_VALUES, to_is.out()));
+  OwnedVecScatter sc;
+  FOLDOPT_CALL(VecScatterCreate(rows, from_is, v, to_is, sc.out()));
+  return sc;
+}
 
 // What a batch file holds, found by rank 0: a vector (then binary_read_vec checks it), a dense
 // matrix (checked here: sizes and exact length) or an AIJ matrix (check_mat_file).
@@ -671,24 +711,44 @@ OwnedVec binary_read_batch(MPI_Comm comm, const std::string& path, PetscInt n, P
   FOLDOPT_CALL(VecSet(v, 0.0));
 
   if (info[0] == kBatchDense) {
+    // In place: each rank reads its own entries. Otherwise each rank reads a block of whole rows
+    // (as many values as it keeps, give or take a row) and a scatter transposes them.
+    const bool direct = long_runs(comm, M, N, r.start, r.end);
+    OwnedVec rows;
+    Range rr;
+    if (!direct) {
+      rr = split(comm, path, PETSC_DECIDE, M, "rows");
+      FOLDOPT_CALL(VecCreateMPI(comm, rr.local * N, PETSC_DETERMINE, rows.out()));
+    }
+    Vec dest = direct ? v.get() : rows.get();
+    PetscInt count = 0;
+    FOLDOPT_CALL(VecGetLocalSize(dest, &count));
     PetscScalar* a = nullptr;
-    FOLDOPT_CALL(VecGetArray(v, &a));
+    FOLDOPT_CALL(VecGetArray(dest, &a));
     int fd = -1;
     long long size = 0;
-    if (r.local > 0) st = open_regular(path, fd, size);
-    if (st.ok && r.local > 0) {
+    if (count > 0) st = open_regular(path, fd, size);
+    if (st.ok && count > 0) {
       try {
-        DenseRunReader reader(fd, M, N, r.start, a, path, st);
-        for_each_row_run(M, N, r.start, r.end,
-                         [&](PetscInt i, PetscInt lo, PetscInt hi) { reader.add(i, lo, hi); });
+        DenseRunReader reader(fd, M, N, direct ? r.start : rr.start, a, path, st, !direct);
+        if (direct)
+          for_each_row_run(M, N, r.start, r.end,
+                           [&](PetscInt i, PetscInt lo, PetscInt hi) { reader.add(i, lo, hi); });
+        else
+          for (PetscInt i = rr.start; i < rr.end; ++i) reader.add(i, 0, N - 1);
         reader.flush();
       } catch (const std::exception& e) {
         st.fail(PETSC_ERR_MEM, format("%s: %s", f, e.what()));
       }
     }
     if (fd >= 0) close(fd);
-    FOLDOPT_CALL(VecRestoreArray(v, &a));
+    FOLDOPT_CALL(VecRestoreArray(dest, &a));
     raise_if_any(comm, st);
+    if (!direct) {
+      OwnedVecScatter sc = transpose_scatter(rows, v, M, N);
+      FOLDOPT_CALL(VecScatterBegin(sc, rows, v, INSERT_VALUES, SCATTER_FORWARD));
+      FOLDOPT_CALL(VecScatterEnd(sc, rows, v, INSERT_VALUES, SCATTER_FORWARD));
+    }
     return v;
   }
 
@@ -735,8 +795,29 @@ Status binary_write_dense(MPI_Comm comm, Vec v, PetscInt rows, const std::string
     st.fail(PETSC_ERR_ARG_WRONG, dest + ": cannot read the vector to write");
     a = nullptr;
   }
+  const PetscInt M = rows, N = rows > 0 ? n / rows : 0;
+  // Short runs (see long_runs): the values are first transposed into whole rows by a scatter,
+  // then each rank writes its block of rows in one piece.
+  OwnedVec by_rows;
+  PetscInt row0 = 0;
+  const PetscScalar* ra = nullptr;
+  if (agree(comm, st) && !long_runs(comm, M, N, rstart, rstart + nlocal)) {
+    try {
+      PetscInt m = PETSC_DECIDE, Mg = M;
+      FOLDOPT_CALL(PetscSplitOwnership(comm, &m, &Mg));
+      FOLDOPT_CALL(VecCreateMPI(comm, m * N, PETSC_DETERMINE, by_rows.out()));
+      OwnedVecScatter sc = transpose_scatter(by_rows, v, M, N);
+      FOLDOPT_CALL(VecScatterBegin(sc, v, by_rows, INSERT_VALUES, SCATTER_REVERSE));
+      FOLDOPT_CALL(VecScatterEnd(sc, v, by_rows, INSERT_VALUES, SCATTER_REVERSE));
+      PetscInt first = 0;
+      FOLDOPT_CALL(VecGetOwnershipRange(by_rows, &first, nullptr));
+      row0 = N > 0 ? first / N : 0;
+      FOLDOPT_CALL(VecGetArrayRead(by_rows, &ra));
+    } catch (const std::exception& e) {
+      st.fail(PETSC_ERR_LIB, dest + ": cannot write: " + e.what());
+    }
+  }
   if (agree(comm, st)) {
-    const PetscInt M = rows, N = rows > 0 ? n / rows : 0;
     const long long head = 4 * kInt;
     st = write_at_offsets(
         comm, tmp, dest,
@@ -748,14 +829,22 @@ Status binary_write_dense(MPI_Comm comm, Vec v, PetscInt rows, const std::string
         },
         [&](int fd, Status& s) {
           OffsetWriter w(fd, head, dest, s);
-          for_each_row_run(M, N, rstart, rstart + nlocal, [&](PetscInt i, PetscInt lo, PetscInt hi) {
-            w.seek(head + (static_cast<long long>(i) * N + lo) * kScalar);
-            for (PetscInt b = lo; b <= hi && s.ok; ++b)
-              w.put_scalar(a[static_cast<long long>(b) * M + i - rstart]);
-          });
+          if (by_rows) {
+            PetscInt count = 0;
+            VecGetLocalSize(by_rows, &count);
+            w.seek(head + static_cast<long long>(row0) * N * kScalar);
+            for (PetscInt k = 0; k < count && s.ok; ++k) w.put_scalar(ra[k]);
+          } else {
+            for_each_row_run(M, N, rstart, rstart + nlocal, [&](PetscInt i, PetscInt lo, PetscInt hi) {
+              w.seek(head + (static_cast<long long>(i) * N + lo) * kScalar);
+              for (PetscInt b = lo; b <= hi && s.ok; ++b)
+                w.put_scalar(a[static_cast<long long>(b) * M + i - rstart]);
+            });
+          }
           w.flush();
         });
   }
+  if (ra) VecRestoreArrayRead(by_rows, &ra);
   if (a) VecRestoreArrayRead(v, &a);
   return st;
 }

@@ -8,8 +8,10 @@
 //
 // Batches (read_batch, add_batch, add_block): B instances of n entries are held instance after
 // instance, which is the column-major order of an n x B array, so a file's column b is instance b:
-// a MatrixMarket array, or a dense PETSc binary matrix (an AIJ-format one is read too). One
-// instance (B = 1) is written as a plain vector, and a vector file reads as B = 1. add_block
+// a MatrixMarket array, or a dense PETSc binary matrix (a MatrixMarket coordinate file and an
+// AIJ-format binary matrix are read too: the entries they do not store are zero). One instance
+// (B = 1) is written as a plain vector, and a vector file reads as B = 1; a 1 x c file is one
+// vector of c entries unless instances of n = 1 entry are asked for (then B = c). add_block
 // writes a parameter block as what it is; a matrix-values block becomes a matrix with its pattern
 // when it is added (so its values are those of that moment, not of the commit).
 //

@@ -32,6 +32,10 @@
 // Reading: every rank reads the whole file and keeps only the rows it owns, so no rank holds more
 // than its share (the file must be visible to every rank). Matrices are preallocated exactly from
 // the kept (sorted) triplets.
+// A batch (read_batch) is the file's values in column-major order, a file's column being one
+// instance: an array is read as it is stored; a coordinate batch (entries it omits are zero) may
+// declare at most max(2^20, 1024 x entries) values in all, checked before allocating. A batch
+// is written as an `array real general` n x B (the vector's own order).
 // Writing: rank 0 writes the header from global sizes (nonzero count by reduction), then the ranks
 // append their own rows in rank order, passing a token; values use %.17g (bit-exact round trip)
 // and non-finite values are written as inf, -inf, nan.

@@ -254,7 +254,18 @@ PetscReal norm_one(Mat A) {
   return mx;
 }
 
+bool symmetric_split(Mat A) {
+  MPI_Comm comm;
+  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)A, &comm));
+  PetscInt rl, cl;
+  FOLDOPT_CALL(MatGetLocalSize(A, &rl, &cl));
+  int alike = rl == cl ? 1 : 0, all = 0;
+  MPI_Allreduce(&alike, &all, 1, MPI_INT, MPI_MIN, comm);
+  return all == 1;
+}
+
 void check_symmetric(Mat A, const std::string& what) {
+  FOLDOPT_CHECK(symmetric_split(A), PETSC_ERR_ARG_SIZ, "%s: rows and columns are split differently", what.c_str());
   PetscReal nrm = 0;
   FOLDOPT_CALL(MatNorm(A, NORM_INFINITY, &nrm));
   FOLDOPT_CHECK(std::isfinite(nrm), PETSC_ERR_ARG_OUTOFRANGE, "%s: has an entry that is not finite", what.c_str());

@@ -42,8 +42,12 @@ OwnedVec column_sums(Mat A, int power);
 /// ‖A‖₁ (largest column sum of |a_ij|), collective, O(local) memory.
 PetscReal norm_one(Mat A);
 
-/// Refuse a matrix that is not symmetric to 1e-12·‖A‖∞ (`what` names it). Collective.
+/// Refuse a matrix that is not symmetric to 1e-12·‖A‖∞ (`what` names it); its rows and columns
+/// must be split alike (symmetric_split). Collective.
 void check_symmetric(Mat A, const std::string& what);
+
+/// A's rows and columns are split alike on every rank (MatIsSymmetric needs it). Collective.
+bool symmetric_split(Mat A);
 
 /// An AIJ matrix (rows and columns split like d) with diagonal d.
 OwnedMat diagonal_matrix(Vec d);

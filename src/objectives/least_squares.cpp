@@ -2,7 +2,7 @@
 //
 // Method:   f(x; y) = ½ ‖Xx − y‖²,  X sparse m×n fixed data, y the parameter block (B·m entries).
 // Formulas: r = Xx − y;  ∇f = Xᵀr;  ∇²f v = Xᵀ(Xv);  ∇²f assembled = XᵀX (MatTransposeMatMult,
-//           once: it does not depend on x or y);  diag ∇²f = Σᵢ X_ij² (column sums of X∘X);
+//           once: it does not depend on x or y; its diagonal stored);  diag ∇²f = Σᵢ X_ij² (column sums of X∘X);
 //           (∂∇f/∂y)ᵀ v = −Xv (into y, B·m entries);  (∂∇f/∂y) dy = −Xᵀdy.
 //           curvature_bound = ‖X‖₁‖X‖∞ ≥ ‖X‖₂² = λmax(XᵀX) (‖X‖₂² ≤ ‖X‖₁‖X‖∞, Hölder).
 // Batches:  X is one instance's (m×n, applied to each instance: y_b has m entries) or
@@ -59,7 +59,10 @@ class LeastSquaresObjective : public Objective {
   OwnedMat hessian(Vec, const ParamSet& theta) override {
     sync(theta);
     if (!xtx_) {
-      FOLDOPT_CALL(MatTransposeMatMult(X_.op(), X_.op(), MAT_INITIAL_MATRIX, PETSC_DEFAULT, xtx_.out()));
+      OwnedMat P;
+      FOLDOPT_CALL(MatTransposeMatMult(X_.op(), X_.op(), MAT_INITIAL_MATRIX, PETSC_DEFAULT, P.out()));
+      // the diagonal stored (explicit zeros for empty columns of X), so a map can shift it
+      xtx_ = std::move(objectives_detail::batch_operator(P, layout_, "least_squares: X'X", true).A);
       FOLDOPT_CALL(MatSetOption(xtx_, MAT_SYMMETRIC, PETSC_TRUE));
     }
     return OwnedMat::share(xtx_);

@@ -34,7 +34,8 @@ class QuadraticObjective : public Objective {
     objectives_detail::check_layout(l, "quadratic");
     if (H) {
       H_.reset(new objectives_detail::MatrixParameter(H, l, "quadratic: H", true, values));
-      objectives_detail::check_symmetric(H_->op(), "quadratic: H");  // split alike by rows and columns now
+      // on the given matrix when it is square by its split (cheaper than on the batch operator)
+      objectives_detail::check_symmetric(objectives_detail::symmetric_split(H) ? H : H_->op(), "quadratic: H");
       shared_ = H_->info().shared;
       nnz_ = H_->info().nnz;
       FOLDOPT_CALL(MatSetOption(H_->op(), MAT_SYMMETRIC, PETSC_TRUE));
@@ -146,11 +147,15 @@ std::unique_ptr<Objective> make_quadratic(const Layout& layout, Mat H, const std
 
 namespace objectives_detail {
 
-/// By name: H from the context's problem when it declares itself quadratic (its assembled
-/// Hessian, the same at every x), else H = I; q is the block `q`.
+/// By name: H from the context's problem, which must declare itself quadratic (its assembled
+/// Hessian, the same at every x); without a problem H = I. q is the block `q`.
 std::unique_ptr<Objective> create_quadratic(const PartContext& ctx) {
   OwnedMat H;
-  if (ctx.problem && ctx.problem->is_quadratic()) {
+  if (ctx.problem) {
+    FOLDOPT_CHECK(ctx.problem->is_quadratic(), PETSC_ERR_ARG_WRONG,
+                  "objective 'quadratic' by name takes H from the problem, but problem '%s' is not quadratic "
+                  "(build the objective with foldopt::make_quadratic(layout, H, \"q\"))",
+                  ctx.problem->type().c_str());
     OwnedVec x0 = ctx.problem->create_vec();
     FOLDOPT_CALL(VecZeroEntries(x0));
     H = ctx.problem->hessian(x0, ctx.problem->params());
