@@ -47,6 +47,7 @@ struct AdjointReport {
   PetscReal rhs_norm = 0;      ///< ‖g‖₂
   PetscReal residual = 0;      ///< true residual ‖g − (I − Φᵀ) w‖₂
   PetscReal worst_instance = 0;///< max over batch instances of ‖r_b‖₂ / ‖g_b‖₂
+  PetscReal prec_residual = -1;///< left preconditioning: ‖P⁻¹r‖₂ / ‖P⁻¹g‖₂ of the true residual (else −1)
   PetscInt products = 0;       ///< Φᵀ products (solve and residual check)
   PetscInt passes = 1;         ///< KSP solves until every instance met rtol (a batch)
   PetscReal rtol = 0;
@@ -127,8 +128,11 @@ class AdjointSolver {
   /// instance of a batch meets rtol on (I − Φᵀ) w = g; record reason and iterations, then finish.
   void solve_with(KSP ksp, Vec b, Vec u, Vec g, Vec w, const std::function<void()>& recover);
   void finish(Vec g, Vec w, bool solver_converged);
-  /// report_.residual and worst_instance of w.
+  /// report_.residual and worst_instance of w (the residual left in work_).
   void true_residual(Vec g, Vec w);
+  /// Whether the Krylov solve is left-preconditioned (its norm is that of P⁻¹r), and P⁻¹v.
+  bool left_preconditioned() const;
+  OwnedVec preconditioned(Vec v);
 
   MPI_Comm comm_;
   std::string prefix_;

@@ -45,6 +45,7 @@ class Objective {
     bool hessian_diagonal = false;  ///< hessian_diagonal() gives diag ∇²f
     bool quadratic = false;         ///< ∇²f does not depend on x
     bool convex = true;             ///< ∇²f ⪰ 0 everywhere (false: e.g. the sin objective)
+    bool diagonal = false;          ///< ∇²f is diagonal everywhere (entropy, linear, H = I)
   };
 
   virtual ~Objective() = default;

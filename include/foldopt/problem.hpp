@@ -42,6 +42,14 @@ class Problem {
   virtual std::string default_map() const = 0;
   /// Name of the forward solver used by default (tao unless the problem knows better).
   virtual std::string default_forward() const { return "tao"; }
+  /// A stepsize for prox-gradient maps when the problem knows one better than the objective's
+  /// curvature bound (0: none), and the preconditioner the backward should use by default (""
+  /// for none): a badly scaled objective (entropy) wants α∇²f ≳ I with Jacobi.
+  virtual PetscReal default_stepsize() const { return 0; }
+  virtual std::string default_pc_type() const { return ""; }
+  /// Whether that preconditioner goes on the left: the adjoint is then judged by its
+  /// preconditioned residual as well (AdjointReport::prec_residual).
+  virtual bool default_pc_left() const { return false; }
   /// The problem's own report lines (sizes, nonzeros, how it was built).
   virtual void view(PetscViewer viewer) const { (void)viewer; }
   /// Named matrices of the problem's data, for -problem_out (e.g. {"H", H}).

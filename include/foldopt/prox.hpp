@@ -8,9 +8,9 @@
 //
 // Structure of J, declared by capabilities(), never a dense n×n matrix:
 //   J = diag(d) + U diag(c) Uᵀ
-// with d the diagonal part and U a sparse N×r matrix of low-rank columns (each supported inside
-// one instance or group: r is the number of instances or groups with a low-rank term) and c their
-// coefficients. A preconditioner uses the diagonal part; a direct solve adds the low-rank part by
+// with d the diagonal part and U a sparse N×r matrix of low-rank columns with disjoint supports
+// (each inside one instance or group: r is the number of instances or groups with a low-rank
+// term) and c their coefficients. A preconditioner uses the diagonal part; a direct solve adds the low-rank part by
 // Woodbury. A factor K with J = K Kᵀ (K = J^{1/2}; K = J for projections, whose J is an
 // orthogonal projector) gives the symmetric form of the adjoint system.
 //

@@ -112,6 +112,9 @@ class UpdateMap {
   virtual void smooth_mult(Vec v, Vec y);
   /// I − K M K assembled (new reference) where the map can (K diagonal, M assembled), else null.
   virtual OwnedMat assemble_symmetric() { return OwnedMat(); }
+  /// The diagonal of I − K M K (Jacobi on the symmetric form), declared by has_symmetric_diagonal.
+  virtual bool has_symmetric_diagonal() const { return false; }
+  virtual void symmetric_diagonal(Vec d);
 
   /// The stepsize inside U (0 if the map has none), and whether it may be changed.
   virtual PetscReal stepsize() const { return 0; }
@@ -130,6 +133,10 @@ class UpdateMap {
   /// set_stepsize; returns whether α changed (the caller then linearizes again). Refuses an
   /// operator without a positive eigenvalue (not a minimum).
   bool adapt_stepsize();
+  /// The preconditioner of the adjoint solve when none is given (-fold_pc_type): "" for none;
+  /// and whether it goes on the left (unless -fold_ksp_pc_side says otherwise).
+  virtual std::string default_pc_type() const { return ""; }
+  virtual bool default_pc_left() const { return false; }
   /// The scale of the fixed-point residual: ‖s − U(s)‖ is divided by it before the check. A
   /// prox-gradient map returns α, since s − U(s) = α G_α(s) (the gradient mapping) and a tiny α
   /// would pass any s; other maps 1.

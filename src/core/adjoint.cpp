@@ -21,6 +21,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 namespace foldopt {
 
@@ -92,6 +94,9 @@ struct AdjointSolver::Shell {
     PetscCall(VecAYPX(y, -1.0, x));
     return compat::success;
   }
+  static PetscErrorCode diag_sym(Mat A, Vec d) {
+    return call_map(A, "symmetric_diagonal", d, [&](AdjointSolver& s) { s.map_->symmetric_diagonal(d); });
+  }
   static PetscErrorCode diag_a(Mat A, Vec d) {
     PetscCall(diag_phit(A, d));
     PetscCall(VecScale(d, -1.0));
@@ -101,6 +106,48 @@ struct AdjointSolver::Shell {
 };
 
 namespace {
+/// Every entry of a (short) vector on every rank.
+std::vector<PetscScalar> all_values(Vec v) {
+  OwnedVecScatter sc;
+  OwnedVec all;
+  FOLDOPT_CALL(VecScatterCreateToAll(v, sc.out(), all.out()));
+  FOLDOPT_CALL(VecScatterBegin(sc, v, all, INSERT_VALUES, SCATTER_FORWARD));
+  FOLDOPT_CALL(VecScatterEnd(sc, v, all, INSERT_VALUES, SCATTER_FORWARD));
+  PetscInt n;
+  FOLDOPT_CALL(VecGetSize(all, &n));
+  const PetscScalar* a;
+  FOLDOPT_CALL(VecGetArrayRead(all, &a));
+  std::vector<PetscScalar> out(a, a + n);
+  FOLDOPT_CALL(VecRestoreArrayRead(all, &a));
+  return out;
+}
+
+/// x = S⁻¹ b for a small dense r×r system (row-major), by Gaussian elimination with partial
+/// pivoting, the same on every rank. A singular S is an error.
+std::vector<PetscScalar> dense_solve(std::vector<PetscScalar> S, std::vector<PetscScalar> b, PetscInt r) {
+  for (PetscInt k = 0; k < r; ++k) {
+    PetscInt p = k;
+    for (PetscInt i = k + 1; i < r; ++i)
+      if (PetscAbsScalar(S[i * r + k]) > PetscAbsScalar(S[p * r + k])) p = i;
+    FOLDOPT_CHECK(PetscAbsScalar(S[p * r + k]) > 0, PETSC_ERR_MAT_LU_ZRPVT,
+                  "Jacobian extraction: the low-rank correction (Woodbury) is singular: I - Phi^T is singular");
+    if (p != k) {
+      for (PetscInt j = 0; j < r; ++j) std::swap(S[k * r + j], S[p * r + j]);
+      std::swap(b[k], b[p]);
+    }
+    for (PetscInt i = k + 1; i < r; ++i) {
+      const PetscScalar f = S[i * r + k] / S[k * r + k];
+      for (PetscInt j = k; j < r; ++j) S[i * r + j] -= f * S[k * r + j];
+      b[i] -= f * b[k];
+    }
+  }
+  for (PetscInt k = r - 1; k >= 0; --k) {
+    for (PetscInt j = k + 1; j < r; ++j) b[k] -= S[k * r + j] * b[j];
+    b[k] /= S[k * r + k];
+  }
+  return b;
+}
+
 PetscErrorCode read_options(MPI_Comm comm, const char* prefix, PetscInt* method, PetscInt* maxsize,
                             PetscBool* monitor, PetscInt* form) {
   static const char* const methods[] = {"krylov", "jacobian", "unrolled"};
@@ -171,6 +218,8 @@ void AdjointSolver::ensure_shells() {
     FOLDOPT_CALL(MatCreateShell(comm_, l.local, l.local, l.global(), l.global(), this, sym_.out()));
     FOLDOPT_CALL(MatShellSetOperation(sym_, MATOP_MULT, compat::matop(Shell::mult_i_sym)));
     FOLDOPT_CALL(MatSetOption(sym_, MAT_SYMMETRIC, PETSC_TRUE));
+    if (map_->has_symmetric_diagonal())
+      FOLDOPT_CALL(MatShellSetOperation(sym_, MATOP_GET_DIAGONAL, compat::matop(Shell::diag_sym)));
   }
 }
 
@@ -189,7 +238,8 @@ void AdjointSolver::set_from_options() {
   FOLDOPT_CALL(KSPSetType(ksp_, KSPGMRES));
   PC pc;
   FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
-  FOLDOPT_CALL(PCSetType(pc, PCNONE));
+  const std::string pc_default = map_->default_pc_type();
+  FOLDOPT_CALL(PCSetType(pc, pc_default.empty() ? PCNONE : pc_default.c_str()));
   FOLDOPT_CALL(KSPSetOperators(ksp_, a_, a_));
 
   PetscBool monitor = PETSC_FALSE;
@@ -358,7 +408,7 @@ void AdjointSolver::solve_krylov(Vec g, Vec w) {
   const bool needs_nothing = pcname == PCNONE || pcname == PCSHELL;
   const bool jacobi = pcname == PCJACOBI;
   const bool symmetric = form_ == AdjointForm::symmetric;
-  if (symmetric && needs_nothing) {
+  if (symmetric && (needs_nothing || (jacobi && map_->has_symmetric_diagonal()))) {
     FOLDOPT_CALL(KSPSetOperators(ksp_, sym_, sym_));
   } else if (symmetric) {
     pmat_ = map_->assemble_symmetric();
@@ -379,7 +429,14 @@ void AdjointSolver::solve_krylov(Vec g, Vec w) {
                             (map_->has_diagonal() ? " or jacobi)" : ")"));
   }
   // Right preconditioning keeps the convergence test on the true residual for the methods that
-  // allow it, unless the user chose a side.
+  // allow it, unless the user chose a side or the map asks for left preconditioning (a badly
+  // scaled map whose residual is meaningful only after scaling, UpdateMap::default_pc_left).
+  if (!needs_nothing && !side_chosen_ && map_->default_pc_left()) {
+    PetscBool set = PETSC_FALSE;
+    FOLDOPT_CALL(PetscOptionsHasName(nullptr, prefix_.c_str(), "-ksp_pc_side", &set));
+    if (!set) FOLDOPT_CALL(KSPSetPCSide(ksp_, PC_LEFT));
+    side_chosen_ = true;
+  }
   if (!needs_nothing && !side_chosen_) {
     PetscBool set = PETSC_FALSE;
     FOLDOPT_CALL(PetscOptionsHasName(nullptr, prefix_.c_str(), "-ksp_pc_side", &set));
@@ -439,7 +496,37 @@ void AdjointSolver::solve_jacobian(Vec g, Vec w) {
   if (st) method += std::string(" (") + st + ")";
   report_.method = method;
   report_.note = how;
-  solve_with(jac_ksp_, g, w, g, w, [] {});
+  if (!map_->has_low_rank()) {
+    solve_with(jac_ksp_, g, w, g, w, [] {});
+    return;
+  }
+  // Φ = Φ_s + U Vᵀ: I − Φᵀ = A_s − V Uᵀ with A_s = I − Φ_sᵀ factored above. Woodbury:
+  //   w = y + Z (I − Uᵀ Z)⁻¹ Uᵀ y,  y = A_s⁻¹ g,  Z = A_s⁻¹ V  (r solves, an r×r system on every rank).
+  OwnedMat U, V;
+  map_->low_rank(&U, &V);
+  PetscInt r;
+  FOLDOPT_CALL(MatGetSize(U, nullptr, &r));
+  std::vector<OwnedVec> Z(static_cast<std::size_t>(r));
+  std::vector<PetscScalar> S(static_cast<std::size_t>(r * r));
+  OwnedVec col, ut;
+  FOLDOPT_CALL(MatCreateVecs(U, ut.out(), col.out()));
+  for (PetscInt j = 0; j < r; ++j) {
+    FOLDOPT_CALL(MatGetColumnVector(V, col, j));
+    FOLDOPT_CALL(VecDuplicate(col, Z[j].out()));
+    FOLDOPT_CALL(KSPSolve(jac_ksp_, col, Z[j]));
+    FOLDOPT_CALL(MatMultTranspose(U, Z[j], ut));
+    const std::vector<PetscScalar> c = all_values(ut);
+    for (PetscInt i = 0; i < r; ++i) S[i * r + j] = (i == j ? 1.0 : 0.0) - c[i];
+  }
+  OwnedVec y;
+  FOLDOPT_CALL(VecDuplicate(g, y.out()));
+  report_.note += detail::format(", plus its rank-%" PetscInt_FMT " part by Woodbury", r);
+  solve_with(jac_ksp_, g, y, g, w, [&] {
+    FOLDOPT_CALL(MatMultTranspose(U, y, ut));
+    const std::vector<PetscScalar> t = dense_solve(S, all_values(ut), r);
+    FOLDOPT_CALL(VecCopy(y, w));
+    for (PetscInt j = 0; j < r; ++j) FOLDOPT_CALL(VecAXPY(w, t[j], Z[j]));
+  });
 }
 
 void AdjointSolver::solve_with(KSP ksp, Vec b, Vec u, Vec g, Vec w, const std::function<void()>& recover) {
@@ -472,14 +559,36 @@ void AdjointSolver::solve_with(KSP ksp, Vec b, Vec u, Vec g, Vec w, const std::f
     recover();
     if (!batch || !converged || pass == 3) break;
     true_residual(g, w);
-    if (report_.worst_instance <= rtol) break;
-    const PetscReal cut = std::max<PetscReal>(rtol / report_.worst_instance, 1e-6);
+    const PetscReal worst = left_preconditioned() ? worst_instance_ratio(preconditioned(work_), preconditioned(g), map_->layout())
+                                                  : report_.worst_instance;
+    if (worst <= rtol) break;
+    const PetscReal cut = std::max<PetscReal>(rtol / worst, 1e-6);
     report_.passes = pass + 2;
     FOLDOPT_CALL(KSPSetTolerances(ksp, rtol * cut * 0.5, atol, dtol, maxit));
     FOLDOPT_CALL(KSPSetInitialGuessNonzero(ksp, PETSC_TRUE));
   }
   report_.iterations = iterations;
   finish(g, w, converged);
+}
+
+bool AdjointSolver::left_preconditioned() const {
+  if (backward_ != BackwardMethod::krylov || form_ != AdjointForm::general) return false;
+  PCSide side;
+  FOLDOPT_CALL(KSPGetPCSide(ksp_, &side));
+  PC pc;
+  FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
+  PetscBool none = PETSC_TRUE;
+  FOLDOPT_CALL(PetscObjectTypeCompare((PetscObject)pc, PCNONE, &none));
+  return side == PC_LEFT && !none;
+}
+
+OwnedVec AdjointSolver::preconditioned(Vec v) {
+  PC pc;
+  FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
+  OwnedVec z;
+  FOLDOPT_CALL(VecDuplicate(v, z.out()));
+  FOLDOPT_CALL(PCApply(pc, v, z));
+  return z;
 }
 
 void AdjointSolver::true_residual(Vec g, Vec w) {
@@ -501,8 +610,20 @@ void AdjointSolver::finish(Vec g, Vec w, bool solver_converged) {
   // A Krylov solve converged in its own norm may still be far from the true residual (left
   // preconditioning); a direct solve has no norm of its own. Beyond 1000× the target the
   // gradient is not trusted.
-  const PetscReal slack = backward_ == BackwardMethod::jacobian ? 1.0 : 1e3;
-  const bool residual_ok = std::isfinite(report_.residual) && report_.residual <= slack * target;
+  const PetscReal slack = 1e3;
+  bool residual_ok = std::isfinite(report_.residual) && report_.residual <= slack * target;
+  // Left preconditioning: the solve's own norm is that of P⁻¹r. Where the operator is badly
+  // scaled (‖Φ‖ ≫ 1: the entropy's α∇²f = diag(1/x)) the unscaled residual cannot go below
+  // ε‖Φ‖‖w‖, while the scaled one measures the solution's accuracy: accept either.
+  report_.prec_residual = -1;
+  if (left_preconditioned()) {
+    OwnedVec z = preconditioned(work_), pg = preconditioned(g);
+    PetscReal nz, npg;
+    FOLDOPT_CALL(VecNorm(z, NORM_2, &nz));
+    FOLDOPT_CALL(VecNorm(pg, NORM_2, &npg));
+    report_.prec_residual = npg > 0 ? nz / npg : nz;
+    residual_ok = residual_ok || (std::isfinite(nz) && report_.prec_residual <= slack * rtol);
+  }
   report_.converged = solver_converged && residual_ok;
   if (report_.converged) return;
   std::string rho = rho_ >= 0 ? detail::format("ρ(Φ) ≈ %.6g", (double)rho_) : std::string("ρ(Φ) not estimated (use -fold_rho)");
@@ -527,6 +648,8 @@ void AdjointSolver::view(PetscViewer viewer) const {
   PetscViewerASCIIPrintf(viewer, "  true residual %.3e, relative %.3e (rtol %.1e), worst instance %.3e\n",
                          (double)r.residual, (double)(r.rhs_norm > 0 ? r.residual / r.rhs_norm : 0), (double)r.rtol,
                          (double)r.worst_instance);
+  if (r.prec_residual >= 0)
+    PetscViewerASCIIPrintf(viewer, "  preconditioned true residual, relative %.3e (left preconditioning)\n", (double)r.prec_residual);
   if (r.passes > 1)
     PetscViewerASCIIPrintf(viewer, "  %" PetscInt_FMT " passes: the batch's norm met rtol before every instance did\n", r.passes);
   PetscViewerASCIIPrintf(viewer, "  time %.3f s (setup %.3f s)\n", r.seconds, r.setup_seconds);

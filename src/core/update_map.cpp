@@ -33,6 +33,7 @@ void UpdateMap::readout_t(Vec, Vec) { unsupported(type(), "a readout"); }
 void UpdateMap::readout_param_t(Vec, ParamSet&) { unsupported(type(), "a readout"); }
 void UpdateMap::factor_mult(Vec, Vec) { unsupported(type(), "the symmetric form (a factor K)"); }
 void UpdateMap::smooth_mult(Vec, Vec) { unsupported(type(), "the symmetric form (the product M)"); }
+void UpdateMap::symmetric_diagonal(Vec) { unsupported(type(), "the diagonal of the symmetric form"); }
 void UpdateMap::low_rank(OwnedMat*, OwnedMat*) { unsupported(type(), "a low-rank part of Φ"); }
 
 void UpdateMap::set_stepsize_rule(StepsizeRule r) {

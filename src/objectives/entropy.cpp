@@ -48,7 +48,7 @@ class EntropyObjective : public Objective {
     check_epsilon(eps_);
   }
   std::string type() const override { return "entropy"; }
-  Capabilities capabilities() const override { return {true, true, false, true}; }
+  Capabilities capabilities() const override { return {true, true, false, true, true}; }
   std::string describe() const override {
     return detail::format("entropy (epsilon %g, c block '%s')", (double)eps_, c_.c_str());
   }

@@ -21,7 +21,7 @@ class LinearObjective : public Objective {
     objectives_detail::check_layout(l, "linear");
   }
   std::string type() const override { return "linear"; }
-  Capabilities capabilities() const override { return {true, true, true, true}; }
+  Capabilities capabilities() const override { return {true, true, true, true, true}; }
   std::string describe() const override { return "linear (c block '" + c_ + "')"; }
 
   PetscReal value_gradient(Vec x, const ParamSet& theta, Vec g) override {

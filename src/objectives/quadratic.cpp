@@ -46,7 +46,7 @@ class QuadraticObjective : public Objective {
   }
 
   std::string type() const override { return "quadratic"; }
-  Capabilities capabilities() const override { return {true, true, true, convex_}; }
+  Capabilities capabilities() const override { return {true, true, true, convex_, !H_}; }
   std::string describe() const override {
     if (!H_) return "quadratic (H = I, q block '" + q_ + "')";
     return detail::format("quadratic (H %" PetscInt_FMT " nonzeros%s, q block '%s'%s%s)", nnz_,

@@ -3,6 +3,8 @@
 
 #include <foldopt/error.hpp>
 
+#include "problems/common.hpp"
+
 namespace foldopt {
 
 void CompositeProblem::set_parts(std::unique_ptr<Objective> f, std::unique_ptr<Prox> h) {
@@ -12,6 +14,15 @@ void CompositeProblem::set_parts(std::unique_ptr<Objective> f, std::unique_ptr<P
   f_->set_options_prefix("fold_objective_");
   h_->set_options_prefix("fold_prox_");
 }
+
+void SumConstrainedProblem::bounds(const ParamSet&, Vec lb, Vec ub) {
+  FOLDOPT_CALL(VecSet(lb, lo_));
+  FOLDOPT_CALL(VecSet(ub, hi_));
+}
+
+void SumConstrainedProblem::equality(Vec x, const ParamSet&, Vec c) { detail::sum_constraint(x, layout_, sum_, c); }
+
+OwnedMat SumConstrainedProblem::equality_jacobian(Vec, const ParamSet&) { return detail::sum_constraint_jacobian(layout_); }
 
 Layout batch_layout(MPI_Comm comm, PetscInt n, PetscInt batch) {
   FOLDOPT_CHECK(n >= 1 && batch >= 1, PETSC_ERR_ARG_OUTOFRANGE, "a batch of %" PetscInt_FMT " instances of %" PetscInt_FMT

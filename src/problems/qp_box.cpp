@@ -15,6 +15,7 @@
 
 #include "core/options.hpp"
 #include "core/random.hpp"
+#include "problems/common.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -26,23 +27,8 @@ namespace foldopt {
 
 namespace {
 
-/// Check a vector entry by entry; `bad(value)` returns the cause or nullptr. Collective.
-template <typename F>
-void check_entries(Vec v, const std::string& name, F bad) {
-  MPI_Comm comm;
-  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)v, &comm));
-  PetscInt rstart, rend;
-  FOLDOPT_CALL(VecGetOwnershipRange(v, &rstart, &rend));
-  const PetscScalar* a;
-  FOLDOPT_CALL(VecGetArrayRead(v, &a));
-  std::string msg;
-  for (PetscInt i = rstart; i < rend && msg.empty(); ++i) {
-    const char* cause = bad(PetscRealPart(a[i - rstart]));
-    if (cause) msg = detail::format("%s: entry %" PetscInt_FMT " is %s", name.c_str(), i, cause);
-  }
-  FOLDOPT_CALL(VecRestoreArrayRead(v, &a));
-  check_collective(comm, msg.empty(), PETSC_ERR_ARG_OUTOFRANGE, msg);
-}
+using detail::check_entries;
+using detail::not_finite;
 
 void check_size(Vec v, PetscInt n, const std::string& name, const std::string& against) {
   PetscInt m;
@@ -54,11 +40,6 @@ void check_size(Vec v, PetscInt n, const std::string& name, const std::string& a
                                   against.c_str(), n));
 }
 
-const char* not_finite(PetscReal x) {
-  if (std::isnan(x)) return "NaN";
-  if (std::isinf(x)) return x > 0 ? "+inf" : "-inf";
-  return nullptr;
-}
 
 /// What validate_data needs from H's entries, on this rank: the first entry that is not finite,
 /// and the largest magnitude.

@@ -72,12 +72,16 @@ class ProxGradMap : public UpdateMap {
   void factor_mult(Vec v, Vec y) override;
   void smooth_mult(Vec v, Vec y) override;
   OwnedMat assemble_symmetric() override;
+  bool has_symmetric_diagonal() const override;
+  void symmetric_diagonal(Vec d) override;
 
   PetscReal stepsize() const override { return alpha_; }
   bool stepsize_is_free() const override { return true; }
   void set_stepsize(PetscReal alpha) override;
   OwnedMat stepsize_operator() override;
   PetscReal fixed_point_scale() const override { return alpha_; }
+  std::string default_pc_type() const override { return problem_.default_pc_type(); }
+  bool default_pc_left() const override { return problem_.default_pc_left(); }
 
   Objective& objective() { return *f_; }
   Prox& prox() { return *prox_; }

@@ -42,6 +42,22 @@ class CompositeProblem : public Problem {
   OwnedVec known_;  ///< a solution known in closed form (generated instances), or null
 };
 
+/// A composite problem constrained to lo ≤ x ≤ hi and Σᵢ x_bi = k per instance (the simplex
+/// problems): the constraints are given to the forward solvers that take them (TAO almm, IPOPT).
+class SumConstrainedProblem : public CompositeProblem {
+ public:
+  bool has_bounds() const override { return true; }
+  void bounds(const ParamSet& theta, Vec lb, Vec ub) override;
+  PetscInt num_equality() const override { return layout_.batch; }
+  void equality(Vec x, const ParamSet& theta, Vec c) override;
+  OwnedMat equality_jacobian(Vec x, const ParamSet& theta) override;
+
+ protected:
+  SumConstrainedProblem(const std::string& type, PetscReal lo, PetscReal hi, PetscReal sum)
+      : CompositeProblem(type, Layout()), lo_(lo), hi_(hi), sum_(sum) {}
+  PetscReal lo_, hi_, sum_;
+};
+
 /// The layout of B instances of n unknowns with PETSc's split of B·n (every rank alike).
 Layout batch_layout(MPI_Comm comm, PetscInt n, PetscInt batch);
 

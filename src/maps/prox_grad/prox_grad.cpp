@@ -12,7 +12,8 @@
 //   Hessian (no probing), its low-rank part U Vᵀ with V = (I − α∇²f) U diag(c).
 //   The stepsize operator is ∇²f restricted to the free set (MatCreateSubMatrix) where J is a 0/1
 //   diagonal; there ρ(Φ) = max |1 − αλ(∇²f_FF)| and α = 2/(λmin + λmax) minimizes it.
-//   Default α = 1/B for the objective's declared curvature bound B ≥ λmax(∇²f), else 1.
+//   Default α: the problem's own where it gives one (Problem::default_stepsize), else 1/B for the
+//   objective's declared curvature bound B ≥ λmax(∇²f), else 1.
 // References: A. Beck, First-Order Methods in Optimization (SIAM 2017), §10 (proximal gradient);
 //   Kotary, Dinh, Fioretto (2023), f-PGD.
 #include <foldopt/maps/prox_grad.hpp>
@@ -53,6 +54,9 @@ void ProxGradMap::init(PetscReal stepsize) {
   if (stepsize > 0) {
     set_stepsize(stepsize);
     alpha_source_ = "given";
+  } else if (problem_.default_stepsize() > 0) {
+    alpha_ = problem_.default_stepsize();
+    alpha_source_ = "the problem's default";
   } else {
     const PetscReal B = f_->curvature_bound(problem_.params());
     alpha_ = B > 0 ? 1.0 / B : 1.0;
@@ -296,6 +300,65 @@ OwnedMat ProxGradMap::assemble_symmetric() {
   FOLDOPT_CALL(MatShift(A, 1.0));
   FOLDOPT_CALL(MatSetOption(A, MAT_SYMMETRIC, PETSC_TRUE));
   return A;
+}
+
+// K = J = D + U C Uᵀ (a projection; U's columns with disjoint supports) and M = diag(m),
+// m = 1 − α diag ∇²f: diag(J M J)_i = d_i² m_i + 2 d_i m_i (U² c)_i + (U² (c² ∘ U²ᵀ m))_i with
+// U² the entrywise square of U.
+bool ProxGradMap::has_symmetric_diagonal() const {
+  const Objective::Capabilities c = f_->capabilities();
+  return prox_->capabilities().projection && c.diagonal && (c.hessian_diagonal || c.hessian);
+}
+
+void ProxGradMap::symmetric_diagonal(Vec out) {
+  check_linearized("symmetric_diagonal");
+  FOLDOPT_CHECK(has_symmetric_diagonal(), PETSC_ERR_SUP, "%s: no diagonal of the symmetric form (objective '%s', prox '%s')",
+                type().c_str(), f_->type().c_str(), prox_->type().c_str());
+  OwnedVec m;
+  FOLDOPT_CALL(VecDuplicate(d_, m.out()));
+  if (hess_)
+    FOLDOPT_CALL(MatGetDiagonal(hess_, m));
+  else
+    f_->hessian_diagonal(x_, theta_, m);
+  FOLDOPT_CALL(VecScale(m, -alpha_));
+  FOLDOPT_CALL(VecShift(m, 1.0));                     // m = 1 − α diag ∇²f
+  FOLDOPT_CALL(VecPointwiseMult(out, d_, d_));
+  FOLDOPT_CALL(VecPointwiseMult(out, out, m));        // d² m
+  if (has_low_rank()) {
+    OwnedMat U;
+    OwnedVec c;
+    prox_->jacobian_structure(work_, &U, &c);
+    OwnedMat U2;
+    FOLDOPT_CALL(MatDuplicate(U, MAT_COPY_VALUES, U2.out()));
+    PetscInt rstart, rend;
+    FOLDOPT_CALL(MatGetOwnershipRange(U2, &rstart, &rend));
+    for (PetscInt i = rstart; i < rend; ++i) {
+      PetscInt nc;
+      const PetscInt* cols;
+      const PetscScalar* vals;
+      FOLDOPT_CALL(MatGetRow(U, i, &nc, &cols, &vals));
+      std::vector<PetscInt> cc(cols, cols + nc);
+      std::vector<PetscScalar> sq(vals, vals + nc);
+      FOLDOPT_CALL(MatRestoreRow(U, i, &nc, &cols, &vals));
+      for (auto& v : sq) v *= v;
+      FOLDOPT_CALL(MatSetValues(U2, 1, &i, (PetscInt)cc.size(), cc.data(), sq.data(), INSERT_VALUES));
+    }
+    FOLDOPT_CALL(MatAssemblyBegin(U2, MAT_FINAL_ASSEMBLY));
+    FOLDOPT_CALL(MatAssemblyEnd(U2, MAT_FINAL_ASSEMBLY));
+    OwnedVec t, q;
+    FOLDOPT_CALL(VecDuplicate(c, t.out()));
+    FOLDOPT_CALL(VecDuplicate(d_, q.out()));
+    FOLDOPT_CALL(MatMult(U2, c, q));                  // U² c
+    FOLDOPT_CALL(VecPointwiseMult(q, q, d_));
+    FOLDOPT_CALL(VecPointwiseMult(q, q, m));
+    FOLDOPT_CALL(VecAXPY(out, 2.0, q));               // + 2 d m (U² c)
+    FOLDOPT_CALL(MatMultTranspose(U2, m, t));         // t = U²ᵀ m
+    FOLDOPT_CALL(VecPointwiseMult(t, t, c));
+    FOLDOPT_CALL(VecPointwiseMult(t, t, c));          // c² ∘ t
+    FOLDOPT_CALL(MatMultAdd(U2, t, out, out));        // + U² (c² ∘ t)
+  }
+  FOLDOPT_CALL(VecScale(out, -1.0));
+  FOLDOPT_CALL(VecShift(out, 1.0));                   // diag(I − J M J)
 }
 
 OwnedMat ProxGradMap::stepsize_operator() {
