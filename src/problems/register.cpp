@@ -1,5 +1,6 @@
 // foldopt: built-in problems. Adding a problem is adding its file and one line here.
 #include <foldopt/problem.hpp>
+#include <foldopt/problems/lasso.hpp>
 #include <foldopt/problems/qp_box.hpp>
 
 namespace foldopt {
@@ -7,6 +8,7 @@ namespace detail {
 
 void register_builtin_problems(ProblemRegistry& r) {
   r.add("qp_box", [](MPI_Comm comm) { return std::unique_ptr<Problem>(BoxQP::from_options(comm)); });
+  r.add("lasso", [](MPI_Comm comm) { return std::unique_ptr<Problem>(Lasso::from_options(comm)); });
 }
 
 }  // namespace detail
