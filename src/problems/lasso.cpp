@@ -251,12 +251,13 @@ std::unique_ptr<Lasso> Lasso::generate(MPI_Comm comm, const LassoGenerator& gen)
   FOLDOPT_CALL(MatAssemblyBegin(X, MAT_FINAL_ASSEMBLY));
   FOLDOPT_CALL(MatAssemblyEnd(X, MAT_FINAL_ASSEMBLY));
 
-  // β* in the batch layout, and y_b = Xβ*_b + noise instance by instance.
+  // β* in the batch layout, and y_b = Xβ*_b + noise: each local row's sum is formed from the
+  // draws in ascending column order (no MatMult, whose order of summation depends on the split),
+  // so y is the same to the last bit at any number of ranks.
   const Layout layout = batch_layout(comm, n, B);
-  OwnedVec planted, y, beta, xb;
+  OwnedVec planted, y;
   FOLDOPT_CALL(VecCreateMPI(comm, layout.local, n * B, planted.out()));
   FOLDOPT_CALL(VecCreateMPI(comm, PETSC_DECIDE, M * B, y.out()));
-  FOLDOPT_CALL(MatCreateVecs(X, beta.out(), xb.out()));
   PetscInt support = 0;
   {
     PetscInt s, e;
@@ -270,19 +271,16 @@ std::unique_ptr<Lasso> Lasso::generate(MPI_Comm comm, const LassoGenerator& gen)
     FOLDOPT_CALL(VecAssemblyEnd(planted));
   }
   for (PetscInt b = 0; b < B; ++b) {
-    for (PetscInt j = cstart; j < cstart + nloc; ++j)
-      FOLDOPT_CALL(VecSetValue(beta, j, planted_entry(seed, b, j, n, gen.sparsity), INSERT_VALUES));
-    FOLDOPT_CALL(VecAssemblyBegin(beta));
-    FOLDOPT_CALL(VecAssemblyEnd(beta));
-    FOLDOPT_CALL(MatMult(X, beta, xb));
-    const PetscScalar* a;
-    FOLDOPT_CALL(VecGetArrayRead(xb, &a));
     for (PetscInt r = 0; r < mloc; ++r) {
       const PetscInt i = rstart + r;
+      double sum = 0;
+      for (PetscInt j : rows[r]) {
+        const double bj = planted_entry(seed, b, j, n, gen.sparsity);
+        if (bj != 0) sum += scale * normal(seed, i, j) * bj;
+      }
       const double e = 2 * uniform01(seed, kNoise + static_cast<std::uint64_t>(b), static_cast<std::uint64_t>(i)) - 1;
-      FOLDOPT_CALL(VecSetValue(y, b * M + i, a[r] + gen.noise * e, INSERT_VALUES));
+      FOLDOPT_CALL(VecSetValue(y, b * M + i, sum + gen.noise * e, INSERT_VALUES));
     }
-    FOLDOPT_CALL(VecRestoreArrayRead(xb, &a));
   }
   FOLDOPT_CALL(VecAssemblyBegin(y));
   FOLDOPT_CALL(VecAssemblyEnd(y));
