@@ -390,7 +390,9 @@ TEST(Lasso, CommandLinePath) {
   const std::string out = dir + "/g.mtx";
   {
     foldopt::io::OutputSet set(PETSC_COMM_WORLD);
-    for (std::size_t b = 0; b < grad.size(); ++b) set.add_block(foldopt::io::block_path(out, grad[b].name), grad[b], 50);
+    // An instance block's length is its own: y has m = 100 entries per instance.
+    for (std::size_t b = 0; b < grad.size(); ++b)
+      set.add_block(foldopt::io::block_path(out, grad[b].name), grad[b], grad[b].name == "y" ? 100 : 50);
     set.commit();
   }
   for (const char* b : {"y", "lambda", "X.values"}) EXPECT_TRUE(file_exists(dir + "/g." + b + ".mtx")) << b;
@@ -398,6 +400,10 @@ TEST(Lasso, CommandLinePath) {
   const double got = foldopt_ref::to_eigen(lam)[0], want = foldopt_ref::to_eigen(grad.get("lambda"))[0];
   ASSERT_NE(want, 0.0);
   EXPECT_NEAR(got, want, 1e-14 * std::abs(want));
+  PetscInt batch = 0;
+  OwnedVec dy = foldopt::io::read_batch(PETSC_COMM_WORLD, dir + "/g.y.mtx", 100, &batch);
+  EXPECT_EQ(batch, 1);
+  EXPECT_LE(foldopt_ref::rel_err(foldopt_ref::to_eigen(dy), foldopt_ref::to_eigen(grad.get("y"))), 1e-15);
   EXPECT_NO_THROW(p->view(PETSC_VIEWER_STDOUT_WORLD));
 }
 
@@ -431,6 +437,21 @@ TEST(Lasso, Validation) {
       EXPECT_NE(msg.find("lambda"), std::string::npos) << msg;
       EXPECT_NE(msg.find("must be finite and >= 0"), std::string::npos) << msg;
     }
+  }
+  {  // a NaN in X; X = 0
+    foldopt::OwnedMat X;
+    MatDuplicate(p->X(), MAT_COPY_VALUES, X.out());
+    PetscInt rstart, rend;
+    MatGetOwnershipRange(X, &rstart, &rend);
+    if (rstart <= 7 && 7 < rend) MatSetValue(X, 7, 7, std::nan(""), INSERT_VALUES);  // (i, i mod n) is always stored
+    MatAssemblyBegin(X, MAT_FINAL_ASSEMBLY);
+    MatAssemblyEnd(X, MAT_FINAL_ASSEMBLY);
+    OwnedVec y = from_eigen(VectorXd::Ones(40));
+    std::string msg = message([&] { Lasso bad(X, y, 1, 0.1, "X.mtx"); });
+    EXPECT_NE(msg.find("X.mtx: entry (7, 7) is NaN"), std::string::npos) << msg;
+    MatZeroEntries(X);
+    msg = message([&] { Lasso bad(X, y, 1, 0.1, "X.mtx"); });
+    EXPECT_NE(msg.find("X.mtx has no nonzero entry"), std::string::npos) << msg;
   }
   {  // -lambda on the command line
     ScopedOptions so({{"-n", "20"}, {"-lambda", "-0.5"}});
