@@ -387,6 +387,22 @@ TEST(Lasso, CommandLinePath) {
   foldopt::fill_random(g, kLossSeed);
   const ParamSet grad = layer.backward(g);
   ASSERT_EQ(grad.names(), (std::vector<std::string>{"y", "lambda", "X.values"}));
+  // Every rank agrees whether a gradient block's norm is cached: otherwise VecNorm reduces on some
+  // ranks only (the program printing the norms hangs).
+  for (std::size_t b = 0; b < grad.size(); ++b) {
+    PetscBool cached = PETSC_FALSE;
+    PetscReal value = 0;
+    VecNormAvailable(grad[b].vec, NORM_2, &cached, &value);
+    int mine = cached ? 1 : 0, lo = 0, hi = 0;
+    MPI_Allreduce(&mine, &lo, 1, MPI_INT, MPI_MIN, PETSC_COMM_WORLD);
+    MPI_Allreduce(&mine, &hi, 1, MPI_INT, MPI_MAX, PETSC_COMM_WORLD);
+    ASSERT_EQ(lo, hi) << "the cached norm of gradient block " << grad[b].name << " differs between ranks";
+  }
+  for (std::size_t b = 0; b < grad.size(); ++b) {
+    PetscReal nrm = -1;
+    VecNorm(grad[b].vec, NORM_2, &nrm);
+    EXPECT_NEAR(nrm, foldopt_ref::to_eigen(grad[b].vec).norm(), 1e-12 * nrm) << grad[b].name;
+  }
   const std::string out = dir + "/g.mtx";
   {
     foldopt::io::OutputSet set(PETSC_COMM_WORLD);
