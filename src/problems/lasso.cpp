@@ -9,14 +9,14 @@
 // Default λ: λ = 0.1 · min_b ‖Xᵀy_b‖∞; ‖Xᵀy_b‖∞ is the smallest λ at which β = 0 solves
 //            instance b, so every instance keeps a nonzero solution. One segmented max over the
 //            batch vector −Xᵀy = ∇f(0) (batch::max_abs).
-// Generated instances (counter-based draws by (seed, stream, global index): the same at any number
-// of ranks; m = 2n by default):
+// Algorithm (generated instances, m = 2n by default; counter-based draws by (seed, stream, global
+//            index), so the instance is the same to the last bit at any number of ranks):
 //   X:  row i stores column i mod n and every column j kept by Bernoulli(density) draws, taken
 //       as geometric gaps between kept columns (O(nnz) draws); X_ij = N(0, 1)/√(density·m + m/n)
 //       (Box–Muller from the draws of (i, j)), so that columns have norm ≈ 1.
 //   β*: instance b stores entry i when its draw is below `sparsity`, plus one entry chosen by
 //       (seed, b); values ±(1 + u), u uniform in [0, 1).
-//   y_b = Xβ*_b + noise·e, e uniform in [−1, 1).
+//   y_b = Xβ*_b + noise·e, e uniform in [−1, 1); row sums formed in column order from the draws.
 // References: R. Tibshirani, J. R. Stat. Soc. B 58 (1996) 267–288 (the lasso);
 //   J. J. Fuchs, IEEE Trans. Inf. Theory 50 (2004) 1341–1344 (its optimality conditions);
 //   L. Devroye, Non-Uniform Random Variate Generation (1986), §X.2 (geometric gaps).
