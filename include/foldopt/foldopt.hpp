@@ -12,6 +12,7 @@
 #include <foldopt/maps/pgd.hpp>
 #include <foldopt/params.hpp>
 #include <foldopt/problem.hpp>
+#include <foldopt/problems/lasso.hpp>
 #include <foldopt/problems/qp_box.hpp>
 #include <foldopt/registry.hpp>
 #include <foldopt/spectral.hpp>

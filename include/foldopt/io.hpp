@@ -67,9 +67,10 @@ class OutputSet {
   /// n×B array (MatrixMarket array, or a dense PETSc binary matrix); B = 1 is written as a vector.
   void add_batch(const std::string& path, Vec v, PetscInt n);
   /// Queue a parameter block (or its gradient) as what it is: a matrix with its pattern for
-  /// matrix values, a 1×1 array for a scalar, an n×B array for a per-instance block (n = the
-  /// instance length), a vector otherwise.
-  void add_block(const std::string& path, const ParamBlock& block, PetscInt n);
+  /// matrix values, a 1×1 array for a scalar, an n×B array for a per-instance block of a batch of
+  /// `batch` instances (n = the block's size / B: its own instance length, e.g. lasso's y has m
+  /// rows), a vector otherwise.
+  void add_block(const std::string& path, const ParamBlock& block, PetscInt batch);
   /// Collective: throw now what commit would refuse before writing anything: a destination that is
   /// a file read by read_vec / read_mat in this process (same device and inode: symbolic and hard
   /// links, `./a` and `a` are caught; the message names both paths), that exists and is not a

@@ -148,14 +148,15 @@ double max_over_ranks(MPI_Comm comm, double v) {
 /// Queue the run's outputs: x* (-x_out), one file per gradient block (-grad_out), and the problem
 /// (-problem_out: its data matrices, every parameter block, dL/dx*). Batches are n×B arrays.
 void queue_outputs(io::OutputSet& out, const CliOptions& o, const Problem& problem, Vec x, const ParamSet& grad, Vec g) {
-  const PetscInt n = problem.solution_layout().n, ns = problem.layout().n;
+  const PetscInt n = problem.solution_layout().n, B = problem.layout().batch;
   if (o.x_out[0]) out.add_batch(o.x_out, x, n);
   if (o.grad_out[0])
-    for (std::size_t b = 0; b < grad.size(); ++b) out.add_block(io::block_path(o.grad_out, grad[b].name), grad[b], ns);
+    for (std::size_t b = 0; b < grad.size(); ++b) out.add_block(io::block_path(o.grad_out, grad[b].name), grad[b], B);
   if (o.problem_out[0]) {
     for (const auto& m : problem.data_matrices()) out.add(io::block_path(o.problem_out, m.first), m.second);
     const ParamSet& theta = problem.params();
-    for (std::size_t b = 0; b < theta.size(); ++b) out.add_block(io::block_path(o.problem_out, theta[b].name), theta[b], ns);
+    for (std::size_t b = 0; b < theta.size(); ++b)
+      out.add_block(io::block_path(o.problem_out, theta[b].name), theta[b], B);
     out.add_batch(io::block_path(o.problem_out, "dLdx"), g, n);
   }
 }

@@ -498,7 +498,7 @@ void OutputSet::add_batch(const std::string& path, Vec v, PetscInt n) {
   items_.push_back(Item{path, OwnedVec::share(v), OwnedMat(), n});
 }
 
-void OutputSet::add_block(const std::string& path, const ParamBlock& block, PetscInt n) {
+void OutputSet::add_block(const std::string& path, const ParamBlock& block, PetscInt batch) {
   FOLDOPT_CHECK(block.vec, PETSC_ERR_ARG_NULL, "%s: parameter block '%s' has no vector", path.c_str(),
                 block.name.c_str());
   switch (block.kind) {
@@ -514,9 +514,15 @@ void OutputSet::add_block(const std::string& path, const ParamBlock& block, Pets
       add(path, block.vec);  // a 1 x 1 array in MatrixMarket, a Vec of one entry in PETSc binary
       return;
     }
-    case BlockKind::instance:
-      add_batch(path, block.vec, n);
+    case BlockKind::instance: {
+      PetscInt N = 0;
+      FOLDOPT_CALL(VecGetSize(block.vec, &N));
+      FOLDOPT_CHECK(batch >= 1 && N % batch == 0, PETSC_ERR_ARG_SIZ,
+                    "%s: the block '%s' has %" PetscInt_FMT " entries, not a whole number of %" PetscInt_FMT " instances",
+                    path.c_str(), block.name.c_str(), N, batch);
+      add_batch(path, block.vec, N / batch);
       return;
+    }
     case BlockKind::shared:
       add(path, block.vec);
       return;
