@@ -420,6 +420,57 @@ def engine_files(d):
     write_mtx_vec(p("g.mtx"), G)
 
 
+def cmd_simplex(kind, prob, xfile, grad, n, k, eps):
+    """sparsemax / topk from the files a run wrote (prob: DIR/p.mtx; the block theta or c, the
+    dL/dx* used): x* against the closed form computed here (sorting for sparsemax, bisection for
+    topk) and the gradient against J g with the closed-form Jacobian, per instance."""
+    n, k, eps = int(n), float(k), float(eps)
+    block = "theta" if kind == "sparsemax" else "c"
+    t = read_vec(block_path(prob, block))
+    g = read_vec(block_path(prob, "dLdx"))
+    x = read_vec(xfile)
+    gr = read_vec(block_path(grad, block))
+    assert len(t) == len(x) == len(g) == len(gr) and len(t) % n == 0, "sizes"
+    worst_x = worst_g = 0.0
+    scale_g = 0.0
+    for b in range(len(t) // n):
+        tb, gb = t[b * n:(b + 1) * n], g[b * n:(b + 1) * n]
+        if kind == "sparsemax":
+            u = sorted(tb, reverse=True)
+            cum, tau = 0.0, 0.0
+            for j, uj in enumerate(u):
+                cum += uj
+                tj = (cum - 1) / (j + 1)
+                if uj - tj > 0:
+                    tau = tj
+            xr = [max(v - tau, 0.0) for v in tb]
+            s = [1.0 if v > 0 else 0.0 for v in xr]
+        else:
+            def total(tau):
+                return sum(min(1.0, math.exp((v - tau) / eps - 1)) for v in tb)
+            lo, hi = min(tb) - eps - 1, max(tb) + 1
+            for _ in range(200):
+                mid = 0.5 * (lo + hi)
+                if total(mid) > k:
+                    lo = mid
+                else:
+                    hi = mid
+            tau = 0.5 * (lo + hi)
+            xr = [min(1.0, math.exp((v - tau) / eps - 1)) for v in tb]
+            s = [v / eps if v < 1 else 0.0 for v in xr]
+        ssum, sg = sum(s), sum(si * gi for si, gi in zip(s, gb))
+        if kind == "sparsemax":
+            ref = [si * gi - si * sg / ssum for si, gi in zip(s, gb)]
+        else:
+            ref = [si * gi - si * sg / ssum for si, gi in zip(s, gb)]
+        worst_x = max(worst_x, max(abs(a - c) for a, c in zip(x[b * n:(b + 1) * n], xr)))
+        worst_g = max(worst_g, max(abs(a - c) for a, c in zip(gr[b * n:(b + 1) * n], ref)))
+        scale_g = max(scale_g, max(abs(c) for c in ref))
+    print("%s: max |x - closed form| %.2e, max |grad - J g| %.2e (max |J g| %.2e)" % (kind, worst_x, worst_g, scale_g))
+    assert scale_g > 1e-3, "the reference gradient is zero"
+    return 0 if worst_x <= 1e-12 and worst_g <= 1e-9 * scale_g else 1
+
+
 def main(argv):
     if len(argv) >= 4 and argv[1] == "qp":
         return cmd_qp(argv[2], argv[3]) or 0
@@ -431,6 +482,8 @@ def main(argv):
         return cmd_kkt(*argv[2:])
     if len(argv) == 4 and argv[1] == "bad":
         return bad_case(argv[2], argv[3]) or 0
+    if len(argv) == 9 and argv[1] == "simplex":
+        return cmd_simplex(*argv[2:])
     if len(argv) == 3 and argv[1] == "engine":
         return engine_files(argv[2]) or 0
     sys.stderr.write(__doc__)

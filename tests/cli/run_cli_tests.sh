@@ -37,7 +37,7 @@ ERROR_CASES="missing_file missing_dldx malformed_mtx truncated_mtx truncated_bin
   maximum_refused indefinite_unbounded empty_h empty_h_0x0 overflow_q check_minimum_steps_zero"
 # Successful runs on the small inputs of the engine cases (cli_data.py engine).
 ENGINE_CASES="maximum_accepted indefinite_bounded huge_bounds"
-CASES="default generated_reference log_view view_to_file view_once roundtrip_mtx roundtrip_bin np_consistency $ENGINE_CASES $(for c in $ERROR_CASES; do printf 'error_%s ' "$c"; done)"
+CASES="default generated_reference catalogue help_lists_problems log_view view_to_file view_once roundtrip_mtx roundtrip_bin np_consistency $ENGINE_CASES $(for c in $ERROR_CASES; do printf 'error_%s ' "$c"; done)"
 
 if [ "${1:-}" = list ]; then
   for c in $CASES; do echo "$c"; done
@@ -208,6 +208,45 @@ case_view_once() {
   echo "ok: -fold_view prints the report once"
 }
 
+# The catalogue's simplex problems from the command line: x* and the gradient files against the
+# closed forms computed by cli_data.py (sparsemax from a -theta file holding a batch of 3, topk
+# generated), and lasso's forward to a fixed-point residual of 1e-10 with its blocks written as
+# what they are (y an m x B array, lambda a 1 x 1 array, X.values a matrix with X's pattern).
+case_catalogue() {
+  rm -rf "$OUT" && mkdir -p "$OUT" "$W/in"
+  expect_success -problem sparsemax -n 20 -batch 3 -seed 4 -warm_start_steps 0 -problem_out "$W/in/p.mtx"
+  expect_success -problem sparsemax -theta "$W/in/p.theta.mtx" -dLdx "$W/in/p.dLdx.mtx" -warm_start_steps 0 \
+    -x_out "$OUT/x.mtx" -grad_out "$OUT/g.mtx" -problem_out "$OUT/p.mtx" -fold_backward jacobian
+  grep -q '^foldopt: problem sparsemax, 60 unknowns (3 instances of 20)' "$W/stdout" || fail "no batch of 3 read from the -theta file"
+  "$PYTHON" "$DATA" simplex sparsemax "$OUT/p.mtx" "$OUT/x.mtx" "$OUT/g.mtx" 20 1 0 || fail "sparsemax differs from its closed form"
+  rm -rf "$OUT" && mkdir -p "$OUT"
+  expect_success -problem topk -n 40 -batch 2 -k 4 -epsilon 0.2 -seed 2 -warm_start_steps 0 \
+    -x_out "$OUT/x.mtx" -grad_out "$OUT/g.mtx" -problem_out "$OUT/p.mtx" -fold_ksp_rtol 1e-12
+  "$PYTHON" "$DATA" simplex topk "$OUT/p.mtx" "$OUT/x.mtx" "$OUT/g.mtx" 40 4 0.2 || fail "topk differs from its closed form"
+  rm -rf "$OUT" && mkdir -p "$OUT"
+  expect_success -problem lasso -n 30 -batch 2 -seed 3 -warm_start_steps 0 -grad_out "$OUT/g.mtx" -fold_check_fixed_point 1e-10
+  head -2 "$OUT/g.y.mtx" | grep -q '^60 2$' || fail "dL/dy is not a 60 x 2 array"
+  head -2 "$OUT/g.lambda.mtx" | grep -q '^1 1$' || fail "dL/dlambda is not a 1 x 1 array"
+  grep -q 'coordinate' "$OUT/g.X.values.mtx" || fail "dL/dX.values is not written as a matrix"
+  echo "ok: sparsemax and topk against their closed forms, lasso's blocks as what they are"
+}
+
+# -help names every registered problem, map and forward solver (the program knows none by name).
+case_help_lists_problems() {
+  run "$NP" "$W/stdout" "$W/stderr" -help
+  local name
+  for name in qp_box sparsemax topk lasso; do
+    grep -q -- "-problem .*$name" "$W/stdout" || fail "-help does not list problem $name"
+  done
+  for name in pgd prox_grad; do
+    grep -q -- "-fold_map_type .*$name" "$W/stdout" || fail "-help does not list map $name"
+  done
+  for name in tao fista closed snes; do
+    grep -q -- "-fold_fwd_type .*$name" "$W/stdout" || fail "-help does not list forward solver $name"
+  done
+  echo "ok: -help lists the registries"
+}
+
 # The same hand-made QP from MatrixMarket or PETSc binary files; x* and every gradient block
 # against the values cli_data.py computes independently.
 case_roundtrip() {
@@ -325,6 +364,8 @@ run_case() {
   case "$1" in
     default) case_default ;;
     generated_reference) case_generated_reference ;;
+    catalogue) case_catalogue ;;
+    help_lists_problems) case_help_lists_problems ;;
     view_once) case_view_once ;;
     log_view) case_log_view ;;
     view_to_file) case_view_to_file ;;
