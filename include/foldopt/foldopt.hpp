@@ -13,6 +13,7 @@
 #include <foldopt/params.hpp>
 #include <foldopt/problem.hpp>
 #include <foldopt/problems/qp_box.hpp>
+#include <foldopt/problems/tv.hpp>
 #include <foldopt/registry.hpp>
 #include <foldopt/spectral.hpp>
 #include <foldopt/update_map.hpp>

@@ -1,12 +1,14 @@
 // foldopt: built-in problems. Adding a problem is adding its file and one line here.
 #include <foldopt/problem.hpp>
 #include <foldopt/problems/qp_box.hpp>
+#include <foldopt/problems/tv.hpp>
 
 namespace foldopt {
 namespace detail {
 
 void register_builtin_problems(ProblemRegistry& r) {
   r.add("qp_box", [](MPI_Comm comm) { return std::unique_ptr<Problem>(BoxQP::from_options(comm)); });
+  r.add("tv", [](MPI_Comm comm) { return std::unique_ptr<Problem>(TvProblem::from_options(comm)); });
 }
 
 }  // namespace detail
