@@ -43,10 +43,9 @@ void add_scalar(ParamSet& out, const std::string& name, PetscReal value, const c
   FOLDOPT_CHECK(N == 1, PETSC_ERR_ARG_SIZ, "%s: parameter block '%s' must be a scalar (1 entry), it has %" PetscInt_FMT,
                 who, name.c_str(), N);
   FOLDOPT_CALL(VecGetLocalSize(v, &nloc));
-  if (nloc == 1) {
-    WriteArray a(v);
-    a[0] += value;
-  }
+  // Every rank takes the array, so that the Vec's state (and its cached norms) changes on all.
+  WriteArray a(v);
+  if (nloc == 1) a[0] += value;
 }
 
 void check_size(Vec v, const Layout& layout, const char* who, const char* what) {
