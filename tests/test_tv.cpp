@@ -211,6 +211,7 @@ TEST(Tv1D, MethodsAgree) {
   fill_random(g, 4);
   const std::vector<std::pair<std::string, Options>> methods = {
       {"gmres", {}},
+      {"lfpi", {{"-fold_ksp_type", "richardson"}, {"-fold_ksp_max_it", "100000"}}},
       {"bcgs", {{"-fold_ksp_type", "bcgs"}}},
       {"symmetric cg", {{"-fold_adjoint_form", "symmetric"}, {"-fold_ksp_type", "cg"}}},
       {"jacobian", {{"-fold_backward", "jacobian"}}}};
@@ -233,6 +234,27 @@ TEST(Tv1D, MethodsAgree) {
     if (m.first == "symmetric cg")
       EXPECT_NE(layer.adjoint().report().method.find("symmetric form"), std::string::npos);
   }
+}
+
+// TAO (tron) solves the dual through the problem's bounds [-lambda, lambda]: the same x*.
+TEST(Tv1D, TaoTronForward) {
+  std::unique_ptr<TvProblem> p = TvProblem::generate(PETSC_COMM_WORLD, gen_1d(40, 3, 0.15));
+  OwnedVec lb = p->create_vec(), ub = p->create_vec();
+  p->bounds(p->params(), lb, ub);
+  PetscReal lo, hi;
+  VecMin(lb, nullptr, &lo);
+  VecMax(ub, nullptr, &hi);
+  EXPECT_EQ(lo, -0.15);
+  EXPECT_EQ(hi, 0.15);
+  FoldedLayer fista(*p);
+  fista.set_from_options();
+  fista.forward(p->params());
+  ScopedOptions so(Options{{"-fold_fwd_type", "tao"}, {"-fold_fwd_tao_type", "tron"}});
+  FoldedLayer tao(*p);
+  tao.set_from_options();
+  tao.forward(p->params());
+  EXPECT_EQ(tao.forward_solver().type(), "tao");
+  EXPECT_LE(rel(to_eigen(tao.solution()), to_eigen(fista.solution())), 1e-9);
 }
 
 // 2-D: the dual is not unique; d and λ gradients still match FD (GMRES); the Jacobian path and

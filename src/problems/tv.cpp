@@ -469,8 +469,8 @@ void TvProblem::readout_t(Vec y, const ParamSet& theta, Vec g, Vec h) {
     const std::string why = uniqueness(y, theta);
     FOLDOPT_CHECK(!(jacobian && !why.empty()), PETSC_ERR_SUP,
                   "tv: -%sbackward jacobian: the dual solution y* is not unique (%s), so I - Phi is singular and has no "
-                  "factorization; the gradients for d and lambda are still unique: use -%sbackward krylov (with -tv_fixed_D)",
-                  layer_prefix_.c_str(), why.c_str(), layer_prefix_.c_str());
+                  "factorization; the gradients for d and lambda are still unique: use -%sbackward krylov%s",
+                  layer_prefix_.c_str(), why.c_str(), layer_prefix_.c_str(), values ? " with -tv_fixed_D" : "");
     FOLDOPT_CHECK(why.empty(), PETSC_ERR_SUP,
                   "tv: the gradient for D.values is not unique: %s, so null(D^T) and the free set meet and the dual solution "
                   "y* is not unique (dL/dD depends on which y*); -tv_fixed_D keeps D as data and gives the gradients for d "
