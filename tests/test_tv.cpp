@@ -190,6 +190,8 @@ TEST(Tv1D, SolutionAndGradients) {
   EXPECT_LE(s.ref.kkt, 1e-10);
   EXPECT_GT(s.ref.free, 3);
   EXPECT_LT(s.ref.free, 39) << "the instance has both free and active rows";
+  EXPECT_GT(s.ref.grad_d.norm(), 0.1) << "the reference gradient is not trivial";
+  EXPECT_GT(std::abs(s.ref.grad_lambda), 1e-3) << "the reference gradient is not trivial";
   EXPECT_LE(rel(to_eigen(layer.solution()), s.ref.x), 1e-10);
   EXPECT_LE(rel(to_eigen(grad.get("d")), s.ref.grad_d), 1e-9);
   EXPECT_NEAR(scalar(grad.get("lambda")), s.ref.grad_lambda, 1e-9 * std::max(1.0, std::abs(s.ref.grad_lambda)));
@@ -278,6 +280,8 @@ TEST(Tv2D, UniqueGradientsAndRefusals) {
     EXPECT_LE(s.fp, 1e-10);
     EXPECT_LE(s.ref.kkt, 1e-10);
     EXPECT_LE(rel(to_eigen(layer.solution()), s.ref.x), 1e-9);
+    EXPECT_GT(s.ref.grad_d.norm(), 0.1) << "the reference gradient is not trivial";
+    EXPECT_GT(std::abs(s.ref.grad_lambda), 1e-3) << "the reference gradient is not trivial";
     EXPECT_FALSE(p->uniqueness(layer.state(), p->params()).empty()) << "the 2-D dual is expected non-unique here";
     EXPECT_LE(rel(to_eigen(grad.get("d")), s.ref.grad_d), 1e-8);
     EXPECT_NEAR(scalar(grad.get("lambda")), s.ref.grad_lambda, 1e-8 * std::max(1.0, std::abs(s.ref.grad_lambda)));

@@ -2,15 +2,11 @@
 // include/foldopt/problems/tv.hpp.
 //
 // Method: the dual  min_y f(y) = ½‖Dᵀy − d‖²  s.t. ‖y‖∞ ≤ λ, folded by the prox-gradient map
-//   U(y) = P_[−λ,λ](y − α∇f(y)) (FDPG forward: fista), with the readout x = R(y) = d − Dᵀy.
-// Formulas (r = Dᵀy − d, D with the values of the block D.values when θ has it):
-//   ∇f = D r,  ∇²f = D Dᵀ (assembled once per D: Dᵀ by MatTranspose, then MatMatMult),
-//   diag ∇²f = Σ_j D_ij²,  curvature bound ‖D‖₁‖D‖∞ ≥ ‖D‖₂² = λmax(DDᵀ);
-//   (∂∇f/∂d)ᵀ v = −Dᵀv;  d(vᵀ∇f) = vᵀ dD r + vᵀ D dDᵀ y, so
-//   (∂∇f/∂D)ᵀ v = G,  G_ij = v_i r_j + y_i (Dᵀv)_j on D's pattern;  (∂∇f/∂D) dD = dD r + D dDᵀ y.
-//   Readout: (∂R/∂y)ᵀ g = −D g;  (∂R/∂d)ᵀ g = g;  (∂R/∂D)ᵀ g = −y_i g_j on D's pattern.
-//   Sums over the instances for D.values (D is shared by the batch).
-// Uniqueness (tv.hpp): F = {i : |y_i| < λ}; a per-instance count |F_b| > n already means
+//   U(y) = P_[−λ,λ](y − α∇f(y)) (FDPG forward: fista), with the readout x = R(y) = d − Dᵀy;
+//   f is TvDualObjective (tv_dual_objective.cpp, its formulas there).
+//   Readout: (∂R/∂y)ᵀ g = −D g;  (∂R/∂d)ᵀ g = g;  (∂R/∂D)ᵀ g = −y_i g_j on D's pattern (summed
+//   over the instances: D is shared by the batch).
+// Algorithm (uniqueness, tv.hpp): F = {i : |y_i| < λ}; a per-instance count |F_b| > n already means
 //   dependent rows; otherwise λmin(D_F D_Fᵀ) by SLEPc (Krylov–Schur, smallest real, tolerance
 //   1e-10, options -tv_unique_eps_*), dependent when λmin ≤ 1e-8 ‖D_F D_Fᵀ‖∞.
 // Generated instances: piecewise-constant d (1-D: segment ⌊5i/n⌋; 2-D: block ⌊3r/m1⌋·3 + ⌊3c/m2⌋)
@@ -27,10 +23,8 @@
 
 #include "core/options.hpp"
 #include "core/random.hpp"
-#include "objectives/common.hpp"
-#include "objectives/matrix_parameter.hpp"
+#include "problems/tv_dual_objective.hpp"
 
-#include <petsc/private/petscimpl.h>  // PetscObjectStateGet: PETSc 3.18 declares it only here
 #include <slepceps.h>
 
 #include <cmath>
@@ -38,135 +32,7 @@
 
 namespace foldopt {
 
-using OwnedEPS_ = Owned<EPS, EPSDestroy>;
-
-// ---- the dual objective f(y) = ½‖Dᵀy − d‖² ----
-class TvDualObjective : public Objective {
- public:
-  TvDualObjective(const Layout& state, const Layout& solution, Mat D, const std::string& values)
-      : state_(state), sol_(solution), D_(D, solution, "tv: D", false, values) {
-    FOLDOPT_CALL(MatCreateVecs(D_.op(), r_.out(), nullptr));
-    FOLDOPT_CALL(VecDuplicate(r_, t_.out()));
-    derived();
-  }
-
-  std::string type() const override { return "tv_dual"; }
-  Capabilities capabilities() const override { return {true, true, true, true}; }
-  std::string describe() const override {
-    return detail::format("tv_dual 1/2 ||D^T y - d||^2 (D %" PetscInt_FMT " x %" PetscInt_FMT ", %" PetscInt_FMT " nonzeros%s)",
-                          state_.n, sol_.n, D_.info().nnz, D_.block().empty() ? ", fixed" : ", values from block D.values");
-  }
-
-  PetscReal value_gradient(Vec y, const ParamSet& theta, Vec g) override {
-    residual(y, theta, r_);
-    PetscReal nr;
-    FOLDOPT_CALL(VecNorm(r_, NORM_2, &nr));
-    if (g) FOLDOPT_CALL(MatMult(D_.op(), r_, g));
-    return 0.5 * nr * nr;
-  }
-  void hessian_mult(Vec, const ParamSet& theta, Vec v, Vec out) override {
-    sync(theta);
-    FOLDOPT_CALL(MatMultTranspose(D_.op(), v, t_));
-    FOLDOPT_CALL(MatMult(D_.op(), t_, out));
-  }
-  OwnedMat hessian(Vec, const ParamSet& theta) override {
-    sync(theta);
-    if (!ddt_) {
-      OwnedMat Dt;
-      FOLDOPT_CALL(MatTranspose(D_.op(), MAT_INITIAL_MATRIX, Dt.out()));
-      FOLDOPT_CALL(MatMatMult(D_.op(), Dt, MAT_INITIAL_MATRIX, PETSC_DEFAULT, ddt_.out()));
-      FOLDOPT_CALL(MatSetOption(ddt_, MAT_SYMMETRIC, PETSC_TRUE));
-    }
-    return OwnedMat::share(ddt_);
-  }
-  void hessian_diagonal(Vec, const ParamSet& theta, Vec dg) override {
-    sync(theta);
-    PetscInt rs, re;
-    FOLDOPT_CALL(MatGetOwnershipRange(D_.op(), &rs, &re));
-    PetscScalar* a;
-    FOLDOPT_CALL(VecGetArray(dg, &a));
-    for (PetscInt i = rs; i < re; ++i) {
-      PetscInt nc;
-      const PetscScalar* v;
-      FOLDOPT_CALL(MatGetRow(D_.op(), i, &nc, nullptr, &v));
-      PetscScalar s = 0;
-      for (PetscInt k = 0; k < nc; ++k) s += v[k] * v[k];
-      a[i - rs] = s;
-      FOLDOPT_CALL(MatRestoreRow(D_.op(), i, &nc, nullptr, &v));
-    }
-    FOLDOPT_CALL(VecRestoreArray(dg, &a));
-  }
-  void gradient_param_t(Vec y, const ParamSet& theta, Vec v, ParamSet& out) override {
-    sync(theta);
-    OwnedVec dtv;
-    FOLDOPT_CALL(VecDuplicate(r_, dtv.out()));
-    FOLDOPT_CALL(MatMultTranspose(D_.op(), v, dtv));  // Dᵀv
-    if (out.has("d")) FOLDOPT_CALL(VecAXPY(out.get("d"), -1.0, dtv));
-    if (D_.in(out)) {  // G = v rᵀ + y (Dᵀv)ᵀ on the pattern
-      OwnedVec r;
-      FOLDOPT_CALL(VecDuplicate(r_, r.out()));
-      residual(y, theta, r);
-      OwnedVec G1 = D_.outer(v, r), G2 = D_.outer(y, dtv);
-      FOLDOPT_CALL(VecAXPBYPCZ(out.get(D_.block()), 1.0, 1.0, 1.0, G1, G2));
-    }
-  }
-  void gradient_param(Vec y, const ParamSet& theta, const ParamSet& dtheta, Vec out) override {
-    sync(theta);
-    OwnedVec s;
-    FOLDOPT_CALL(VecDuplicate(out, s.out()));
-    if (dtheta.has("d")) {
-      FOLDOPT_CALL(MatMult(D_.op(), dtheta.get("d"), s));
-      FOLDOPT_CALL(VecAXPY(out, -1.0, s));
-    }
-    if (D_.in(dtheta)) {  // dD r + D dDᵀ y
-      OwnedMat dD = D_.direction(dtheta.get(D_.block()));
-      OwnedVec r, w;
-      FOLDOPT_CALL(VecDuplicate(r_, r.out()));
-      FOLDOPT_CALL(VecDuplicate(r_, w.out()));
-      residual(y, theta, r);
-      FOLDOPT_CALL(MatMultAdd(dD, r, out, out));
-      FOLDOPT_CALL(MatMultTranspose(dD, y, w));
-      FOLDOPT_CALL(MatMultAdd(D_.op(), w, out, out));
-    }
-  }
-  PetscReal curvature_bound(const ParamSet& theta) override {
-    sync(theta);
-    return bound_;
-  }
-
-  /// The batch operator kron(I_B, D) with θ's values (B·m × B·n).
-  Mat op(const ParamSet& theta) {
-    sync(theta);
-    return D_.op();
-  }
-  bool has_values(const ParamSet& set) const { return D_.in(set); }
-  OwnedVec outer(Vec u, Vec v) const { return D_.outer(u, v); }
-
- private:
-  void sync(const ParamSet& theta) {
-    if (!D_.sync(theta)) return;
-    ddt_.reset();
-    derived();
-  }
-  void derived() {
-    PetscReal ninf = 0;
-    FOLDOPT_CALL(MatNorm(D_.op(), NORM_INFINITY, &ninf));
-    bound_ = objectives_detail::norm_one(D_.op()) * ninf;
-  }
-  /// r = Dᵀy − d.
-  void residual(Vec y, const ParamSet& theta, Vec r) {
-    Vec d = objectives_detail::instance_block(theta, "d", sol_.global(), sol_.local, "tv");
-    sync(theta);
-    FOLDOPT_CALL(MatMultTranspose(D_.op(), y, r));
-    FOLDOPT_CALL(VecAXPY(r, -1.0, d));
-  }
-
-  Layout state_, sol_;
-  objectives_detail::MatrixParameter D_;
-  OwnedMat ddt_;
-  OwnedVec r_, t_;
-  PetscReal bound_ = 0;
-};
+using OwnedEPS = Owned<EPS, EPSDestroy>;
 
 namespace {
 
@@ -543,7 +409,7 @@ std::string TvProblem::uniqueness(Vec y, const ParamSet& theta) {
     lmin = snorm;  // one nonzero row: independent
     nconv = 1;
   } else {
-    OwnedEPS_ eps;
+    OwnedEPS eps;
     FOLDOPT_CALL(EPSCreate(comm, eps.out()));
     FOLDOPT_CALL(EPSSetOptionsPrefix(eps, "tv_unique_"));
     FOLDOPT_CALL(EPSSetOperators(eps, S, nullptr));

@@ -4,8 +4,8 @@
 //   dual:    min_y ½‖Dᵀy − d‖²  s.t.  ‖y‖∞ ≤ λ        (the state y: one entry per row of D)
 //   readout: x = d − Dᵀy
 //
-// The problem is the dual in composite form: f(y) = ½‖Dᵀy − d‖² (TvDualObjective in
-// src/problems/tv.cpp) and h the indicator of [−λ, λ]^m (BoxProx::symmetric); its default map is
+// The problem is the dual in composite form: f(y) = ½‖Dᵀy − d‖² (TvDualObjective,
+// src/problems/tv_dual_objective.cpp) and h the indicator of [−λ, λ]^m (BoxProx::symmetric); its default map is
 // prox_grad and its default forward solver fista (FDPG). Its layout is the state's (B·m), its
 // solution_layout B·n; bounds() gives [−λ, λ] so that TAO (tron) solves the dual too.
 //
