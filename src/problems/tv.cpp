@@ -338,9 +338,9 @@ void TvProblem::readout_t(Vec y, const ParamSet& theta, Vec g, Vec h) {
                   "factorization; the gradients for d and lambda are still unique: use -%sbackward krylov%s",
                   layer_prefix_.c_str(), why.c_str(), layer_prefix_.c_str(), values ? " with -tv_fixed_D" : "");
     FOLDOPT_CHECK(why.empty(), PETSC_ERR_SUP,
-                  "tv: the gradient for D.values is not unique: %s, so null(D^T) and the free set meet and the dual solution "
-                  "y* is not unique (dL/dD depends on which y*); -tv_fixed_D keeps D as data and gives the gradients for d "
-                  "and lambda, which are unique",
+                  "tv: the gradient for D.values is not unique: %s; null(D^T) meets the free set, so the dual solution y* is "
+                  "not unique and dL/dD depends on which y* is taken; -tv_fixed_D keeps D as data and gives the gradients "
+                  "for d and lambda, which are unique",
                   why.c_str());
   }
   FOLDOPT_CALL(MatMult(dual().op(theta), g, h));
