@@ -205,6 +205,27 @@ TEST(Tv1D, SolutionAndGradients) {
   expect_fd(layer, p->params(), direction(p->params(), "D.values", 6), g, grad, 1e-4, 1e-6, "D.values");
 }
 
+// The library's own checks on a map with a readout: -fold_check_fd and the warm-start study
+// restore the state (not the solution, which has another length).
+TEST(Tv1D, CheckFdAndWarmStarts) {
+  std::unique_ptr<TvProblem> p = TvProblem::generate(PETSC_COMM_WORLD, gen_1d(30, 5, 0.2));
+  OwnedVec g;
+  VecCreateMPI(PETSC_COMM_WORLD, p->solution_layout().local, 30, g.out());
+  fill_random(g, 3);
+  ScopedOptions so(Options{{"-fold_check_fd", ""}});
+  FoldedLayer layer(*p);
+  layer.set_from_options();
+  layer.forward(p->params());
+  ParamSet grad;
+  ASSERT_NO_THROW(grad = layer.backward(g));
+  ASSERT_EQ(layer.fd_checks().size(), 3u);
+  for (const FdCheck& c : layer.fd_checks()) EXPECT_LE(c.relative, 1e-4) << c.block << ": " << c.folded << " vs " << c.fd;
+  WarmStartStudy st;
+  ASSERT_NO_THROW(st = warm_start_study(layer, p->params(), 2, 1e-3));
+  ASSERT_EQ(st.warm.size(), 2u);
+  EXPECT_LT(st.warm[0], st.cold[0]) << "a warm start from the dual state saves iterations";
+}
+
 // The same gradient from GMRES, BiCGStab, CG on the symmetric form and the Jacobian path.
 TEST(Tv1D, MethodsAgree) {
   std::unique_ptr<TvProblem> p = TvProblem::generate(PETSC_COMM_WORLD, gen_1d(30, 8, 0.2));

@@ -148,14 +148,22 @@ double max_over_ranks(MPI_Comm comm, double v) {
 /// Queue the run's outputs: x* (-x_out), one file per gradient block (-grad_out), and the problem
 /// (-problem_out: its data matrices, every parameter block, dL/dx*). Batches are n×B arrays.
 void queue_outputs(io::OutputSet& out, const CliOptions& o, const Problem& problem, Vec x, const ParamSet& grad, Vec g) {
-  const PetscInt n = problem.solution_layout().n, ns = problem.layout().n;
+  const PetscInt n = problem.solution_layout().n, B = problem.layout().batch;
+  // A per-instance block has its own length (tv's d: the solution's n, not the dual state's).
+  auto per_instance = [B](const ParamBlock& blk) {
+    PetscInt N;
+    FOLDOPT_CALL(VecGetSize(blk.vec, &N));
+    return N / B;
+  };
   if (o.x_out[0]) out.add_batch(o.x_out, x, n);
   if (o.grad_out[0])
-    for (std::size_t b = 0; b < grad.size(); ++b) out.add_block(io::block_path(o.grad_out, grad[b].name), grad[b], ns);
+    for (std::size_t b = 0; b < grad.size(); ++b)
+      out.add_block(io::block_path(o.grad_out, grad[b].name), grad[b], per_instance(grad[b]));
   if (o.problem_out[0]) {
     for (const auto& m : problem.data_matrices()) out.add(io::block_path(o.problem_out, m.first), m.second);
     const ParamSet& theta = problem.params();
-    for (std::size_t b = 0; b < theta.size(); ++b) out.add_block(io::block_path(o.problem_out, theta[b].name), theta[b], ns);
+    for (std::size_t b = 0; b < theta.size(); ++b)
+      out.add_block(io::block_path(o.problem_out, theta[b].name), theta[b], per_instance(theta[b]));
     out.add_batch(io::block_path(o.problem_out, "dLdx"), g, n);
   }
 }
@@ -209,7 +217,7 @@ int run(MPI_Comm comm, int argc, char** argv) {
   if (o.warm_steps > 0) {
     FoldedLayer study(*problem);
     study.set_from_options();
-    study.set_solution(problem->params(), x);
+    study.set_solution(problem->params(), layer.state());  // the map's state (x is its readout)
     warm = warm_start_study(study, problem->params(), o.warm_steps, o.warm_delta);
   }
   check_unused(comm, {});
