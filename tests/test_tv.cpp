@@ -226,6 +226,92 @@ TEST(Tv1D, CheckFdAndWarmStarts) {
   EXPECT_LT(st.warm[0], st.cold[0]) << "a warm start from the dual state saves iterations";
 }
 
+// The dual objective's products: Ψ-type dot products (∂∇f/∂θ and its transpose) to 1e-12, ∇f and
+// ∂∇f/∂θ against central differences, the assembled Hessian and its diagonal against products;
+// the readout's transposed products against its own forward differences (R is affine in y, d).
+TEST(TvDual, ProductsAndDifferences) {
+  TvGenerator gen;
+  gen.m1 = 4;
+  gen.m2 = 5;
+  gen.batch = 2;
+  gen.seed = 7;
+  std::unique_ptr<TvProblem> p = TvProblem::generate(PETSC_COMM_WORLD, gen);
+  Objective& f = *p->objective();
+  const ParamSet& theta = p->params();
+  OwnedVec y = p->create_vec(), v = p->create_vec(), gy = p->create_vec(), hv = p->create_vec();
+  fill_random(y, 1);
+  fill_random(v, 2);
+  ParamSet dt = theta.zeros_like();
+  fill_random(dt.get("d"), 3);
+  fill_random(dt.get("D.values"), 4);
+  // ⟨v, (∂∇f/∂θ) dθ⟩ = ⟨(∂∇f/∂θ)ᵀ v, dθ⟩
+  ParamSet jt = theta.zeros_like();
+  f.gradient_param_t(y, theta, v, jt);
+  OwnedVec jd = p->create_vec();
+  VecZeroEntries(jd);
+  f.gradient_param(y, theta, dt, jd);
+  PetscScalar lhs;
+  VecDot(v, jd, &lhs);
+  const PetscScalar rhs = jt.dot(dt);
+  EXPECT_NEAR(PetscRealPart(lhs), PetscRealPart(rhs), 1e-12 * std::max(1.0, std::abs(PetscRealPart(lhs))));
+  // (∂∇f/∂θ) dθ against a central difference of ∇f (∇f is quadratic in θ jointly: exact up to h²)
+  const double h = 1e-6;
+  ParamSet tp = theta.copy(), tm = theta.copy();
+  tp.axpy(h, dt);
+  tm.axpy(-h, dt);
+  OwnedVec gp = p->create_vec(), gm = p->create_vec();
+  f.value_gradient(y, tp, gp);
+  f.value_gradient(y, tm, gm);
+  VecAXPY(gp, -1.0, gm);
+  VecScale(gp, 1.0 / (2 * h));
+  EXPECT_LE(rel(to_eigen(jd), to_eigen(gp)), 1e-8);
+  // ∇f against a central difference of f along v
+  const double fp = [&] { OwnedVec t = p->create_vec(); VecWAXPY(t, h, v, y); return (double)f.value_gradient(t, theta, nullptr); }();
+  const double fm = [&] { OwnedVec t = p->create_vec(); VecWAXPY(t, -h, v, y); return (double)f.value_gradient(t, theta, nullptr); }();
+  f.value_gradient(y, theta, gy);
+  PetscScalar gv;
+  VecDot(gy, v, &gv);
+  EXPECT_NEAR(PetscRealPart(gv), (fp - fm) / (2 * h), 1e-6 * std::max(1.0, std::abs(PetscRealPart(gv))));
+  // assembled Hessian and diagonal against the product
+  OwnedMat H = f.hessian(y, theta);
+  OwnedVec hv2 = p->create_vec(), dg = p->create_vec(), dg2 = p->create_vec();
+  f.hessian_mult(y, theta, v, hv);
+  MatMult(H, v, hv2);
+  EXPECT_LE(rel(to_eigen(hv2), to_eigen(hv)), 1e-14);
+  f.hessian_diagonal(y, theta, dg);
+  MatGetDiagonal(H, dg2);
+  EXPECT_LE(rel(to_eigen(dg), to_eigen(dg2)), 1e-14);
+  // curvature bound above λmax(DDᵀ) (Rayleigh quotient of v)
+  PetscScalar vhv, vv;
+  VecDot(v, hv, &vhv);
+  VecDot(v, v, &vv);
+  EXPECT_GE(f.curvature_bound(theta), PetscRealPart(vhv / vv));
+  // readout: ⟨g, R(y + u) − R(y)⟩ = ⟨(∂R/∂y)ᵀ g, u⟩ and ⟨g, R(θ + dθ) − R(θ)⟩ (d and D.values)
+  OwnedVec g, x0, x1;
+  VecCreateMPI(PETSC_COMM_WORLD, p->solution_layout().local, p->solution_layout().global(), g.out());
+  VecDuplicate(g, x0.out());
+  VecDuplicate(g, x1.out());
+  fill_random(g, 5);
+  p->readout(y, theta, x0);
+  OwnedVec yu = p->create_vec(), rt = p->create_vec();
+  VecWAXPY(yu, 1.0, v, y);
+  p->readout(yu, theta, x1);
+  VecAXPY(x1, -1.0, x0);
+  p->readout_t(y, theta, g, rt);
+  PetscScalar a, b;
+  VecDot(g, x1, &a);
+  VecDot(rt, v, &b);
+  EXPECT_NEAR(PetscRealPart(a), PetscRealPart(b), 1e-12 * std::max(1.0, std::abs(PetscRealPart(a))));
+  // (∂R/∂θ)ᵀ g by central differences in θ (R is bilinear in (y, D) and affine in d)
+  ParamSet rp = theta.zeros_like();
+  p->readout_param_t(y, theta, g, rp);
+  p->readout(y, tp, x0);
+  p->readout(y, tm, x1);
+  VecAXPY(x0, -1.0, x1);
+  VecDot(g, x0, &a);
+  EXPECT_NEAR(PetscRealPart(a) / (2 * h), PetscRealPart(rp.dot(dt)), 1e-7 * std::max(1.0, std::abs(PetscRealPart(a) / (2 * h))));
+}
+
 // The same gradient from GMRES, BiCGStab, CG on the symmetric form and the Jacobian path.
 TEST(Tv1D, MethodsAgree) {
   std::unique_ptr<TvProblem> p = TvProblem::generate(PETSC_COMM_WORLD, gen_1d(30, 8, 0.2));
