@@ -90,6 +90,21 @@ class TvProblem : public CompositeProblem {
  private:
   TvDualObjective& dual();
   PetscReal lambda_of(const ParamSet& theta) const;
+  /// The uniqueness test proper (uncached).
+  std::string examine_free_rows(Vec y, PetscReal lambda, Mat op);
+
+  /// The point of the last uniqueness() answer: y and D's batch operator by id and state, λ.
+  struct UniquenessKey {
+    PetscObjectId y_id = 0, op_id = 0;
+    PetscObjectState y_state = -1, op_state = -1;
+    PetscReal lambda = -1;
+    bool operator==(const UniquenessKey& o) const {
+      return y_id == o.y_id && op_id == o.op_id && y_state == o.y_state && op_state == o.op_state && lambda == o.lambda;
+    }
+  };
+  UniquenessKey unique_key_;
+  bool unique_valid_ = false;
+  std::string unique_reason_;
 
   Layout solution_layout_;
   OwnedMat D_;
