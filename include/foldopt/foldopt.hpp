@@ -14,6 +14,7 @@
 #include <foldopt/problem.hpp>
 #include <foldopt/problems/lasso.hpp>
 #include <foldopt/problems/qp_box.hpp>
+#include <foldopt/problems/tv.hpp>
 #include <foldopt/registry.hpp>
 #include <foldopt/spectral.hpp>
 #include <foldopt/update_map.hpp>

@@ -210,7 +210,7 @@ int run(MPI_Comm comm, int argc, char** argv) {
   if (o.warm_steps > 0) {
     FoldedLayer study(*problem);
     study.set_from_options();
-    study.set_solution(problem->params(), x);
+    study.set_solution(problem->params(), layer.state());  // the map's state (x is its readout)
     warm = warm_start_study(study, problem->params(), o.warm_steps, o.warm_delta);
   }
   check_unused(comm, {});

@@ -103,8 +103,8 @@ WarmStartStudy warm_start_study(FoldedLayer& layer, const ParamSet& theta, Petsc
   WarmStartStudy st;
   st.delta = delta;
   OwnedVec saved, zero;
-  FOLDOPT_CALL(VecDuplicate(layer.solution(), saved.out()));
-  FOLDOPT_CALL(VecCopy(layer.solution(), saved));
+  FOLDOPT_CALL(VecDuplicate(layer.state(), saved.out()));
+  FOLDOPT_CALL(VecCopy(layer.state(), saved));
   FOLDOPT_CALL(VecDuplicate(saved, zero.out()));
   FOLDOPT_CALL(VecZeroEntries(zero));
   const ParamSet d = random_direction(theta, seed, theta.size());
@@ -126,8 +126,8 @@ std::vector<FdCheck> check_fd(FoldedLayer& layer, const ParamSet& theta, Vec g, 
                               PetscReal eps, unsigned long seed) {
   std::vector<FdCheck> out;
   OwnedVec saved;
-  FOLDOPT_CALL(VecDuplicate(layer.solution(), saved.out()));
-  FOLDOPT_CALL(VecCopy(layer.solution(), saved));
+  FOLDOPT_CALL(VecDuplicate(layer.state(), saved.out()));
+  FOLDOPT_CALL(VecCopy(layer.state(), saved));
   for (std::size_t b = 0; b < theta.size(); ++b) {
     const ParamSet d = random_direction(theta, seed, b);
     PetscReal loss[2];

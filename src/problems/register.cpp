@@ -4,6 +4,7 @@
 #include <foldopt/problems/qp_box.hpp>
 #include <foldopt/problems/sparsemax.hpp>
 #include <foldopt/problems/topk.hpp>
+#include <foldopt/problems/tv.hpp>
 
 namespace foldopt {
 namespace detail {
@@ -13,6 +14,7 @@ void register_builtin_problems(ProblemRegistry& r) {
   r.add("sparsemax", [](MPI_Comm comm) { return std::unique_ptr<Problem>(Sparsemax::from_options(comm)); });
   r.add("topk", [](MPI_Comm comm) { return std::unique_ptr<Problem>(TopK::from_options(comm)); });
   r.add("lasso", [](MPI_Comm comm) { return std::unique_ptr<Problem>(Lasso::from_options(comm)); });
+  r.add("tv", [](MPI_Comm comm) { return std::unique_ptr<Problem>(TvProblem::from_options(comm)); });
 }
 
 }  // namespace detail
