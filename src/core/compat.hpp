@@ -3,6 +3,8 @@
 #define FOLDOPT_SRC_CORE_COMPAT_HPP
 
 #include <petscmat.h>
+// PetscObjectStateGet (a Vec's state, for caches keyed on it): 3.18 declares it only here.
+#include <petsc/private/petscimpl.h>
 #include <petscversion.h>
 
 #include <exception>

@@ -9,12 +9,14 @@
 //   outer(u, v)    G_k = Σ_s u_{s,i} v_{s,j} over the stored nonzeros k = (i, j) of the given
 //                  matrix (M×N), s over the instances when the matrix is shared by the batch (u
 //                  has B·M entries, v B·N, split in any way), else over the one block-diagonal
-//                  matrix. Each rank fetches the entries of u and v its rows need by one scatter
-//                  each (O(B·local) entries; ghost values where rows are split).
-//   direction(dv)  the batch operator of the matrix with values dv (same pattern).
+//                  matrix: matrix_values::outer_on_pattern with batch B or 1.
+//   direction(dv)  the batch operator of the matrix with values dv (same pattern):
+//                  matrix_values::with_values, then batch_operator.
 //
-// This duplicates, for the objectives alone, what matrix_values::outer_on_pattern and
-// matrix_values::set_values will give once that module lands; switch to it then.
+// The values logic itself (CSR order, setting values, the gradient on the pattern) is
+// include/foldopt/matrix_values.hpp; what is kept here is the objectives' part: the batch
+// operator, the cache keyed on the block's Vec and state, and the check that a block is split as
+// the matrix's rows (so that a gradient from outer() adds into it).
 #ifndef FOLDOPT_SRC_OBJECTIVES_MATRIX_PARAMETER_HPP
 #define FOLDOPT_SRC_OBJECTIVES_MATRIX_PARAMETER_HPP
 
