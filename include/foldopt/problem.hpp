@@ -79,6 +79,11 @@ class Problem {
   /// y = Σ_b ∂(∇ₓf)/∂θ_b dθ_b.
   virtual void gradient_param(Vec x, const ParamSet& theta, const ParamSet& dtheta, Vec y);
 
+  /// Why the fixed point is not unique at the state s (I − Φ singular but consistent: TV's dual in
+  /// 2-D), or "" when it is. A direct solve of the adjoint is then refused with this reason; Krylov
+  /// methods still give the gradients that are unique.
+  virtual std::string singular_reason(Vec s, const ParamSet& theta) { (void)s; (void)theta; return ""; }
+
   /// The solution x = R(s; θ) of a problem whose unknowns s are not the user's solution.
   virtual bool has_readout() const { return false; }
   virtual const Layout& solution_layout() const { return layout(); }

@@ -133,6 +133,9 @@ class UpdateMap {
   /// set_stepsize; returns whether α changed (the caller then linearizes again). Refuses an
   /// operator without a positive eigenvalue (not a minimum).
   bool adapt_stepsize();
+  /// Why I − Φ is singular at the linearization (a fixed point not unique in some state variables),
+  /// or "": -fold_backward jacobian refuses to factor a singular operator and says why.
+  virtual std::string singular_reason() { return ""; }
   /// The preconditioner of the adjoint solve when none is given (-fold_pc_type): "" for none;
   /// and whether it goes on the left (unless -fold_ksp_pc_side says otherwise).
   virtual std::string default_pc_type() const { return ""; }

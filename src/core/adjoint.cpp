@@ -478,6 +478,11 @@ void AdjointSolver::solve_krylov(Vec g, Vec w) {
 }
 
 void AdjointSolver::solve_jacobian(Vec g, Vec w) {
+  const std::string singular = map_->singular_reason();
+  FOLDOPT_CHECK(singular.empty(), PETSC_ERR_SUP,
+                "-%sbackward jacobian: I - Phi^T is singular at this fixed point (%s), so a factorization cannot be "
+                "trusted; the gradients that are unique come from -%sbackward krylov",
+                prefix_.c_str(), singular.c_str(), prefix_.c_str());
   const double t0 = wall_time();
   std::string how;
   pmat_ = assemble_operator(&how);

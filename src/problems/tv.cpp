@@ -327,17 +327,8 @@ void TvProblem::readout(Vec y, const ParamSet& theta, Vec x) {
 
 void TvProblem::readout_t(Vec y, const ParamSet& theta, Vec g, Vec h) {
   // Before the adjoint solve: refuse what a non-unique dual cannot give.
-  const bool values = dual().has_values(theta);
-  char backward[64] = "";
-  PetscBool set = PETSC_FALSE;
-  FOLDOPT_CALL(PetscOptionsGetString(nullptr, layer_prefix_.c_str(), "-backward", backward, sizeof backward, &set));
-  const bool jacobian = set && std::string(backward) == "jacobian";
-  if (values || jacobian) {
+  if (dual().has_values(theta)) {
     const std::string why = uniqueness(y, theta);
-    FOLDOPT_CHECK(!(jacobian && !why.empty()), PETSC_ERR_SUP,
-                  "tv: -%sbackward jacobian: the dual solution y* is not unique (%s), so I - Phi is singular and has no "
-                  "factorization; the gradients for d and lambda are still unique: use -%sbackward krylov%s",
-                  layer_prefix_.c_str(), why.c_str(), layer_prefix_.c_str(), values ? " with -tv_fixed_D" : "");
     FOLDOPT_CHECK(why.empty(), PETSC_ERR_SUP,
                   "tv: the gradient for D.values is not unique: %s; null(D^T) meets the free set, so the dual solution y* is "
                   "not unique and dL/dD depends on which y* is taken; -tv_fixed_D keeps D as data and gives the gradients "
@@ -346,6 +337,11 @@ void TvProblem::readout_t(Vec y, const ParamSet& theta, Vec g, Vec h) {
   }
   FOLDOPT_CALL(MatMult(dual().op(theta), g, h));
   FOLDOPT_CALL(VecScale(h, -1.0));  // (∂R/∂y)ᵀ g = −D g
+}
+
+std::string TvProblem::singular_reason(Vec y, const ParamSet& theta) {
+  const std::string why = uniqueness(y, theta);
+  return why.empty() ? why : "tv: the dual solution y* is not unique: " + why;
 }
 
 void TvProblem::readout_param_t(Vec y, const ParamSet& theta, Vec g, ParamSet& out) {

@@ -81,6 +81,7 @@ class ProxGradMap : public UpdateMap {
   OwnedMat stepsize_operator() override;
   PetscReal fixed_point_scale() const override { return alpha_; }
   std::string default_pc_type() const override { return problem_.default_pc_type(); }
+  std::string singular_reason() override;
   bool default_pc_left() const override { return problem_.default_pc_left(); }
 
   Objective& objective() { return *f_; }

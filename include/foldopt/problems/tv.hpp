@@ -20,8 +20,9 @@
 // dual solution y* is not unique, I − Φ is singular but the adjoint system is consistent: the
 // gradients for `d` and `lambda` are still unique (Krylov), the `D.values` gradient is not (it
 // depends on y* itself), and the Jacobian path has nothing to factor. The problem checks this
-// (uniqueness()) before the backward's adjoint solve (in readout_t) and refuses, with the reason,
-// a backward that asks for `D.values` or for -fold_backward jacobian at a non-unique dual.
+// (uniqueness()): a backward that asks for `D.values` is refused with the reason before the
+// adjoint solve (readout_t), and -fold_backward jacobian through singular_reason(), which the
+// adjoint solver asks before it factors.
 #ifndef FOLDOPT_PROBLEMS_TV_HPP
 #define FOLDOPT_PROBLEMS_TV_HPP
 
@@ -71,6 +72,7 @@ class TvProblem : public CompositeProblem {
   const Layout& solution_layout() const override { return solution_layout_; }
   void readout(Vec y, const ParamSet& theta, Vec x) override;
   void readout_t(Vec y, const ParamSet& theta, Vec g, Vec h) override;
+  std::string singular_reason(Vec y, const ParamSet& theta) override;
   void readout_param_t(Vec y, const ParamSet& theta, Vec g, ParamSet& out) override;
 
   bool has_bounds() const override { return true; }
@@ -81,7 +83,6 @@ class TvProblem : public CompositeProblem {
   /// gets the same answer. A D known to have full row rank is not examined.
   std::string uniqueness(Vec y, const ParamSet& theta);
   /// The options prefix of the layer whose -<prefix>backward the problem consults (default fold_).
-  void set_layer_prefix(const std::string& p) { layer_prefix_ = p; }
 
   Mat D() const { return D_; }
   PetscInt rows() const { return m_; }
@@ -111,7 +112,6 @@ class TvProblem : public CompositeProblem {
   PetscInt m_ = 0, n_ = 0;
   bool full_row_rank_ = false, fixed_D_ = false;
   std::string origin_ = "given";
-  std::string layer_prefix_ = "fold_";
 };
 
 }  // namespace foldopt

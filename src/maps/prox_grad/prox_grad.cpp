@@ -179,6 +179,11 @@ void ProxGradMap::psi(const ParamSet& dtheta, Vec y) {
   prox_->param(dtheta, y);
 }
 
+std::string ProxGradMap::singular_reason() {
+  check_linearized("singular_reason");
+  return problem_.singular_reason(x_, theta_);
+}
+
 void ProxGradMap::readout_t(Vec g, Vec h) {
   check_linearized("readout_t");
   problem_.readout_t(x_, theta_, g, h);
