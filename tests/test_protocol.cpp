@@ -9,6 +9,9 @@
 //   * The symmetric adjoint form (CG, MINRES) gives the general form's gradient on qp_box; it is
 //     refused for a map without a factor and CG is refused for a nonconvex objective.
 //   * -fold_pgd_stepsize sets α, and the gradient does not depend on α.
+//   * Ridge, ½‖Xβ − y‖² + ½μ‖β‖² as least squares on [X; √μ I] with the identity prox: ∂L/∂y =
+//     [X; √μ I](XᵀX + μI)⁻¹ g against a dense Eigen solve, from GMRES, LFPI, CG on the symmetric
+//     form and Jacobian extraction.
 //   * A readout x = d∘s + e: (I − Φᵀ)w = (∂R/∂s)ᵀg and ∂L/∂θ = Ψᵀw + (∂R/∂θ)ᵀg against the closed form.
 #include "reference.hpp"
 #include "test_util.hpp"
@@ -22,6 +25,7 @@
 #include <foldopt/problems/qp_box.hpp>
 #include <foldopt/prox/ball.hpp>
 #include <foldopt/prox/box.hpp>
+#include <foldopt/prox/identity.hpp>
 #include <foldopt/prox/l1.hpp>
 #include <foldopt/prox/linear_constraint.hpp>
 #include <foldopt/prox/nonnegative.hpp>
@@ -303,6 +307,55 @@ TEST(Protocol, StepsizeOptionAndIndependence) {
   EXPECT_LT(block_diff(got, ref), 1e-9);
   const ParamSet sym = solve(*p, g, {{"-fold_pgd_stepsize", "1e-4"}, {"-fold_adjoint_form", "symmetric"}}, layer);
   EXPECT_LT(block_diff(sym, ref), 1e-8);
+}
+
+TEST(Protocol, RidgeClosedForm) {
+  // One instance, n = 12 unknowns, X 24 × 12 stacked over √μ I (μ = 0.5).
+  const Layout l = foldopt::batch_layout(PETSC_COMM_WORLD, kN, 1);
+  const PetscInt m = 2 * kN;
+  const double mu = 0.5;
+  OwnedMat X;
+  MatCreateAIJ(PETSC_COMM_WORLD, PETSC_DECIDE, PETSC_DECIDE, m + kN, kN, 4, nullptr, 4, nullptr, X.out());
+  PetscInt rs, re;
+  MatGetOwnershipRange(X, &rs, &re);
+  for (PetscInt i = rs; i < re; ++i) {
+    if (i < m) {
+      for (PetscInt k = 0; k < 3; ++k)
+        MatSetValue(X, i, (i * 5 + k * 7) % kN, 0.5 + foldopt::uniform01(31, 9 + k, (std::uint64_t)i), INSERT_VALUES);
+    } else {
+      MatSetValue(X, i, i - m, std::sqrt(mu), INSERT_VALUES);
+    }
+  }
+  MatAssemblyBegin(X, MAT_FINAL_ASSEMBLY);
+  MatAssemblyEnd(X, MAT_FINAL_ASSEMBLY);
+  std::unique_ptr<Combo> p(new Combo(l));
+  OwnedVec y = uniform(l, m + kN, -1, 1, 32);
+  {  // the stacked target is [y; 0]
+    PetscInt ys, ye;
+    VecGetOwnershipRange(y, &ys, &ye);
+    for (PetscInt i = std::max(ys, m); i < ye; ++i) VecSetValue(y, i, 0.0, INSERT_VALUES);
+    VecAssemblyBegin(y);
+    VecAssemblyEnd(y);
+  }
+  p->theta().add("y", y, BlockKind::instance);
+  p->parts(foldopt::make_least_squares(l, X, "y", ""), std::unique_ptr<foldopt::Prox>(new foldopt::IdentityProx(l)));
+  OwnedVec g = uniform(l, l.global(), -1, 1, 33);
+  const foldopt_ref::MatrixXd A = foldopt_ref::gather_dense(X);
+  const foldopt_ref::VectorXd gv = foldopt_ref::to_eigen(g), yv = foldopt_ref::to_eigen(y);
+  const foldopt_ref::MatrixXd N = A.transpose() * A;  // XᵀX + μI
+  const foldopt_ref::VectorXd beta = N.ldlt().solve(A.transpose() * yv), ref = A * N.ldlt().solve(gv);
+  ASSERT_GT(ref.norm(), 0.1);
+  std::unique_ptr<FoldedLayer> layer;
+  for (const Options& o : std::vector<Options>{{},
+                                               {{"-fold_ksp_type", "richardson"}, {"-fold_ksp_rtol", "1e-13"}},
+                                               {{"-fold_adjoint_form", "symmetric"}},
+                                               {{"-fold_backward", "jacobian"}}}) {
+    ScopedOptions so(Options{{"-fold_fwd_fista_tol", "1e-14"}});
+    const ParamSet grad = solve(*p, g, o, layer);
+    const std::string name = o.empty() ? "gmres" : o[0].second;
+    EXPECT_LT(foldopt_ref::rel_err(foldopt_ref::to_eigen(layer->solution()), beta), 1e-10) << name;
+    EXPECT_LT(foldopt_ref::rel_err(foldopt_ref::to_eigen(grad.get("y")), ref), 1e-9) << name;
+  }
 }
 
 /// min ½‖s − q‖² on [−½, ½] with the readout x = d∘s + e (d fixed, e a block).
