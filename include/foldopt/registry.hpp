@@ -26,16 +26,18 @@ class Registry {
     for (const auto& kv : factories_) out.push_back(kv.first);
     return out;
   }
+  /// The registered names, comma-separated (for help texts and errors).
+  std::string list() const {
+    std::string out;
+    for (const auto& kv : factories_) out += (out.empty() ? "" : ", ") + kv.first;
+    return out;
+  }
   /// Create the implementation `name`; `what` names the registry in the error for unknown names.
   std::unique_ptr<Base> create(const std::string& what, const std::string& name,
                                Args... args) const {
     auto it = factories_.find(name);
-    if (it == factories_.end()) {
-      std::string known;
-      for (const auto& kv : factories_) known += (known.empty() ? "" : ", ") + kv.first;
-      detail::throw_error(PETSC_ERR_ARG_UNKNOWN_TYPE,
-                          "unknown " + what + " '" + name + "' (known: " + known + ")");
-    }
+    if (it == factories_.end())
+      detail::throw_error(PETSC_ERR_ARG_UNKNOWN_TYPE, "unknown " + what + " '" + name + "' (known: " + list() + ")");
     return it->second(std::forward<Args>(args)...);
   }
 

@@ -27,14 +27,6 @@
 #include <utility>
 #include <vector>
 
-namespace {
-std::string registered(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-}  // namespace
-
 static const char help_tail[] =
     "  -dLdx FILE        upstream gradient dL/dx* (default: random, seeded by -loss_seed)\n"
     "  -x_out FILE       write x*\n"
@@ -61,7 +53,7 @@ struct CliOptions {
 PetscErrorCode read_cli_options(MPI_Comm comm, CliOptions* o) {
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, nullptr, "foldopt executable", "foldopt");
-  const std::string problems = "Problem to solve (" + registered(problem_registry().names()) + ")";
+  const std::string problems = "Problem to solve (" + problem_registry().list() + ")";
   PetscCall(PetscOptionsString("-problem", problems.c_str(), "problem_registry", o->problem, o->problem,
                                sizeof o->problem, nullptr));
   PetscCall(PetscOptionsString("-dLdx", "Upstream gradient dL/dx* (file)", "", o->dldx, o->dldx, sizeof o->dldx, nullptr));
@@ -377,7 +369,7 @@ int main(int argc, char** argv) {
     }
   }
   const std::string help = "foldopt: gradients through optimization solvers by folded optimization.\n"
-                           "  -problem NAME     problem (" + registered(problem_registry().names()) + ")\n" + help_tail;
+                           "  -problem NAME     problem (" + problem_registry().list() + ")\n" + help_tail;
   if (SlepcInitialize(&argc, &argv, nullptr, help.c_str())) {
     MPI_Finalize();
     return 1;

@@ -18,12 +18,6 @@
 namespace foldopt {
 
 namespace {
-std::string known_names(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 struct LayerOptions {
   char map_type[256] = "";
   char fwd_type[256] = "";
@@ -38,8 +32,8 @@ struct LayerOptions {
 PetscErrorCode read_layer_options(MPI_Comm comm, const char* prefix, LayerOptions* o) {
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, prefix, "Folded layer", "FoldedLayer");
-  const std::string maps = "Update map (" + known_names(map_registry().names()) + "; default: the problem's own)";
-  const std::string fwds = "Forward solver (" + known_names(forward_registry().names()) +
+  const std::string maps = "Update map (" + map_registry().list() + "; default: the problem's own)";
+  const std::string fwds = "Forward solver (" + forward_registry().list() +
                            "; default: the problem's own, snes for a bare map)";
   PetscCall(PetscOptionsString("-map_type", maps.c_str(), "FoldedLayer::set_map", o->map_type, o->map_type,
                                sizeof o->map_type, nullptr));
