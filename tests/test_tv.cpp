@@ -366,6 +366,37 @@ TEST(Tv1D, TaoTronForward) {
   EXPECT_LE(rel(to_eigen(tao.solution()), to_eigen(fista.solution())), 1e-9);
 }
 
+// A primal forward (a callback returning x*, here the dense reference solution): the problem
+// recovers y* from it, and the gradients are those of the dual forward.
+TEST(Tv1D, PrimalForwardRecoversTheDual) {
+  std::unique_ptr<TvProblem> p = TvProblem::generate(PETSC_COMM_WORLD, gen_1d(40, 3, 0.15));
+  OwnedVec g;
+  VecCreateMPI(PETSC_COMM_WORLD, p->solution_layout().local, p->solution_layout().global(), g.out());
+  fill_random(g, 21);
+  FoldedLayer dual(*p);
+  dual.set_from_options();
+  ParamSet ref;
+  const Solved s = solve_and_reference(*p, dual, g, &ref);
+  ASSERT_LT(s.ref.kkt, 1e-10);
+  const VectorXd xref = s.ref.x;  // the dense reference's x*, not the layer's
+  FoldedLayer primal(*p);
+  primal.set_solution_callback([&](const ParamSet&, Vec x, ForwardReport& rep) {
+    PetscInt rs, re;
+    VecGetOwnershipRange(x, &rs, &re);
+    for (PetscInt i = rs; i < re; ++i) VecSetValue(x, i, xref[i], INSERT_VALUES);
+    VecAssemblyBegin(x);
+    VecAssemblyEnd(x);
+    rep.reason = "reference primal solution";
+  });
+  primal.set_from_options();
+  primal.forward(p->params());
+  EXPECT_LT(rel(to_eigen(primal.state()), to_eigen(dual.state())), 1e-8);
+  EXPECT_LT(rel(to_eigen(primal.solution()), xref), 1e-12);
+  const ParamSet grad = primal.backward(g);
+  EXPECT_LE(primal.fixed_point_residual(), 1e-8);
+  for (std::size_t b = 0; b < grad.size(); ++b) EXPECT_LT(rel(to_eigen(grad[b].vec), to_eigen(ref[b].vec)), 1e-7) << grad[b].name;
+}
+
 // 2-D: the dual is not unique; d and λ gradients still match FD (GMRES); the Jacobian path and
 // the D.values gradient are refused with the reason.
 TEST(Tv2D, UniqueGradientsAndRefusals) {

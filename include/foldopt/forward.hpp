@@ -52,6 +52,9 @@ class ForwardSolver {
   /// that fails or does not converge throws foldopt::Error with the solver's reason.
   virtual ForwardReport solve(const ParamSet& theta, Vec x) = 0;
   virtual void view(PetscViewer viewer) const;
+  /// Whether solve() returns the user's solution x rather than the map's state (a primal solver
+  /// for a problem with a readout): the layer then recovers the state (Problem::recover_state).
+  virtual bool returns_solution() const { return false; }
   /// Option prefixes the solver's objects read only at set-up, during the solve (a KSP's
   /// preconditioner levels): a program checks them at the end (UpdateMap has the same).
   virtual std::vector<std::string> deferred_option_prefixes() const { return {}; }
@@ -70,17 +73,20 @@ using ForwardRegistry = Registry<ForwardSolver, const ForwardContext&>;
 ForwardRegistry& forward_registry();
 
 /// The `callback` forward solver: a user function that fills x (holding the previous x* on entry)
-/// and the report (iterations, converged, reason).
+/// and the report (iterations, converged, reason). With `solution` true the function returns the
+/// user's solution (e.g. a primal TV solver) and the layer recovers the map's state from it.
 class CallbackForward : public ForwardSolver {
  public:
   using Function = std::function<void(const ParamSet& theta, Vec x, ForwardReport& report)>;
-  explicit CallbackForward(Function f = nullptr) : f_(std::move(f)) {}
+  explicit CallbackForward(Function f = nullptr, bool solution = false) : f_(std::move(f)), solution_(solution) {}
   std::string type() const override { return "callback"; }
   void set_function(Function f) { f_ = std::move(f); }
   ForwardReport solve(const ParamSet& theta, Vec x) override;
+  bool returns_solution() const override { return solution_; }
 
  private:
   Function f_;
+  bool solution_;
 };
 
 }  // namespace foldopt

@@ -54,8 +54,11 @@ class FoldedLayer {
 
   void set_map(std::unique_ptr<UpdateMap> map);
   void set_forward(std::unique_ptr<ForwardSolver> fwd);
-  /// Shortcut for set_forward(CallbackForward(f)).
+  /// Shortcut for set_forward(CallbackForward(f)): f fills the map's state.
   void set_forward_callback(CallbackForward::Function f);
+  /// A primal forward: f fills the user's solution x (the solution layout) and the problem
+  /// recovers the state from it (Problem::recover_state, e.g. TV's dual y*).
+  void set_solution_callback(CallbackForward::Function f);
   /// The map's stepsize rule before its options are read (UpdateMap::set_stepsize_rule).
   void set_stepsize_rule(StepsizeRule r) { stepsize_rule_ = r; }
   void set_fixed_point_tolerance(PetscReal tol) { fp_tol_ = tol; }

@@ -88,6 +88,16 @@ class Problem {
   virtual bool has_readout() const { return false; }
   virtual const Layout& solution_layout() const { return layout(); }
   virtual void readout(Vec s, const ParamSet& theta, Vec x);
+  /// The state s of a solution x computed elsewhere (a primal-only forward solver for a problem
+  /// whose map folds another iteration: TV's dual y* from x*): fills s and returns true, or
+  /// returns false with the reason in `why`.
+  virtual bool recover_state(Vec x, const ParamSet& theta, Vec s, std::string* why) {
+    (void)x;
+    (void)theta;
+    (void)s;
+    if (why) *why = "problem '" + type() + "' cannot recover its state from a solution";
+    return false;
+  }
   /// h = (∂R/∂s)ᵀ g at s.
   virtual void readout_t(Vec s, const ParamSet& theta, Vec g, Vec h);
   /// out_b += (∂R/∂θ_b)ᵀ g at s.

@@ -80,6 +80,10 @@ void FoldedLayer::set_forward_callback(CallbackForward::Function f) {
   fwd_.reset(new CallbackForward(std::move(f)));
 }
 
+void FoldedLayer::set_solution_callback(CallbackForward::Function f) {
+  fwd_.reset(new CallbackForward(std::move(f), true));
+}
+
 UpdateMap& FoldedLayer::map() {
   ensure_parts();
   return *map_;
@@ -173,7 +177,19 @@ Vec FoldedLayer::forward(const ParamSet& theta) {
   }
   theta_ = theta.share();  // theta may be theta_ itself
   have_solution_ = false;
-  fwd_report_ = fwd_->solve(theta_, x_);  // warm start from the previous state
+  if (fwd_->returns_solution() && map_->has_readout()) {
+    // A primal forward: x from the solver, the state recovered by the problem.
+    FOLDOPT_CHECK(problem_ != nullptr, PETSC_ERR_ARG_WRONG,
+                  "forward solver '%s' returns the solution, but a layer over a bare map cannot recover the state",
+                  fwd_->type().c_str());
+    if (!xsol_) xsol_ = map_->create_solution_vec();
+    fwd_report_ = fwd_->solve(theta_, xsol_);
+    std::string why;
+    FOLDOPT_CHECK(problem_->recover_state(xsol_, theta_, x_, &why), PETSC_ERR_SUP, "forward solver '%s': %s",
+                  fwd_->type().c_str(), why.c_str());
+  } else {
+    fwd_report_ = fwd_->solve(theta_, x_);  // warm start from the previous state
+  }
   have_solution_ = true;
   update_solution();
   return solution();

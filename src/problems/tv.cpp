@@ -339,6 +339,19 @@ void TvProblem::readout_t(Vec y, const ParamSet& theta, Vec g, Vec h) {
   FOLDOPT_CALL(VecScale(h, -1.0));  // (∂R/∂y)ᵀ g = −D g
 }
 
+bool TvProblem::recover_state(Vec x, const ParamSet& theta, Vec y, std::string*) {
+  // The dual with target d − x* has the minimum 0 at every y with Dᵀy = d − x*; tron from the
+  // previous y (a warm start) finds one in the box, the dual solution itself where it is unique.
+  ParamSet shifted = theta.copy();
+  FOLDOPT_CALL(VecAXPY(shifted.get("d"), -1.0, x));
+  if (!recover_) {
+    recover_ = forward_registry().create("forward solver", "tao", ForwardContext{layout_.comm, this, nullptr, "fold_recover_"});
+    recover_->set_from_options();
+  }
+  recover_->solve(shifted, y);
+  return true;
+}
+
 std::string TvProblem::singular_reason(Vec y, const ParamSet& theta) {
   const std::string why = uniqueness(y, theta);
   return why.empty() ? why : "tv: the dual solution y* is not unique: " + why;

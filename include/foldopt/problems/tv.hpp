@@ -26,6 +26,7 @@
 #ifndef FOLDOPT_PROBLEMS_TV_HPP
 #define FOLDOPT_PROBLEMS_TV_HPP
 
+#include <foldopt/forward.hpp>
 #include <foldopt/problems/composite.hpp>
 
 #include <memory>
@@ -73,6 +74,9 @@ class TvProblem : public CompositeProblem {
   void readout(Vec y, const ParamSet& theta, Vec x) override;
   void readout_t(Vec y, const ParamSet& theta, Vec g, Vec h) override;
   std::string singular_reason(Vec y, const ParamSet& theta) override;
+  /// y* from a primal solution x*: the y in [−λ, λ] with Dᵀy = d − x* (unique where the dual is),
+  /// as the minimizer of ½‖Dᵀy − (d − x*)‖² on the box, by TAO tron (options -fold_recover_tao_*).
+  bool recover_state(Vec x, const ParamSet& theta, Vec y, std::string* why) override;
   void readout_param_t(Vec y, const ParamSet& theta, Vec g, ParamSet& out) override;
 
   bool has_bounds() const override { return true; }
@@ -112,6 +116,7 @@ class TvProblem : public CompositeProblem {
   PetscInt m_ = 0, n_ = 0;
   bool full_row_rank_ = false, fixed_D_ = false;
   std::string origin_ = "given";
+  std::unique_ptr<ForwardSolver> recover_;  ///< TAO on the shifted dual (recover_state)
 };
 
 }  // namespace foldopt
