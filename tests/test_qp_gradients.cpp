@@ -363,6 +363,9 @@ TEST(QpGradientsHValues, MatchOuterProductOnPattern) {
     const VectorXd w = Eigen::Map<const VectorXd>(want.data(), (Eigen::Index)want.size());
     ASSERT_GT(w.norm(), 0);
     EXPECT_LE(foldopt_ref::rel_err(got, w), kGradTol) << "batch " << gen.batch;
+    if (foldopt_test::rank() == 0)
+      std::printf("H.values, batch %d: %d entries, relative error %.2e\n", (int)gen.batch, (int)w.size(),
+                  foldopt_ref::rel_err(got, w));
     // a batch: instance b's copy of H gets instance b's gradient (the two differ)
     if (gen.batch == 2) {
       const Eigen::Index half = w.size() / 2;
@@ -440,6 +443,9 @@ TEST(QpGradientsHValues, SymmetricFiniteDifferences) {
       analytic += G[kji];
     }
     const double fd = (loss_at(layer, theta, ks, h, g) - loss_at(layer, theta, ks, -h, g)) / (2 * h);
+    if (foldopt_test::rank() == 0)
+      std::printf("H(%d, %d) and H(%d, %d): FD %.10e, G_ij + G_ji %.10e, difference %.1e\n", ij.first, ij.second,
+                  ij.second, ij.first, fd, analytic, std::abs(fd - analytic));
     ASSERT_GT(std::abs(analytic), 1e-3) << "pair (" << ij.first << ", " << ij.second << ")";
     EXPECT_LE(std::abs(fd - analytic), 1e-6 * std::max(1.0, std::abs(analytic)))
         << "pair (" << ij.first << ", " << ij.second << "): FD " << fd << ", G_ij + G_ji " << analytic;
