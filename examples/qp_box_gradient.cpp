@@ -5,7 +5,7 @@
 //   * a foldopt::FoldedLayer over it, configured from the command line (set_from_options: every
 //     -fold_* option of the executable works here too, e.g. -fold_ksp_type, -fold_backward);
 //   * forward: x* = argmin; the loss L = ½‖x* − t‖² with a target t;
-//   * backward with g = ∂L/∂x* = x* − t, giving ∂L/∂q, ∂L/∂lb, ∂L/∂ub (one block each);
+//   * backward with g = ∂L/∂x* = x* − t, giving ∂L/∂q, ∂L/∂lb, ∂L/∂ub, ∂L/∂H.values (one block each);
 //   * the adjoint report (method, convergence, iterations) and the layer's own report.
 // Only stable text is printed (categories instead of timings and residuals), so the output can
 // be compared with examples/output/qp_box_gradient.out at any number of ranks; -view prints the
@@ -65,7 +65,7 @@ int run(MPI_Comm comm) {
   PetscReal gnorm;
   FOLDOPT_CALL(VecNorm(g, NORM_2, &gnorm));
 
-  // Backward: ∂L/∂θ for every parameter block of θ = (q, lb, ub).
+  // Backward: ∂L/∂θ for every parameter block of θ = (q, lb, ub, H.values).
   foldopt::ParamSet grad = layer.backward(g);
 
   PetscPrintf(comm, "box-QP: %" PetscInt_FMT " unknowns (seed %" PetscInt_FMT "), %.0f%% of bounds active at x*\n", gen.n,

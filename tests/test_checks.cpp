@@ -196,21 +196,25 @@ TEST(Checks, FiniteDifferences) {
 
   // check_fd's own figures: its differences agree with the folded gradient, and it notices a
   // gradient that is wrong by a known factor (1.01 in one block: relative difference 0.01).
+  // (qp_box's fourth block H.values: a random, not symmetric, direction; the fixed point of the
+  // map with ∇f = Hx − q is differentiable in every stored entry, and the snes forward solves it)
   const std::vector<foldopt::FdCheck> fd = foldopt::check_fd(layer, p->params(), g, grad, 1e-4);
-  ASSERT_EQ(fd.size(), 3u);
-  for (int b = 0; b < 3; ++b) {
-    EXPECT_EQ(fd[b].block, names[b]);
+  ASSERT_EQ(fd.size(), 4u);
+  const char* names4[] = {"q", "lb", "ub", "H.values"};
+  for (int b = 0; b < 4; ++b) {
+    EXPECT_EQ(fd[b].block, names4[b]);
     EXPECT_DOUBLE_EQ(fd[b].eps, 1e-4);
-    EXPECT_GT(std::abs(fd[b].fd), 1e-2) << names[b];
-    EXPECT_LE(fd[b].relative, 1e-5) << names[b] << ": folded " << fd[b].folded << ", fd " << fd[b].fd;
+    EXPECT_GT(std::abs(fd[b].fd), 1e-2) << names4[b];
+    EXPECT_LE(fd[b].relative, 1e-5) << names4[b] << ": folded " << fd[b].folded << ", fd " << fd[b].fd;
   }
   ParamSet wrong = grad.copy();
   VecScale(wrong.get("lb"), 1.01);
   const std::vector<foldopt::FdCheck> fdw = foldopt::check_fd(layer, p->params(), g, wrong, 1e-4);
-  ASSERT_EQ(fdw.size(), 3u);
+  ASSERT_EQ(fdw.size(), 4u);
   EXPECT_LE(fdw[0].relative, 1e-5);
   EXPECT_NEAR(fdw[1].relative, 0.01, 2e-5);
   EXPECT_LE(fdw[2].relative, 1e-5);
+  EXPECT_LE(fdw[3].relative, 1e-5);
   // The layer's solution is restored.
   OwnedVec d = p->create_vec();
   VecWAXPY(d, -1.0, xsave, layer.solution());
@@ -229,9 +233,9 @@ TEST(Checks, FiniteDifferencesThroughOption) {
   foldopt::fill_random(g, 8);
   ParamSet grad = layer.backward(g);
   // Default eps 1e-6, forward to atol 1e-13: agreement about 1e-6 (rounding / eps), asserted 1e-5.
-  ASSERT_EQ(layer.fd_checks().size(), 3u);
-  const char* names[] = {"q", "lb", "ub"};
-  for (int b = 0; b < 3; ++b) {
+  ASSERT_EQ(layer.fd_checks().size(), 4u);
+  const char* names[] = {"q", "lb", "ub", "H.values"};
+  for (int b = 0; b < 4; ++b) {
     const foldopt::FdCheck& c = layer.fd_checks()[b];
     EXPECT_EQ(c.block, names[b]);
     EXPECT_GT(std::abs(c.fd), 1e-2) << c.block;
@@ -239,7 +243,7 @@ TEST(Checks, FiniteDifferencesThroughOption) {
   }
   // The checks leave the layer at the caller's θ (the same vectors) and x*: a second backward
   // gives the same gradient.
-  ASSERT_EQ(layer.theta().size(), 3u);
+  ASSERT_EQ(layer.theta().size(), 4u);
   for (const char* b : names) EXPECT_EQ(layer.theta().get(b), p->params().get(b)) << b;
   ParamSet again = layer.backward(g);
   for (const char* b : names)

@@ -10,15 +10,23 @@
 // true residual ≤ 10·rtol·‖g‖. The serial solve (PETSC_COMM_SELF on every rank) and the
 // distributed one (PETSC_COMM_WORLD) must agree to 1e-9. Jacobian extraction of a map that cannot
 // assemble Φ goes through Φᵀ probing (and is refused above -fold_jacobian_max_size).
+// The block H.values (each stored entry of the whole, block-diagonal H its own parameter): from
+// the KKT conditions on the free set, ∂L/∂H_ij = −(∂L/∂q)_i x*_j on the stored pattern, with
+// ∂L/∂q from the dense solve above (n = 400 and a batch of 2 × 400), to 1e-9; and central finite
+// differences of L(x*(θ)) moving the stored pair H_ij, H_ji together (and a diagonal entry alone)
+// equal G_ij + G_ji (G_ii) to 1e-8 (h = 1e-4, forward solves at gatol 1e-13; one instance of 100
+// and a batch of 3 × 100).
 // Runs at np=1 and np=2.
 #include "reference.hpp"
 #include "test_util.hpp"
 
 #include <foldopt/checks.hpp>
+#include <foldopt/params.hpp>
 #include <foldopt/error.hpp>
 #include <foldopt/layer.hpp>
 #include <foldopt/problems/qp_box.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -204,7 +212,7 @@ TEST(QpGradientsEdge, ZeroLossGradient) {
     ASSERT_NO_THROW(grad = layer.backward(g)) << m.name;
     EXPECT_TRUE(layer.adjoint().report().converged) << m.name;
     EXPECT_EQ(layer.adjoint().report().residual, 0.0) << m.name;
-    for (const char* b : {"q", "lb", "ub"}) {
+    for (const char* b : {"q", "lb", "ub", "H.values"}) {
       PetscReal nrm = -1;
       VecNorm(grad.get(b), NORM_INFINITY, &nrm);
       EXPECT_EQ(nrm, 0.0) << m.name << ", block " << b;
@@ -212,7 +220,7 @@ TEST(QpGradientsEdge, ZeroLossGradient) {
   }
 }
 
-// One gradient of an instance generated on `comm`, gathered (blocks q, lb, ub).
+// One gradient of an instance generated on `comm`, gathered (blocks q, lb, ub, H.values).
 std::vector<VectorXd> gradient_on(MPI_Comm comm, const BoxQPGenerator& gen) {
   std::unique_ptr<BoxQP> p = BoxQP::generate(comm, gen);
   FoldedLayer layer(*p);
@@ -223,7 +231,7 @@ std::vector<VectorXd> gradient_on(MPI_Comm comm, const BoxQPGenerator& gen) {
   ParamSet grad = layer.backward(g);
   EXPECT_TRUE(layer.adjoint().report().converged);
   return {foldopt_ref::to_eigen(grad.get("q")), foldopt_ref::to_eigen(grad.get("lb")),
-          foldopt_ref::to_eigen(grad.get("ub"))};
+          foldopt_ref::to_eigen(grad.get("ub")), foldopt_ref::to_eigen(grad.get("H.values"))};
 }
 
 // A serial solve of its own copy on every rank and the distributed solve give the same gradient.
@@ -231,10 +239,10 @@ TEST(QpGradientsRanks, SelfAndWorldAgree) {
   for (const BoxQPGenerator& gen : {instance(400, 1, 7), instance(400, 2, 5)}) {
     const std::vector<VectorXd> self = gradient_on(PETSC_COMM_SELF, gen);
     const std::vector<VectorXd> world = gradient_on(PETSC_COMM_WORLD, gen);
-    const char* names[] = {"q", "lb", "ub"};
-    for (int b = 0; b < 3; ++b) {
-      ASSERT_EQ(self[b].size(), gen.n * gen.batch);
-      ASSERT_EQ(world[b].size(), gen.n * gen.batch);
+    const char* names[] = {"q", "lb", "ub", "H.values"};
+    for (int b = 0; b < 4; ++b) {
+      ASSERT_EQ(self[b].size(), world[b].size());
+      if (b < 3) ASSERT_EQ(self[b].size(), gen.n * gen.batch);
       ASSERT_GT(self[b].norm(), 0);
       EXPECT_LE(foldopt_ref::rel_err(world[b], self[b]), 1e-9) << "block " << names[b] << ", batch " << gen.batch;
     }
@@ -325,6 +333,131 @@ TEST(QpGradientsProbing, RefusedAboveMaxSize) {
   MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_SUM, PETSC_COMM_WORLD);
   MPI_Comm_size(PETSC_COMM_WORLD, &size);
   EXPECT_EQ(all, size);
+}
+
+// The H.values gradient against −(∂L/∂q)_i x*_j on H's stored pattern, in global CSR order (row
+// by row, columns ascending), built from the gathered dense H (the generated H stores no zero).
+TEST(QpGradientsHValues, MatchOuterProductOnPattern) {
+  for (const BoxQPGenerator& gen : {instance(400, 1, 7), instance(400, 2, 5)}) {
+    std::unique_ptr<BoxQP> p = BoxQP::generate(PETSC_COMM_WORLD, gen);
+    const ParamSet& theta = p->params();
+    ASSERT_EQ(theta.names(), (std::vector<std::string>{"q", "lb", "ub", "H.values"}));
+    ASSERT_EQ(theta.block("H.values").kind, foldopt::BlockKind::matrix_values);
+    FoldedLayer layer(*p);
+    layer.set_from_options();
+    Vec x = layer.forward(theta);
+    OwnedVec g = p->create_vec();
+    foldopt::fill_random(g, kLossSeed);
+    ParamSet grad = layer.backward(g);
+    ASSERT_TRUE(layer.adjoint().report().converged);
+    const Reference ref = make_reference(*p, x, g);
+    expect_kkt(ref);
+    expect_gradient(grad, ref.grad, kGradTol, "batch " + std::to_string(gen.batch));
+    ASSERT_TRUE(grad.has("H.values"));
+    const VectorXd got = foldopt_ref::to_eigen(grad.get("H.values"));
+    std::vector<double> want;
+    const Eigen::Index N = ref.H.rows();
+    for (Eigen::Index i = 0; i < N; ++i)
+      for (Eigen::Index j = 0; j < N; ++j)
+        if (ref.H(i, j) != 0) want.push_back(-ref.grad.q[i] * ref.x[j]);
+    ASSERT_EQ((std::size_t)got.size(), want.size()) << "batch " << gen.batch << ": one value per stored entry";
+    const VectorXd w = Eigen::Map<const VectorXd>(want.data(), (Eigen::Index)want.size());
+    ASSERT_GT(w.norm(), 0);
+    EXPECT_LE(foldopt_ref::rel_err(got, w), kGradTol) << "batch " << gen.batch;
+    if (foldopt_test::rank() == 0)
+      std::printf("H.values, batch %d: %d entries, relative error %.2e\n", (int)gen.batch, (int)w.size(),
+                  foldopt_ref::rel_err(got, w));
+    // a batch: instance b's copy of H gets instance b's gradient (the two differ)
+    if (gen.batch == 2) {
+      const Eigen::Index half = w.size() / 2;
+      EXPECT_GT((w.head(half) - w.tail(half)).norm(), 1e-3 * w.norm());
+    }
+  }
+}
+
+/// The index in global CSR order of the stored entry (i, j) of the dense H, or −1.
+PetscInt csr_index(const foldopt_ref::MatrixXd& H, Eigen::Index i, Eigen::Index j) {
+  if (H(i, j) == 0) return -1;
+  PetscInt k = 0;
+  for (Eigen::Index r = 0; r < H.rows(); ++r)
+    for (Eigen::Index c = 0; c < H.cols(); ++c) {
+      if (H(r, c) == 0) continue;
+      if (r == i && c == j) return k;
+      ++k;
+    }
+  return -1;
+}
+
+/// L = ⟨g, x*(θ)⟩ with the values at global positions `ks` of θ's H.values moved by `h`.
+double loss_at(FoldedLayer& layer, const ParamSet& theta, const std::vector<PetscInt>& ks, double h, Vec g) {
+  ParamSet t = theta.copy();
+  Vec v = t.get("H.values");
+  PetscInt lo, hi;
+  VecGetOwnershipRange(v, &lo, &hi);
+  for (PetscInt k : ks)
+    if (k >= lo && k < hi) VecSetValue(v, k, h, ADD_VALUES);
+  VecAssemblyBegin(v);
+  VecAssemblyEnd(v);
+  Vec x = layer.forward(t);
+  PetscScalar L;
+  VecDot(g, x, &L);
+  return PetscRealPart(L);
+}
+
+// Central differences of L moving the stored pair H_ij, H_ji together (the QP stays symmetric):
+// the FD is G_ij + G_ji; a diagonal entry alone: G_ii. Pairs with both ends free, and with one
+// end at a bound (G of the entry in the active row is 0, of its mirror −(∂L/∂q)_free x*_active).
+// One instance of 100, and a batch of 3 × 100 with the pairs searched from row 145 (instance 1,
+// whose rows the two ranks share at np = 2).
+void symmetric_fd(const BoxQPGenerator& gen, int first_row) {
+  std::unique_ptr<BoxQP> p = BoxQP::generate(PETSC_COMM_WORLD, gen);
+  ScopedOptions so(Options{{"-fold_fwd_tao_gatol", "1e-13"}});
+  FoldedLayer layer(*p);
+  layer.set_from_options();
+  const ParamSet& theta = p->params();
+  Vec x = layer.forward(theta);
+  OwnedVec g = p->create_vec();
+  foldopt::fill_random(g, kLossSeed);
+  ParamSet grad = layer.backward(g);
+  const Reference ref = make_reference(*p, x, g);
+  expect_kkt(ref);
+  const VectorXd G = foldopt_ref::to_eigen(grad.get("H.values"));
+  auto is_free = [&](int i) { return std::find(ref.set.free.begin(), ref.set.free.end(), i) != ref.set.free.end(); };
+  // the first pairs (i ≤ j) of each kind: both free; one free, one active; a free diagonal entry
+  std::vector<std::pair<int, int>> pairs;
+  int both = -1, one = -1, diag = -1;
+  for (int i = first_row; i < (int)ref.H.rows(); ++i)
+    for (int j = i; j < (int)ref.H.cols(); ++j) {
+      if (ref.H(i, j) == 0) continue;
+      if (i == j && diag < 0 && is_free(i)) diag = (int)pairs.size(), pairs.emplace_back(i, j);
+      if (i != j && both < 0 && is_free(i) && is_free(j)) both = (int)pairs.size(), pairs.emplace_back(i, j);
+      if (i != j && one < 0 && is_free(i) != is_free(j)) one = (int)pairs.size(), pairs.emplace_back(i, j);
+    }
+  ASSERT_TRUE(both >= 0 && one >= 0 && diag >= 0);
+  const double h = 1e-4;
+  for (const auto& ij : pairs) {
+    const PetscInt kij = csr_index(ref.H, ij.first, ij.second), kji = csr_index(ref.H, ij.second, ij.first);
+    ASSERT_GE(kij, 0);
+    ASSERT_GE(kji, 0);
+    std::vector<PetscInt> ks = {kij};
+    double analytic = G[kij];
+    if (kji != kij) {
+      ks.push_back(kji);
+      analytic += G[kji];
+    }
+    const double fd = (loss_at(layer, theta, ks, h, g) - loss_at(layer, theta, ks, -h, g)) / (2 * h);
+    if (foldopt_test::rank() == 0)
+      std::printf("batch %d, H(%d, %d) and H(%d, %d): FD %.10e, G_ij + G_ji %.10e, difference %.1e\n",
+                  (int)gen.batch, ij.first, ij.second, ij.second, ij.first, fd, analytic, std::abs(fd - analytic));
+    ASSERT_GT(std::abs(analytic), 1e-3) << "pair (" << ij.first << ", " << ij.second << ")";
+    EXPECT_LE(std::abs(fd - analytic), 1e-8 * std::max(1.0, std::abs(analytic)))
+        << "pair (" << ij.first << ", " << ij.second << "): FD " << fd << ", G_ij + G_ji " << analytic;
+  }
+}
+
+TEST(QpGradientsHValues, SymmetricFiniteDifferences) {
+  symmetric_fd(instance(100, 1, 7), 0);
+  symmetric_fd(instance(100, 3, 5), 145);
 }
 
 }  // namespace

@@ -1,6 +1,12 @@
 // foldopt: the box-constrained QP (problem `qp_box`); see include/foldopt/problems/qp_box.hpp.
 //
-// Generated instances (by global index, the same at any number of ranks):
+// Method:    min_x ½xᵀHx − qᵀx on lb ≤ x ≤ ub as a composite problem: f = quadratic (blocks q and
+//            H.values), h = the indicator of the box (blocks lb, ub), map pgd, forward tao.
+//            At the solution x* with free set F (strictly complementary), for a loss L(x*):
+//              H_FF x*_F = q_F − H_FA x*_A,  so  ∂L/∂q_F = H_FF⁻¹ ∂L/∂x*_F,  ∂L/∂q_A = 0,
+//              ∂L/∂H_ij = −(∂L/∂q)_i x*_j  (each stored entry its own parameter)
+//            (what the tests check the gradients of the layer against).
+// Algorithm (generated instances, by global index, the same at any number of ranks):
 //   H  = 5-point Laplacian on a grid of mx = ⌈√n⌉ columns (row-major, the last row may be short),
 //        Dirichlet (diagonal 4), plus shift·I; a batch repeats it block-diagonally.
 //   each entry is free, at its lower bound, or at its upper bound (`random`: probabilities
@@ -8,10 +14,15 @@
 //   free: x*ᵢ ∈ [−1, 1), bounds at distance [0.5, 1.5) or ±inf (fraction `unbounded`);
 //   active: x*ᵢ at the bound, multiplier |μᵢ| ∈ [0.1, 1) (μ ≥ 0 at lb, μ ≤ 0 at ub);
 //   q = H x* − μ, so x* satisfies the KKT conditions H x* − q = μ exactly.
+// References: J. Nocedal, S. Wright, Numerical Optimization (2nd ed., Springer 2006), ch. 16
+//   (box-constrained QPs, KKT conditions).
 #include <foldopt/problems/qp_box.hpp>
 
 #include <foldopt/error.hpp>
 #include <foldopt/io.hpp>
+#include <foldopt/matrix_values.hpp>
+#include <foldopt/objectives.hpp>
+#include <foldopt/prox/box.hpp>
 
 #include "core/options.hpp"
 #include "core/random.hpp"
@@ -167,21 +178,33 @@ void validate_data(Mat H, Vec q, Vec lb, Vec ub, const QPNames& nm) {
 
 }  // namespace
 
-BoxQP::BoxQP(Mat H, Vec q, Vec lb, Vec ub, PetscInt batch) {
+namespace {
+/// The layout of validated data: H's rows, B instances of N/B unknowns.
+Layout qp_layout(Mat H, Vec q, Vec lb, Vec ub, PetscInt batch) {
   validate_data(H, q, lb, ub, QPNames());
-  H_ = with_diagonal(H);
-  theta_.add("q", q);
-  theta_.add("lb", lb);
-  theta_.add("ub", ub);
-  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)H, &layout_.comm));
+  Layout l;
+  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)H, &l.comm));
   PetscInt N;
   FOLDOPT_CALL(MatGetSize(H, &N, nullptr));
-  FOLDOPT_CALL(MatGetLocalSize(H, &layout_.local, nullptr));
+  FOLDOPT_CALL(MatGetLocalSize(H, &l.local, nullptr));
   FOLDOPT_CHECK(batch >= 1 && N % batch == 0, PETSC_ERR_ARG_SIZ,
                 "qp_box: batch %" PetscInt_FMT " does not divide the size %" PetscInt_FMT, batch, N);
-  layout_.batch = batch;
-  layout_.n = N / batch;
+  l.batch = batch;
+  l.n = N / batch;
+  return l;
+}
+}  // namespace
+
+BoxQP::BoxQP(Mat H, Vec q, Vec lb, Vec ub, PetscInt batch) : CompositeProblem("qp_box", qp_layout(H, q, lb, ub, batch)) {
+  H_ = with_diagonal(H);
   FOLDOPT_CALL(MatSetOption(H_, MAT_SYMMETRIC, PETSC_TRUE));
+  theta_.add("q", q, BlockKind::instance);
+  theta_.add("lb", lb, BlockKind::instance);
+  theta_.add("ub", ub, BlockKind::instance);
+  // the values of the whole (block-diagonal for a batch) H, with H as the pattern
+  OwnedVec values = matrix_values::values(H_);
+  theta_.add("H.values", values, BlockKind::matrix_values, H_);
+  set_parts(make_quadratic(layout_, H_, "q", true, "H.values"), BoxProx::from_blocks(layout_, "lb", "ub"));
 }
 
 std::unique_ptr<BoxQP> BoxQP::generate(MPI_Comm comm, const BoxQPGenerator& gen) {
@@ -260,7 +283,7 @@ std::unique_ptr<BoxQP> BoxQP::generate(MPI_Comm comm, const BoxQPGenerator& gen)
   FOLDOPT_CALL(MatMult(H, x, q));
   FOLDOPT_CALL(VecAXPY(q, -1.0, mu));  // q = H x* − μ
   std::unique_ptr<BoxQP> p(new BoxQP(H, q, lb, ub, B));
-  p->xstar_ = std::move(x);
+  p->known_ = std::move(x);
   PetscInt total = 0;
   MPI_Allreduce(&nactive, &total, 1, MPIU_INT, MPI_SUM, comm);
   p->active_fraction_ = static_cast<PetscReal>(total) / static_cast<PetscReal>(N);
@@ -358,17 +381,6 @@ std::unique_ptr<BoxQP> BoxQP::from_options(MPI_Comm comm) {
   return generate(comm, g);
 }
 
-PetscReal BoxQP::objective_gradient(Vec x, const ParamSet& theta, Vec g) {
-  OwnedVec hx;
-  FOLDOPT_CALL(VecDuplicate(x, hx.out()));
-  FOLDOPT_CALL(MatMult(H_, x, hx));
-  PetscScalar xhx, qx;
-  FOLDOPT_CALL(VecDot(x, hx, &xhx));
-  FOLDOPT_CALL(VecDot(theta.get("q"), x, &qx));
-  if (g) FOLDOPT_CALL(VecWAXPY(g, -1.0, theta.get("q"), hx));
-  return PetscRealPart(0.5 * xhx - qx);
-}
-
 void BoxQP::view(PetscViewer v) const {
   MatInfo info;
   FOLDOPT_CALL(MatGetInfo(H_, MAT_GLOBAL_SUM, &info));
@@ -379,29 +391,6 @@ void BoxQP::view(PetscViewer v) const {
   PetscViewerASCIIPrintf(v, "\n");
 }
 
-void BoxQP::hessian_mult(Vec, const ParamSet&, Vec v, Vec y) { FOLDOPT_CALL(MatMult(H_, v, y)); }
-
-OwnedMat BoxQP::hessian(Vec, const ParamSet&) { return OwnedMat::share(H_); }
-
-void BoxQP::gradient_param_t(Vec, const ParamSet&, Vec v, ParamSet& out) {
-  for (std::size_t b = 0; b < out.size(); ++b) {
-    if (out[b].name == "q")
-    {  // ∇f = Hx − q: ∂∇f/∂q = −I
-      FOLDOPT_CALL(VecCopy(v, out[b].vec));
-      FOLDOPT_CALL(VecScale(out[b].vec, -1.0));
-    } else
-      FOLDOPT_CALL(VecZeroEntries(out[b].vec));
-  }
-}
-
-void BoxQP::gradient_param(Vec, const ParamSet&, const ParamSet& dtheta, Vec y) {
-  if (dtheta.has("q")) {
-    FOLDOPT_CALL(VecCopy(dtheta.get("q"), y));
-    FOLDOPT_CALL(VecScale(y, -1.0));
-  } else
-    FOLDOPT_CALL(VecZeroEntries(y));
-}
-
 void BoxQP::bounds(const ParamSet& theta, Vec lb, Vec ub) {
   FOLDOPT_CALL(VecCopy(theta.get("lb"), lb));
   FOLDOPT_CALL(VecCopy(theta.get("ub"), ub));
@@ -409,16 +398,17 @@ void BoxQP::bounds(const ParamSet& theta, Vec lb, Vec ub) {
 
 bool BoxQP::closed_form(const ParamSet& theta, Vec x, std::string* why) {
   // Diagonal H: the problem separates into n scalar problems min ½hᵢxᵢ² − qᵢxᵢ on [lbᵢ, ubᵢ], whose
-  // solution is the clamp of the unconstrained minimizer qᵢ/hᵢ (hᵢ > 0).
+  // solution is the clamp of the unconstrained minimizer qᵢ/hᵢ (hᵢ > 0). H with θ's values.
+  OwnedMat Ht = hessian(x, theta);
   PetscInt rstart, rend;
-  FOLDOPT_CALL(MatGetOwnershipRange(H_, &rstart, &rend));
+  FOLDOPT_CALL(MatGetOwnershipRange(Ht, &rstart, &rend));
   int local = 0;  // 0 diagonal, 1 an off-diagonal nonzero, 2 a nonpositive diagonal entry
   for (PetscInt i = rstart; i < rend && !local; ++i) {
     PetscInt nc;
     const PetscInt* cols;
     const PetscScalar* vals;
     bool has_diag = false;
-    FOLDOPT_CALL(MatGetRow(H_, i, &nc, &cols, &vals));
+    FOLDOPT_CALL(MatGetRow(Ht, i, &nc, &cols, &vals));
     for (PetscInt k = 0; k < nc; ++k) {
       if (cols[k] == i) {
         has_diag = true;
@@ -427,7 +417,7 @@ bool BoxQP::closed_form(const ParamSet& theta, Vec x, std::string* why) {
         local = 1;
       }
     }
-    FOLDOPT_CALL(MatRestoreRow(H_, i, &nc, &cols, &vals));
+    FOLDOPT_CALL(MatRestoreRow(Ht, i, &nc, &cols, &vals));
     if (!has_diag && !local) local = 2;
   }
   int worst = 0;
@@ -438,7 +428,7 @@ bool BoxQP::closed_form(const ParamSet& theta, Vec x, std::string* why) {
                         : "qp_box has a closed form only when H is diagonal with a positive diagonal";
     return false;
   }
-  FOLDOPT_CALL(MatGetDiagonal(H_, x));
+  FOLDOPT_CALL(MatGetDiagonal(Ht, x));
   FOLDOPT_CALL(VecPointwiseDivide(x, theta.get("q"), x));
   FOLDOPT_CALL(VecPointwiseMax(x, x, theta.get("lb")));
   FOLDOPT_CALL(VecPointwiseMin(x, x, theta.get("ub")));

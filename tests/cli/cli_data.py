@@ -3,11 +3,13 @@
 
   cli_data.py qp DIR FMT            write a small box-QP (H, q, lb, ub, dLdx) in FMT (mtx or bin)
                                     to DIR and the independently computed x*, dL/dq, dL/dlb,
-                                    dL/dub to DIR/expected.txt
+                                    dL/dub, dL/dH.values to DIR/expected.txt
   cli_data.py check DIR X GRAD      compare X (the x* file) and the gradient files GRAD -> G.q.EXT,
-                                    G.lb.EXT, G.ub.EXT with DIR/expected.txt (relative difference
-                                    ≤ 1e-9; .mtx MatrixMarket, any other extension PETSc binary)
-  cli_data.py compare A B           compare two vector files (relative difference ≤ 1e-9)
+                                    G.lb.EXT, G.ub.EXT, G.H.values.EXT with DIR/expected.txt
+                                    (relative difference ≤ 1e-9; .mtx MatrixMarket, any other
+                                    extension PETSc binary; G.H.values a matrix with H's pattern)
+  cli_data.py compare A B           compare two vector or two matrix files (same pattern,
+                                    relative difference ≤ 1e-9)
   cli_data.py bad DIR CASE          write the inputs of one error case (see BAD_CASES)
   cli_data.py kkt PROB X [GRAD [ZERO]]  check a run on a problem foldopt wrote with -problem_out PROB
                                     (PROB.H.mtx, PROB.q/.lb/.ub.mtx, PROB.dLdx.mtx): X (x*) by the
@@ -23,7 +25,9 @@ test does not trust that construction alone: it solves the QP again by projected
 reads the active set off that solution, and computes the gradient of L with dL/dx* = g on the
 free set F by Gaussian elimination:
     dL/dq_F = H_FF^-1 g_F,  dL/dq_A = 0,
-    dL/dlb_i = g_i - (H_AF dL/dq_F)_i at an active lower bound i (0 elsewhere), same for ub.
+    dL/dlb_i = g_i - (H_AF dL/dq_F)_i at an active lower bound i (0 elsewhere), same for ub,
+    dL/dH_ij = -(dL/dq)_i x*_j on H's stored entries (each stored entry its own parameter; the
+    block H.values, written as a MatrixMarket coordinate general matrix with H's pattern).
 """
 import math
 import os
@@ -112,6 +116,11 @@ def reference(H, q, lb, ub, g):
 
 # ---- file formats ---------------------------------------------------------------------------
 
+def hvalues_reference(pattern, dq, x):
+    """dL/dH_ij = -(dL/dq)_i x*_j on the stored entries (i, j) of `pattern`: {(i, j): value}."""
+    return {(i, j): -dq[i] * x[j] for (i, j) in pattern}
+
+
 def fmt(v):
     if math.isnan(v):
         return "nan"
@@ -188,6 +197,62 @@ def read_bin_vec(path):
     return list(struct.unpack(">%dd" % n, data[8:]))
 
 
+def read_bin_mat(path):
+    """A PETSc binary AIJ matrix: (rows, cols, {(i, j): a})."""
+    with open(path, "rb") as f:
+        data = f.read()
+    cls, m, n, nz = struct.unpack(">iiii", data[:16])
+    assert cls == 1211216 and nz >= 0 and len(data) == 16 + 4 * m + 12 * nz, (path, "bad PETSc binary matrix", cls, m, n, nz)
+    lens = struct.unpack(">%di" % m, data[16:16 + 4 * m])
+    cols = struct.unpack(">%di" % nz, data[16 + 4 * m:16 + 4 * m + 4 * nz])
+    vals = struct.unpack(">%dd" % nz, data[16 + 4 * m + 4 * nz:])
+    A, k = {}, 0
+    for i in range(m):
+        for _ in range(lens[i]):
+            A[(i, cols[k])] = vals[k]
+            k += 1
+    return m, n, A
+
+
+def read_mat(path):
+    return read_mtx_mat(path) if path.lower().endswith(".mtx") else read_bin_mat(path)
+
+
+def is_matrix_file(path):
+    if path.lower().endswith(".mtx"):
+        with open(path) as f:
+            return "coordinate" in f.readline().lower()
+    with open(path, "rb") as f:
+        head = f.read(16)
+    return struct.unpack(">i", head[:4])[0] == 1211216 and struct.unpack(">i", head[12:16])[0] >= 0
+
+
+def check_matrix_gradient(path, ref, n, nref_zero=False):
+    """The gradient matrix file `path` against `ref` ({(i, j): value}, H's stored pattern): the
+    same pattern (a general matrix: both triangles stored), relative difference ≤ 1e-9 of the
+    largest reference entry; prints one line, returns whether it holds."""
+    head = ""
+    if path.lower().endswith(".mtx"):
+        with open(path) as f:
+            head = f.readline().lower()
+    m, nc, A = read_mat(path)
+    problems = []
+    if path.lower().endswith(".mtx") and "general" not in head:
+        problems.append("not a general matrix: " + head.strip())
+    if (m, nc) != (n, n):
+        problems.append("size %d x %d, expected %d x %d" % (m, nc, n, n))
+    if set(A) != set(ref):
+        problems.append("pattern differs: %d entries, H stores %d (e.g. %s)" %
+                        (len(A), len(ref), sorted(set(A) ^ set(ref))[:3]))
+    keys = sorted(ref)
+    nref = max((abs(ref[k]) for k in keys), default=0.0)
+    d = rel_diff([A.get(k, 0.0) for k in keys], [ref[k] for k in keys])
+    good = not problems and (nref == 0 if nref_zero else nref > 0) and d <= 1e-9
+    print("dL/dH.values %s: %d entries, max |reference| %.3e, relative difference %.2e %s%s" %
+          (path, len(A), nref, d, "ok" if good else "FAIL", ("; " + "; ".join(problems)) if problems else ""))
+    return good
+
+
 def read_mtx_mat(path):
     """MatrixMarket coordinate real/integer, general or symmetric: (rows, cols, {(i, j): a})."""
     with open(path) as f:
@@ -243,17 +308,24 @@ def cmd_qp(d, form):
     x, dq, dlb, dub = reference(H, q, lb, ub, G)
     x0 = [e[0] for e in ENTRIES]
     assert rel_diff(x, x0) < 1e-14, "test data: the constructed x* is not the QP solution"
+    dH = hvalues_reference([(i, j) for i in range(N) for j in range(N) if H[i][j] != 0], dq, x)
     with open(os.path.join(d, "expected.txt"), "w") as f:
         for name, v in (("x", x), ("q", dq), ("lb", dlb), ("ub", dub)):
             f.write(name + " " + " ".join(repr(t) for t in v) + "\n")
+        f.write("H.values " + " ".join("%d:%d:%r" % (i, j, a) for (i, j), a in sorted(dH.items())) + "\n")
 
 
 def cmd_check(d, xfile, grad):
-    exp = {}
+    exp, dH = {}, {}
     with open(os.path.join(d, "expected.txt")) as f:
         for line in f:
             w = line.split()
-            exp[w[0]] = [float(t) for t in w[1:]]
+            if w[0] == "H.values":
+                for t in w[1:]:
+                    i, j, a = t.split(":")
+                    dH[(int(i), int(j))] = float(a)
+            else:
+                exp[w[0]] = [float(t) for t in w[1:]]
     files = {"x": xfile}
     for b in ("q", "lb", "ub"):
         files[b] = block_path(grad, b)
@@ -267,10 +339,20 @@ def cmd_check(d, xfile, grad):
         if not good:
             print("    expected", exp[name])
             print("    got     ", got)
+    ok = check_matrix_gradient(block_path(grad, "H.values"), dH, len(exp["x"])) and ok
     return 0 if ok else 1
 
 
 def cmd_compare(a, b):
+    if is_matrix_file(a) or is_matrix_file(b):
+        (ma, na, A), (mb, nb, Bm) = read_mat(a), read_mat(b)
+        same = (ma, na) == (mb, nb) and set(A) == set(Bm)
+        keys = sorted(A)
+        r = rel_diff([A[k] for k in keys], [Bm.get(k, 0.0) for k in keys]) if same else INF
+        good = r <= 1e-9
+        print("%s vs %s: %s, relative difference %.2e %s" %
+              (a, b, "same pattern" if same else "different sizes or patterns", r, "ok" if good else "FAIL"))
+        return 0 if good else 1
     r = rel_diff(read_vec(a), read_vec(b))
     good = r <= 1e-9
     print("%s vs %s: relative difference %.2e %s" % (a, b, r, "ok" if good else "FAIL"))
@@ -343,6 +425,15 @@ def cmd_kkt(prob, xfile, grad=None, zero=""):
         ok = ok and good
         print("dL/d%-2s %s: max |reference| %.3e, relative difference %.2e %s" %
               (name, path, nref, d, "ok" if good else "FAIL"))
+    # θ's H.values as written: H's values on H's pattern (both triangles)
+    mv, nv, V = read_mtx_mat(block_path(prob, "H.values"))
+    pat_ok = (mv, nv) == (n, n) and set(V) == set(A) and all(V[k] == A[k] for k in A)
+    print("H.values %s: %s" % (block_path(prob, "H.values"), "H's values on H's pattern ok" if pat_ok else "FAIL: not H's values"))
+    ok = ok and pat_ok
+    # its reference −(dL/dq)_i x*_j is zero when dL/dq is (q named in ZERO) or x* = 0; then the
+    # file must be exactly zero too
+    ok = check_matrix_gradient(block_path(grad, "H.values"), hvalues_reference(A, dq, x), n,
+                               nref_zero="q" in zero.split(",") or all(t == 0 for t in x)) and ok
     return 0 if ok else 1
 
 

@@ -182,14 +182,15 @@ case_default() {
 }
 
 # Generated instances (one a batch of two): x* by the KKT conditions, every gradient block
-# against a dense solve on the free set (cli_data.py kkt), from the files the run wrote.
+# against a dense solve on the free set (cli_data.py kkt), from the files the run wrote
+# (dL/dH.values = -(dL/dq)_i x*_j on H's pattern, from p.H.mtx, x.mtx and the solve).
 case_generated_reference() {
   local args
   for args in "-n 400 -seed 3" "-n 144 -batch 2 -active_pattern block -fold_backward jacobian"; do
     rm -rf "$OUT" && mkdir -p "$OUT"
     # shellcheck disable=SC2086
     expect_success $args -warm_start_steps 0 -x_out "$OUT/x.mtx" -grad_out "$OUT/g.mtx" -problem_out "$OUT/p.mtx"
-    [ "$(ls -A "$OUT" | sort | tr '\n' ' ')" = "g.lb.mtx g.q.mtx g.ub.mtx p.H.mtx p.dLdx.mtx p.lb.mtx p.q.mtx p.ub.mtx x.mtx " ] ||
+    [ "$(ls -A "$OUT" | sort | tr '\n' ' ')" = "g.H.values.mtx g.lb.mtx g.q.mtx g.ub.mtx p.H.mtx p.H.values.mtx p.dLdx.mtx p.lb.mtx p.q.mtx p.ub.mtx x.mtx " ] ||
       { ls -la "$OUT"; fail "unexpected set of output files ($args)"; }
     "$PYTHON" "$DATA" kkt "$OUT/p.mtx" "$OUT/x.mtx" "$OUT/g.mtx" || fail "x* or a gradient differs from the reference ($args)"
   done
@@ -248,14 +249,14 @@ case_help_lists_problems() {
 }
 
 # The same hand-made QP from MatrixMarket or PETSc binary files; x* and every gradient block
-# against the values cli_data.py computes independently.
+# (H.values a matrix with H's pattern) against the values cli_data.py computes independently.
 case_roundtrip() {
   local fmt=$1 ext=$2
   "$PYTHON" "$DATA" qp "$W/in" "$fmt" || fail "cli_data.py qp"
   local i="$W/in"
   expect_success -Hmat "$i/H.$fmt" -q "$i/q.$fmt" -lb "$i/lb.$fmt" -ub "$i/ub.$fmt" -dLdx "$i/g.$fmt" \
     -x_out "$OUT/x.$ext" -grad_out "$OUT/g.$ext" -fold_fwd_type snes -fold_fwd_snes_atol 1e-14
-  [ "$(ls -A "$OUT" | sort | tr '\n' ' ')" = "g.lb.$ext g.q.$ext g.ub.$ext x.$ext " ] ||
+  [ "$(ls -A "$OUT" | sort | tr '\n' ' ')" = "g.H.values.$ext g.lb.$ext g.q.$ext g.ub.$ext x.$ext " ] ||
     { ls -la "$OUT"; fail "unexpected set of output files"; }
   "$PYTHON" "$DATA" check "$i" "$OUT/x.$ext" "$OUT/g.$ext" || fail "x* or a gradient differs from the reference"
 }
@@ -271,7 +272,7 @@ case_np_consistency() {
       run "$np" "$W/np$np/stdout" "$W/np$np/stderr" $args -x_out "$W/np$np/x.mtx" -grad_out "$W/np$np/g.mtx"
       [ "$RC" -eq 0 ] || { show "$W/np$np/stderr"; fail "exit code $RC at np=$np"; }
     done
-    for f in x g.q g.lb g.ub; do
+    for f in x g.q g.lb g.ub g.H.values; do
       "$PYTHON" "$DATA" compare "$W/np1/$f.mtx" "$W/np2/$f.mtx" || fail "$f differs between np=1 and np=2 ($args)"
     done
     rm -rf "$W/np1" "$W/np2"
@@ -339,7 +340,7 @@ engine_success() {
     done
     unset IFS
   fi
-  [ "$(ls -A "$OUT" | sort | tr '\n' ' ')" = "g.lb.mtx g.q.mtx g.ub.mtx p.H.mtx p.dLdx.mtx p.lb.mtx p.q.mtx p.ub.mtx x.mtx " ] ||
+  [ "$(ls -A "$OUT" | sort | tr '\n' ' ')" = "g.H.values.mtx g.lb.mtx g.q.mtx g.ub.mtx p.H.mtx p.H.values.mtx p.dLdx.mtx p.lb.mtx p.q.mtx p.ub.mtx x.mtx " ] ||
     { ls -la "$OUT"; fail "unexpected set of output files"; }
   "$PYTHON" "$DATA" kkt "$OUT/p.mtx" "$OUT/x.mtx" "$OUT/g.mtx" "$zero" || fail "x* or a gradient differs from the reference"
 }

@@ -2,17 +2,29 @@
 //
 //   min_x ½ xᵀ H x − qᵀ x   subject to  lb ≤ x ≤ ub        (±inf allowed in lb, ub)
 //
-// with parameter blocks `q`, `lb`, `ub`. H is sparse, symmetric; a batch of B instances shares
-// one H per instance (stored block-diagonally). Built from data (validated collectively: square
-// symmetric H, matching sizes, no NaN, lb ≤ ub, lb < +inf, ub > −inf) or generated
-// reproducibly: H the 5-point 2-D Laplacian on a grid of ⌈√n⌉ columns plus a shift, the
-// solution x* chosen first, about a third of the bounds active, and q = H x* − μ from the KKT
-// conditions, so x* is known exactly. Entries are drawn by global index, so the instance is the
-// same at any number of ranks.
+// with parameter blocks, in this order, `q`, `lb`, `ub` (vectors per instance, B·n entries) and
+// `H.values` (H's stored nonzeros in global CSR order, with H as the pattern; matrix_values.hpp).
+// H is sparse, symmetric; a batch of B instances stores one H per instance block-diagonally
+// (B·n × B·n), and `H.values` is the values of that whole block-diagonal matrix (a generated
+// batch repeats one H per instance, but each instance's copy is its own parameters, and the
+// gradient of each copy is that instance's). The values block treats the stored entries H_ij and
+// H_ji as independent parameters: its gradient is the derivative with respect to each stored
+// value, and a perturbation must move H_ij and H_ji together to keep the QP valid (H from θ is
+// not re-checked for symmetry). At a solution x* with free set F and L = L(x*):
+//   ∂L/∂H_ij = −(∂L/∂q)_i x*_j  on the stored pattern,  ∂L/∂q_F = H_FF⁻¹ ∂L/∂x*_F.
+// A missing diagonal entry of H is stored as an explicit zero (so it is part of the pattern).
+//
+// A composite problem (composite.hpp) with the parts make_quadratic(layout, H, "q", true,
+// "H.values") and BoxProx::from_blocks(layout, "lb", "ub"), under the map `pgd`. Built from data
+// (validated collectively: square symmetric H, matching sizes, no NaN, lb ≤ ub, lb < +inf,
+// ub > −inf) or generated reproducibly: H the 5-point 2-D Laplacian on a grid of ⌈√n⌉ columns
+// plus a shift, the solution x* chosen first, about a third of the bounds active, and
+// q = H x* − μ from the KKT conditions, so x* is known exactly. Entries are drawn by global
+// index, so the instance is the same at any number of ranks.
 #ifndef FOLDOPT_PROBLEMS_QP_BOX_HPP
 #define FOLDOPT_PROBLEMS_QP_BOX_HPP
 
-#include <foldopt/problem.hpp>
+#include <foldopt/problems/composite.hpp>
 
 #include <memory>
 #include <string>
@@ -31,7 +43,7 @@ struct BoxQPGenerator {
   PetscReal unbounded = 0.1;       ///< fraction of inactive bounds set to ±inf
 };
 
-class BoxQP : public Problem {
+class BoxQP : public CompositeProblem {
  public:
   /// From data; the problem takes new references. Throws (collectively) on invalid input.
   BoxQP(Mat H, Vec q, Vec lb, Vec ub, PetscInt batch = 1);
@@ -43,42 +55,29 @@ class BoxQP : public Problem {
   /// Build from options: files if -Hmat is given (then -q, -lb, -ub), else generated.
   static std::unique_ptr<BoxQP> from_options(MPI_Comm comm);
 
-  std::string type() const override { return "qp_box"; }
-  const Layout& layout() const override { return layout_; }
-  const ParamSet& params() const override { return theta_; }
   std::string default_map() const override { return "pgd"; }
   void view(PetscViewer viewer) const override;
   std::vector<std::pair<std::string, Mat>> data_matrices() const override { return {{"H", H_.get()}}; }
 
-  PetscReal objective_gradient(Vec x, const ParamSet& theta, Vec g) override;
-  void hessian_mult(Vec x, const ParamSet& theta, Vec v, Vec y) override;
-  bool has_hessian() const override { return true; }
-  OwnedMat hessian(Vec x, const ParamSet& theta) override;
-  bool is_quadratic() const override { return true; }
-  void gradient_param_t(Vec x, const ParamSet& theta, Vec v, ParamSet& out) override;
-  void gradient_param(Vec x, const ParamSet& theta, const ParamSet& dtheta, Vec y) override;
+  // The objective functions (objective_gradient, hessian_mult, hessian, gradient_param_t,
+  // gradient_param; has_hessian and is_quadratic true) are the quadratic part's, with H's
+  // values from θ's `H.values`.
 
   bool has_bounds() const override { return true; }
   void bounds(const ParamSet& theta, Vec lb, Vec ub) override;
   std::string lower_bound_block() const override { return "lb"; }
   std::string upper_bound_block() const override { return "ub"; }
-  Vec known_solution() const override { return xstar_; }
-  /// When H is diagonal (collective check: no nonzero off the diagonal, positive diagonal):
+  /// When H (with θ's values) is diagonal (collective check: no nonzero off the diagonal, positive diagonal):
   /// x = clamp(q ./ diag(H), lb, ub). Otherwise false, with the reason in `why`.
   bool closed_form(const ParamSet& theta, Vec x, std::string* why) override;
 
+  /// The data matrix H (the pattern of `H.values`; its values are the data's, not θ's).
   Mat H() const { return H_; }
   /// Fraction of entries whose bound is active at the known solution (generated instances).
   PetscReal active_fraction() const { return active_fraction_; }
 
  private:
-  BoxQP() = default;
-  void validate();
-
-  Layout layout_;
   OwnedMat H_;
-  ParamSet theta_;
-  OwnedVec xstar_;
   PetscReal active_fraction_ = -1;
 };
 
