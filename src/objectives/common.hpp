@@ -10,6 +10,11 @@
 //   column_sums      Σᵢ |a_ij| or Σᵢ a_ij² per column as |A|ᵀ1 (no length-N array on every rank);
 //   norm_one         ‖A‖₁ = max_j Σᵢ |a_ij| from them.
 //   diagonal_matrix  an AIJ matrix with the diagonal d (the entropy's Hessian, a zero Hessian).
+//
+// Method: bookkeeping of batch operators and blocks; norms from column sums |A|ᵀ1 (one product, no
+//   gather).
+// References: PETSc manual, MatCreateSubMatrices, MatGetColumnNorms (the per-column sums it
+//   replaces).
 #ifndef FOLDOPT_SRC_OBJECTIVES_COMMON_HPP
 #define FOLDOPT_SRC_OBJECTIVES_COMMON_HPP
 

@@ -17,6 +17,10 @@
 // include/foldopt/matrix_values.hpp; what is kept here is the objectives' part: the batch
 // operator, the cache keyed on the block's Vec and state, and the check that a block is split as
 // the matrix's rows (so that a gradient from outer() adds into it).
+//
+// Method: the matrix's values are taken from θ's block through matrix_values (set_values on a
+//   private copy); gradients on the pattern through matrix_values::outer_on_pattern.
+// References: include/foldopt/matrix_values.hpp (the CSR order and the outer product on a pattern).
 #ifndef FOLDOPT_SRC_OBJECTIVES_MATRIX_PARAMETER_HPP
 #define FOLDOPT_SRC_OBJECTIVES_MATRIX_PARAMETER_HPP
 

@@ -3,6 +3,9 @@
 //
 // Defaults: view prints describe(); hessian and hessian_diagonal, which an objective provides
 // only when its capabilities() say so, throw "objective 'x' does not provide ...".
+//
+// Method: a registry by name (KSPRegister's pattern) filled on first use.
+// References: PETSc manual, KSPRegister / KSPSetType.
 #include <foldopt/objective.hpp>
 
 #include <foldopt/error.hpp>

@@ -1,4 +1,8 @@
 // foldopt: helpers shared by the built-in problems (see common.hpp).
+//
+// Method: entry checks collective by check_collective; the constraint Σᵢ x_bi = k from batch::sums
+//   and its Jacobian as a B×(B·n) AIJ matrix of ones.
+// References: none beyond the problems that use them (sparsemax.hpp, topk.hpp).
 #include "problems/common.hpp"
 
 #include <foldopt/batch.hpp>

@@ -1,6 +1,10 @@
 // foldopt: helpers shared by the built-in problems (private): entry checks of input vectors,
 // generated vectors by global index, and the per-instance constraint Σᵢ x_bi = k of the simplex
 // problems for the forward solvers that take constraints (TAO almm, IPOPT).
+//
+// Method: see common.cpp: collective entry checks, vectors by global index, the sum constraint and
+//   its Jacobian.
+// References: none beyond the problems that use them.
 #ifndef FOLDOPT_SRC_PROBLEMS_COMMON_HPP
 #define FOLDOPT_SRC_PROBLEMS_COMMON_HPP
 

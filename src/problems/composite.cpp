@@ -1,4 +1,8 @@
 // foldopt: problems in composite form (see include/foldopt/problems/composite.hpp).
+//
+// Method: the parts are owned and their prefixes set once; the box and sum constraints of the
+//   simplex problems come from batch::sums (values) and a B×(B·n) matrix of ones (Jacobian).
+// References: Kotary, Dinh, Fioretto (2023), the composite form of the folded PGD map.
 #include <foldopt/problems/composite.hpp>
 
 #include <foldopt/error.hpp>

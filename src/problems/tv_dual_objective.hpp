@@ -5,6 +5,10 @@
 // shared by the batch and kept as the batch operator kron(I_B, D). When θ has the values block
 // (D.values: D's stored nonzeros in global CSR order, objectives/matrix_parameter.hpp), D takes
 // its values from it. Formulas in tv_dual_objective.cpp.
+//
+// Method: ∇f = D(Dᵀy − d), ∇²f = DDᵀ, (∂∇f/∂d)ᵀv = −Dᵀv, (∂∇f/∂D)ᵀv = v rᵀ + y (Dᵀv)ᵀ on D's
+//   pattern with r = Dᵀy − d.
+// References: A. Beck, M. Teboulle, Oper. Res. Lett. 42 (2014) 1–6 (the dual of TV denoising).
 #ifndef FOLDOPT_SRC_PROBLEMS_TV_DUAL_OBJECTIVE_HPP
 #define FOLDOPT_SRC_PROBLEMS_TV_DUAL_OBJECTIVE_HPP
 

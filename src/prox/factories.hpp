@@ -1,5 +1,8 @@
 // foldopt: the registry factories of the built-in proxes (each defined in its prox's file, with
 // the defaults it documents; registered in register.cpp).
+//
+// Method: one factory per prox, each building from a PartContext and its options.
+// References: PETSc manual, KSPRegister (the registration pattern).
 #ifndef FOLDOPT_SRC_PROX_FACTORIES_HPP
 #define FOLDOPT_SRC_PROX_FACTORIES_HPP
 

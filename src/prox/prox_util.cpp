@@ -1,4 +1,9 @@
 // foldopt: private helpers of the proximal operators (see src/prox/prox_util.hpp).
+//
+// Method: see prox_util.hpp: scalars read collectively (VecSum), U of the low-rank part assembled
+//   with one column per segment, scalar products added on every rank (so cached norms stay
+//   consistent).
+// References: PETSc manual, VecSum, MatCreateAIJ.
 #include "prox/prox_util.hpp"
 
 #include <foldopt/error.hpp>

@@ -7,6 +7,10 @@
 //                      J = diag(d) + U diag(c) Uᵀ from the column entries u and the coefficients
 //   add_scalar         out_b += value for a scalar block (the owner of its one entry adds)
 //   read_options       a PETSc options block of real and integer options (so -help lists them)
+//
+// Method: the shared bookkeeping of the proxes; the low-rank part J = diag(d) + U diag(c) Uᵀ with
+//   U's columns of disjoint supports (one per instance or group).
+// References: include/foldopt/prox.hpp (the structure of J).
 #ifndef FOLDOPT_SRC_PROX_PROX_UTIL_HPP
 #define FOLDOPT_SRC_PROX_PROX_UTIL_HPP
 

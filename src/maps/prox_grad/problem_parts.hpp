@@ -6,6 +6,11 @@
 //                     counts as active), (∂P/∂lb)ᵀ v = E_lb v, (∂P/∂ub)ᵀ v = E_ub v into the
 //                     problem's bound blocks, E_lb = [z ≤ lb], E_ub = [z ≥ ub, not z ≤ lb].
 // They let `pgd` run on any Problem, including a user's that knows nothing of the parts.
+//
+// Method: the Problem's functions passed through as an Objective; the projection onto the bounds as
+//   a Prox (clamp, 0/1 masks).
+// References: A. Beck, First-Order Methods in Optimization (SIAM 2017), §6.4 (projections onto
+//   boxes).
 #ifndef FOLDOPT_SRC_MAPS_PROX_GRAD_PROBLEM_PARTS_HPP
 #define FOLDOPT_SRC_MAPS_PROX_GRAD_PROBLEM_PARTS_HPP
 
