@@ -358,6 +358,53 @@ TEST(Protocol, RidgeClosedForm) {
   }
 }
 
+/// qp_box seen through the Problem functions alone (no parts): `pgd` then composes the problem's
+/// own objective with the box prox over Problem::bounds (src/maps/prox_grad/problem_parts.hpp).
+class PlainQp : public foldopt::Problem {
+ public:
+  explicit PlainQp(foldopt::BoxQP& qp) : qp_(qp) {
+    for (const char* b : {"q", "lb", "ub"}) theta_.add(b, qp.params().get(b), BlockKind::instance);
+  }
+  std::string type() const override { return "plain_qp"; }
+  const Layout& layout() const override { return qp_.layout(); }
+  const ParamSet& params() const override { return theta_; }
+  std::string default_map() const override { return "pgd"; }
+  PetscReal objective_gradient(Vec x, const ParamSet& t, Vec g) override { return qp_.objective_gradient(x, t, g); }
+  void hessian_mult(Vec x, const ParamSet& t, Vec v, Vec y) override { qp_.hessian_mult(x, t, v, y); }
+  bool has_hessian() const override { return true; }
+  OwnedMat hessian(Vec x, const ParamSet& t) override { return qp_.hessian(x, t); }
+  bool is_quadratic() const override { return true; }
+  void gradient_param_t(Vec x, const ParamSet& t, Vec v, ParamSet& out) override { qp_.gradient_param_t(x, t, v, out); }
+  void gradient_param(Vec x, const ParamSet& t, const ParamSet& d, Vec y) override { qp_.gradient_param(x, t, d, y); }
+  bool has_bounds() const override { return true; }
+  void bounds(const ParamSet& t, Vec lb, Vec ub) override { qp_.bounds(t, lb, ub); }
+  std::string lower_bound_block() const override { return "lb"; }
+  std::string upper_bound_block() const override { return "ub"; }
+
+ private:
+  foldopt::BoxQP& qp_;
+  ParamSet theta_;
+};
+
+// A Problem without parts gets the same gradient through `pgd` as qp_box with its own parts (whose
+// gradients test_qp_gradients checks against a dense reference), block by block.
+TEST(Protocol, ProblemWithoutParts) {
+  std::unique_ptr<foldopt::BoxQP> p = qp();
+  PlainQp plain(*p);
+  OwnedVec g = p->create_vec();
+  foldopt::fill_random(g, 6);
+  std::unique_ptr<FoldedLayer> layer;
+  const ParamSet ref = solve(*p, g, {}, layer);
+  const ParamSet got = solve(plain, g, {}, layer);
+  EXPECT_NE(layer->map().describe().find("pgd"), std::string::npos);
+  for (const char* b : {"q", "lb", "ub"}) {
+    double nrm = 0;
+    VecNorm(ref.get(b), NORM_2, &nrm);
+    ASSERT_GT(nrm, 0.1) << b;
+    EXPECT_LT(foldopt_test::rel_diff(got.get(b), ref.get(b)), 1e-10) << b;
+  }
+}
+
 /// min ½‖s − q‖² on [−½, ½] with the readout x = d∘s + e (d fixed, e a block).
 class ReadoutProblem : public foldopt::CompositeProblem {
  public:

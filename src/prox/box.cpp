@@ -51,6 +51,18 @@ std::unique_ptr<BoxProx> BoxProx::from_vecs(const Layout& layout, Vec lb, Vec ub
   return p;
 }
 
+std::unique_ptr<BoxProx> BoxProx::from_function(const Layout& layout,
+                                                std::function<void(const ParamSet&, Vec, Vec)> bounds,
+                                                const std::string& lb_block, const std::string& ub_block,
+                                                const std::string& what) {
+  std::unique_ptr<BoxProx> p(new BoxProx(layout));
+  p->fn_ = std::move(bounds);
+  p->fn_what_ = what;
+  p->lo_.block = lb_block;  // kind none: the function gives the values, the names take the products
+  p->hi_.block = ub_block;
+  return p;
+}
+
 std::unique_ptr<BoxProx> BoxProx::from_numbers(const Layout& layout, PetscReal lo, PetscReal hi) {
   FOLDOPT_CHECK(!std::isnan(lo) && !std::isnan(hi) && lo <= hi && lo < PETSC_INFINITY && hi > PETSC_NINFINITY,
                 PETSC_ERR_ARG_OUTOFRANGE, "box prox: bounds [%g, %g] must satisfy lb <= ub", (double)lo, (double)hi);
@@ -95,10 +107,12 @@ std::string side_text(const BoxProx::Side& s, const char* inf) {
 
 std::string BoxProx::describe() const {
   if (!lambda_.empty()) return "box [-" + lambda_ + ", " + lambda_ + "] (scalar block " + lambda_ + ")";
+  if (fn_) return "box [lb, ub]: " + fn_what_;
   return "box [" + side_text(lo_, "-inf") + ", " + side_text(hi_, "+inf") + "]";
 }
 
 void BoxProx::set_from_options() {
+  if (fn_) return;  // the bounds are the function's
   PetscReal lo = lo_.kind == Side::number ? lo_.value : 0, hi = hi_.kind == Side::number ? hi_.value : 0;
   PetscBool lo_set = PETSC_FALSE, hi_set = PETSC_FALSE;
   prox_detail::read_options(prox_detail::comm_of(layout_), prefix_, "Box projection",
@@ -127,14 +141,23 @@ void BoxProx::bounds(Vec like, const ParamSet& theta) {
     FOLDOPT_CALL(VecDuplicate(like, lb_.out()));
     FOLDOPT_CALL(VecDuplicate(like, ub_.out()));
   }
-  if (!lambda_.empty()) {
+  if (fn_) {
+    fn_(theta, lb_, ub_);
+  } else if (!lambda_.empty()) {
     const PetscReal lam = prox_detail::scalar_of(theta, lambda_, "box prox");
     FOLDOPT_CHECK(lam >= 0, PETSC_ERR_ARG_OUTOFRANGE, "box prox: parameter block '%s' = %g must be nonnegative",
                   lambda_.c_str(), (double)lam);
     FOLDOPT_CALL(VecSet(lb_, -lam));
     FOLDOPT_CALL(VecSet(ub_, lam));
     return;
+  } else {
+    fill_sides(theta);
+    if (lo_.kind == Side::number && hi_.kind == Side::number) return;  // checked when set
   }
+  check_bounds();
+}
+
+void BoxProx::fill_sides(const ParamSet& theta) {
   auto fill = [&](const Side& s, Vec out, PetscReal inf) {
     switch (s.kind) {
       case Side::none: FOLDOPT_CALL(VecSet(out, inf)); break;
@@ -145,7 +168,9 @@ void BoxProx::bounds(Vec like, const ParamSet& theta) {
   };
   fill(lo_, lb_, PETSC_NINFINITY);
   fill(hi_, ub_, PETSC_INFINITY);
-  if (lo_.kind == Side::number && hi_.kind == Side::number) return;  // checked when set
+}
+
+void BoxProx::check_bounds() {
   PetscInt rstart, rend;
   FOLDOPT_CALL(VecGetOwnershipRange(lb_, &rstart, &rend));
   PetscInt bad = -1;
@@ -210,6 +235,11 @@ void BoxProx::jacobian_structure(Vec d, OwnedMat* U, OwnedVec* c) {
   if (c) c->reset();
 }
 
+bool BoxProx::takes_products(const Side& s, const ParamSet& set) const {
+  if (s.kind == Side::from_block) return true;
+  return fn_ && !s.block.empty() && set.has(s.block);  // a function's bounds: the named blocks θ has
+}
+
 void BoxProx::param_t(Vec v, ParamSet& out) {
   FOLDOPT_CHECK(linearized_, PETSC_ERR_ORDER, "box prox: param_t before linearize");
   if (!lambda_.empty()) {
@@ -219,11 +249,11 @@ void BoxProx::param_t(Vec v, ParamSet& out) {
     prox_detail::add_scalar(out, lambda_, PetscRealPart(a) - PetscRealPart(b), "box prox");
     return;
   }
-  if (lo_.kind == Side::from_block) {
+  if (takes_products(lo_, out)) {
     FOLDOPT_CALL(VecPointwiseMult(work_, at_lo_, v));
     FOLDOPT_CALL(VecAXPY(prox_detail::instance_block(out, lo_.block, layout_, "box prox"), 1.0, work_));
   }
-  if (hi_.kind == Side::from_block) {
+  if (takes_products(hi_, out)) {
     FOLDOPT_CALL(VecPointwiseMult(work_, at_hi_, v));
     FOLDOPT_CALL(VecAXPY(prox_detail::instance_block(out, hi_.block, layout_, "box prox"), 1.0, work_));
   }
@@ -237,11 +267,11 @@ void BoxProx::param(const ParamSet& dtheta, Vec y) {
     FOLDOPT_CALL(VecAXPY(y, -dl, at_lo_));
     return;
   }
-  if (lo_.kind == Side::from_block) {
+  if (takes_products(lo_, dtheta)) {
     FOLDOPT_CALL(VecPointwiseMult(work_, at_lo_, prox_detail::instance_block(dtheta, lo_.block, layout_, "box prox")));
     FOLDOPT_CALL(VecAXPY(y, 1.0, work_));
   }
-  if (hi_.kind == Side::from_block) {
+  if (takes_products(hi_, dtheta)) {
     FOLDOPT_CALL(VecPointwiseMult(work_, at_hi_, prox_detail::instance_block(dtheta, hi_.block, layout_, "box prox")));
     FOLDOPT_CALL(VecAXPY(y, 1.0, work_));
   }

@@ -8,6 +8,7 @@
 
 #include <foldopt/prox.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,13 @@ class BoxProx : public Prox {
   static std::unique_ptr<BoxProx> from_vecs(const Layout& layout, Vec lb, Vec ub);
   /// Fixed numbers lo ≤ hi (−inf / +inf: no bound).
   static std::unique_ptr<BoxProx> from_numbers(const Layout& layout, PetscReal lo, PetscReal hi);
+  /// Bounds computed by `bounds(θ, lb, ub)` (a Problem's own, Problem::bounds), differentiated
+  /// into the blocks `lb_block` and `ub_block` where θ has them (∂lb/∂θ_lb = I; "" for none);
+  /// `what` names them in reports. The options -<prefix>lb / -<prefix>ub do not apply.
+  static std::unique_ptr<BoxProx> from_function(const Layout& layout,
+                                                std::function<void(const ParamSet&, Vec, Vec)> bounds,
+                                                const std::string& lb_block, const std::string& ub_block,
+                                                const std::string& what);
   /// [−λ, λ] with λ ≥ 0 the scalar parameter block `lambda`.
   static std::unique_ptr<BoxProx> symmetric(const Layout& layout, const std::string& lambda = "lambda");
 
@@ -50,9 +58,16 @@ class BoxProx : public Prox {
  private:
   explicit BoxProx(const Layout& layout) : layout_(layout) {}
   void bounds(Vec like, const ParamSet& theta);
+  void fill_sides(const ParamSet& theta);
+  /// lb ≤ ub entry by entry, lb < +inf, ub > −inf (collective).
+  void check_bounds();
+  /// Whether the parameter products go into side `s`'s block of `set`.
+  bool takes_products(const Side& s, const ParamSet& set) const;
   Layout layout_;
   Side lo_, hi_;
   std::string lambda_;  ///< symmetric box [−λ, λ] when not empty
+  std::function<void(const ParamSet&, Vec, Vec)> fn_;  ///< bounds by a function (from_function)
+  std::string fn_what_;
   OwnedVec lb_, ub_, free_mask_, at_lo_, at_hi_, work_;
   PetscInt free_ = -1;
   bool linearized_ = false;

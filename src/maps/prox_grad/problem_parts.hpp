@@ -1,10 +1,9 @@
 // foldopt: a Problem's own functions seen as the parts of a prox-gradient map (private).
 //
 //   ProblemObjective  f = the Problem's objective, gradient, Hessian and parameter products
-//   BoundsProx        h = indicator of lb(θ) ≤ x ≤ ub(θ) from Problem::bounds (h = 0 without
-//                     bounds): P(z) = clamp(z, lb, ub), J = D = [lb < z < ub] (0/1 diagonal; a tie
-//                     counts as active), (∂P/∂lb)ᵀ v = E_lb v, (∂P/∂ub)ᵀ v = E_ub v into the
-//                     problem's bound blocks, E_lb = [z ≤ lb], E_ub = [z ≥ ub, not z ≤ lb].
+//   bounds_prox       h = indicator of lb(θ) ≤ x ≤ ub(θ) from Problem::bounds: the box prox
+//                     (prox/box.hpp) with the problem's bounds and bound blocks; h = 0 without
+//                     bounds (the identity prox).
 // They let `pgd` run on any Problem, including a user's that knows nothing of the parts.
 //
 // Method: the Problem's functions passed through as an Objective; the projection onto the bounds as
@@ -17,6 +16,8 @@
 #include <foldopt/objective.hpp>
 #include <foldopt/problem.hpp>
 #include <foldopt/prox.hpp>
+
+#include <memory>
 
 namespace foldopt {
 namespace detail {
@@ -39,26 +40,9 @@ class ProblemObjective : public Objective {
   Problem& p_;
 };
 
-class BoundsProx : public Prox {
- public:
-  explicit BoundsProx(Problem& p);
-  std::string type() const override { return p_.has_bounds() ? "bounds" : "identity"; }
-  Capabilities capabilities() const override;
-  std::string describe() const override;
-  void apply(Vec z, PetscReal alpha, const ParamSet& theta, Vec y) override;
-  void linearize(Vec z, PetscReal alpha, const ParamSet& theta) override;
-  void jacobian_mult(Vec v, Vec y) override;
-  void jacobian_structure(Vec d, OwnedMat* U, OwnedVec* c) override;
-  void factor_mult(Vec v, Vec y) override { jacobian_mult(v, y); }
-  void param_t(Vec v, ParamSet& out) override;
-  void param(const ParamSet& dtheta, Vec y) override;
-  PetscInt free_count() const override { return nfree_; }
-
- private:
-  Problem& p_;
-  OwnedVec lb_, ub_, d_, elb_, eub_, work_;
-  PetscInt nfree_ = -1;
-};
+/// h for a Problem without parts: the projection onto its bounds (BoxProx::from_function over
+/// Problem::bounds, products into its bound blocks), or the identity without bounds.
+std::unique_ptr<Prox> bounds_prox(Problem& p);
 
 }  // namespace detail
 }  // namespace foldopt

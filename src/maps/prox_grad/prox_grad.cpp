@@ -37,7 +37,7 @@ ProxGradMap::ProxGradMap(Problem& problem, PetscReal stepsize) : problem_(proble
     f_ = own_f_.get();
   }
   if (!prox_) {
-    own_prox_.reset(new detail::BoundsProx(problem));
+    own_prox_ = detail::bounds_prox(problem);
     prox_ = own_prox_.get();
   }
   init(stepsize);
