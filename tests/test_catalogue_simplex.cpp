@@ -7,9 +7,10 @@
 //     Woodbury) gives it to 1e-9 relative.
 //   topk: x* = min(1, exp((c − τ)/ε − 1)) with τ found here by bisection in long double; on the free
 //     set F = {x < 1}, ∂x_F/∂c_F = diag(s) − s sᵀ/Σs with s = x_F/ε. The default backward (the
-//     problem's α = 1/ε with left Jacobi: GMRES), the same at rtol 1e-12, BiCGStab, and Jacobian
-//     extraction (Woodbury) give ∂L/∂c = Jᵀ g to 1e-9 relative, on instances with entries below
-//     1e-6 on the free set.
+//     problem's α = 1/ε with left Jacobi: GMRES), the same at rtol 1e-12, BiCGStab, CG on the
+//     symmetric form (the gradient from J w = K u, Jacobi from the sparse part of J: at most 15
+//     iterations per instance), and Jacobian extraction (Woodbury) give ∂L/∂c = Jᵀ g to 1e-9
+//     relative, on instances with entries below 1e-6 on the free set.
 #include "reference.hpp"
 #include "test_util.hpp"
 
@@ -150,9 +151,56 @@ TEST_P(TopK, ClosedFormAndMethods) {
   ASSERT_LT(xref.minCoeff(), 1e-6);  // a badly scaled instance: small entries on the free set
 
   expect_every_method(*p, g, "c", xref, ref, 1e-12,
-                      {{}, {{"-fold_ksp_rtol", "1e-12"}}, {{"-fold_ksp_type", "bcgs"}}, {{"-fold_backward", "jacobian"}}});
+                      {{},
+                       {{"-fold_ksp_rtol", "1e-12"}},
+                       {{"-fold_ksp_type", "bcgs"}},
+                       {{"-fold_adjoint_form", "symmetric"}, {"-fold_ksp_rtol", "1e-12"}},
+                       {{"-fold_backward", "jacobian"}}});
+
+  // The symmetric form with Jacobi from the sparse part of J: the scaled operator is the identity
+  // plus a low-rank term (with the exact diagonal, CG took over 1000 iterations at n = 200).
+  ScopedOptions so({{"-fold_adjoint_form", "symmetric"}, {"-fold_ksp_rtol", "1e-12"}});
+  FoldedLayer layer(*p);
+  layer.set_from_options();
+  layer.forward(p->params());
+  layer.backward(g);
+  EXPECT_LE(layer.adjoint().report().iterations, 15 * B) << layer.adjoint().report().passes << " passes";
+  EXPECT_GE(layer.adjoint().report().form_residual, 0);
+  EXPECT_LT(layer.adjoint().report().form_residual, 1e-9);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sizes, TopK, ::testing::Values(std::make_pair(100, 1), std::make_pair(30, 4)));
+
+// The constraints the problems expose (bounds and Σx = k) let TAO solve them: almm with its
+// quasi-Newton subsolver (bqnls, to ‖∇L‖ ≤ 1e-8 on top-k's entropy; bqnkls on sparsemax's
+// quadratic) finds the closed form's x, and the gradient at that x is the closed form's.
+TEST(TopK, TaoSolvesTheConstrainedForm) {
+  const PetscInt n = 30;
+  const double k = 4, eps = 0.2;
+  std::unique_ptr<foldopt::TopK> p = foldopt::TopK::generate(PETSC_COMM_WORLD, n, 1, 6, k, eps);
+  OwnedVec g = random_g(*p, 3);
+  const VectorXd c = foldopt_ref::to_eigen(p->params().get("c"));
+  const VectorXd xref = topk_reference(c, k, eps), ref = topk_gradient(xref, foldopt_ref::to_eigen(g), eps);
+  ScopedOptions so(Options{{"-fold_fwd_type", "tao"}});
+  FoldedLayer layer(*p);
+  layer.set_from_options();
+  Vec x = layer.forward(p->params());
+  EXPECT_EQ(layer.forward_report().solver.rfind("tao almm", 0), 0u) << layer.forward_report().solver;
+  EXPECT_LT(foldopt_ref::rel_err(foldopt_ref::to_eigen(x), xref), 1e-6);
+  ParamSet grad = layer.backward(g);
+  EXPECT_LT(foldopt_ref::rel_err(foldopt_ref::to_eigen(grad.get("c")), ref), 1e-5);
+}
+
+TEST(Sparsemax, TaoSolvesTheConstrainedForm) {
+  const PetscInt n = 30, B = 2;
+  std::unique_ptr<foldopt::Sparsemax> p = foldopt::Sparsemax::generate(PETSC_COMM_WORLD, n, B, 8);
+  const VectorXd theta = foldopt_ref::to_eigen(p->params().get("theta"));
+  VectorXd xref(theta.size());
+  for (PetscInt b = 0; b < B; ++b) xref.segment(b * n, n) = simplex_projection(theta.segment(b * n, n));
+  ScopedOptions so(Options{{"-fold_fwd_type", "tao"}});
+  FoldedLayer layer(*p);
+  layer.set_from_options();
+  EXPECT_LT(foldopt_ref::rel_err(foldopt_ref::to_eigen(layer.forward(p->params())), xref), 1e-9);
+}
 
 }  // namespace

@@ -18,6 +18,7 @@
 #define FOLDOPT_ADJOINT_HPP
 
 #include <foldopt/handle.hpp>
+#include <foldopt/params.hpp>
 
 #include <petscviewer.h>
 
@@ -48,6 +49,7 @@ struct AdjointReport {
   PetscReal residual = 0;      ///< true residual ‖g − (I − Φᵀ) w‖₂
   PetscReal worst_instance = 0;///< max over batch instances of ‖r_b‖₂ / ‖g_b‖₂
   PetscReal prec_residual = -1;///< left preconditioning: ‖P⁻¹r‖₂ / ‖P⁻¹g‖₂ of the true residual (else −1)
+  PetscReal form_residual = -1;///< symmetric form: worst instance's ‖K r − (I − K M K) u‖/‖K r‖ (else −1)
   PetscInt products = 0;       ///< Φᵀ products (solve and residual check)
   PetscInt passes = 1;         ///< KSP solves until every instance met rtol (a batch)
   PetscReal rtol = 0;
@@ -84,6 +86,9 @@ class AdjointSolver {
   /// only when the KSP is told to use a nonzero guess. Throws on non-convergence.
   void solve(Vec g, Vec w);
   const AdjointReport& report() const { return report_; }
+  /// out = Ψᵀ w for the w of the last solve: in the symmetric form through
+  /// UpdateMap::psi_t_factored with J w = K u from the solve, else UpdateMap::psi_t.
+  void psi_t(Vec w, ParamSet& out);
   void view(PetscViewer viewer) const;
 
   KSP ksp() const { return ksp_; }
@@ -132,6 +137,8 @@ class AdjointSolver {
   void true_residual(Vec g, Vec w);
   /// Whether the Krylov solve is left-preconditioned (its norm is that of P⁻¹r), and P⁻¹v.
   bool left_preconditioned() const;
+  /// report_.form_residual of u in the symmetric form (K r = b); returns it.
+  PetscReal symmetric_residual(Vec b, Vec u);
   OwnedVec preconditioned(Vec v);
 
   MPI_Comm comm_;
@@ -145,6 +152,7 @@ class AdjointSolver {
   OwnedMat a_, phit_, sym_, pmat_;
   OwnedKSP ksp_, jac_ksp_;
   OwnedVec work_, work2_;
+  OwnedVec jw_;        ///< K u of the last symmetric-form solve (J w without the recovery), else null
   AdjointReport report_;
   std::exception_ptr pending_;  ///< exception raised inside a PETSc callback
   bool options_set_ = false, side_chosen_ = false;

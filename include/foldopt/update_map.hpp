@@ -112,7 +112,16 @@ class UpdateMap {
   virtual void smooth_mult(Vec v, Vec y);
   /// I − K M K assembled (new reference) where the map can (K diagonal, M assembled), else null.
   virtual OwnedMat assemble_symmetric() { return OwnedMat(); }
-  /// The diagonal of I − K M K (Jacobi on the symmetric form), declared by has_symmetric_diagonal.
+  /// Ψᵀ w after a solve in the symmetric form, given also jw = K u = K Kᵀ w = J w as the solve
+  /// produced it (Kᵀ w = u). A map whose Ψᵀ needs w only through J w (prox-gradient:
+  /// −α (∂∇f/∂θ)ᵀ J w) uses jw, which does not carry the recovery's rounding amplified by ‖M‖
+  /// (α∇²f up to 1e9 for the entropy). Default: psi_t(w, out).
+  virtual void psi_t_factored(Vec w, Vec jw, ParamSet& out) {
+    (void)jw;
+    psi_t(w, out);
+  }
+  /// The diagonal Jacobi uses on the symmetric form, declared by has_symmetric_diagonal: that of
+  /// I − K_s M K_s for the sparse part K_s of K (a low-rank part is left out: see ProxGradMap).
   virtual bool has_symmetric_diagonal() const { return false; }
   virtual void symmetric_diagonal(Vec d);
 

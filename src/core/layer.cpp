@@ -255,7 +255,7 @@ ParamSet FoldedLayer::backward(Vec g) {
   FOLDOPT_CALL(VecZeroEntries(w));
   adjoint_.solve(rhs, w);
   ParamSet grad = map_->create_params();
-  map_->psi_t(w, grad);
+  adjoint_.psi_t(w, grad);
   if (map_->has_readout()) map_->readout_param_t(g, grad);
   // check_fd calls forward(), which rebinds theta_: give it the current blocks, not the member.
   if (check_fd_) fd_ = check_fd(*this, theta_.share(), g, grad);
@@ -343,7 +343,7 @@ ParamSet FoldedLayer::backward_unrolled(Vec g, Vec g_solution) {
     }
     adjoint_.set_backward(BackwardMethod::unrolled);
     folded = map_->create_params();
-    map_->psi_t(w, folded);
+    adjoint_.psi_t(w, folded);
   }
   // The unrolled and folded Ψᵀ parts compare alike; the readout's term is the same for both.
   ParamSet grad = unrolled_->run(*map_, theta_, g, x_, reference ? &folded : nullptr).gradient.copy();

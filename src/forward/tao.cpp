@@ -17,8 +17,9 @@
 //   (grtol) for quasi-Newton and first-order types, whose line searches stall near there; gttol 0,
 //   catol 1e-10; at most 10⁴ iterations (almm 100 outer ones, pdipm its own 200). On the
 //   generated qp_box (n = 900) every bounded type then gives ‖x − x*‖∞ ≤ 4e-9 and a fixed-point
-//   residual ≤ 4e-10. gpcg's inner KSP gets rtol 1e-12; almm's subsolver is bqnkls (its default
-//   bqnls stalls above 1e-10 and then spends its 1000 iterations on every subproblem); pdipm
+//   residual ≤ 4e-10. gpcg's inner KSP gets rtol 1e-12; almm's subsolver is bqnkls on quadratic
+//   objectives (its default bqnls stalls above 1e-10 and then spends its 1000 iterations on every
+//   subproblem), bqnls to gatol 1e-8 on others (bqnkls fails on them in PETSc 3.18); pdipm
 //   factors its KKT matrix with MUMPS (preonly, cholesky). The solve starts from the x given (the
 //   previous x*). TAO's inequality convention is h(x) ≥ 0, so h = −c_I with Jacobian −J_I, and
 //   the Lagrangian f + y_Eᵀc_E − y_hᵀh of pdipm is f + y_Eᵀc_E + y_hᵀc_I: the problem's
@@ -241,10 +242,16 @@ void TaoForward::create(const std::string& name) {
   if (name == TAOALMM) {
     // almm gives its subsolver ‖∇L‖ ≤ gatol from the first subproblem on (PHR formulation): its
     // default bqnls stalls near 1e-8 and then runs to its 1000 iterations on every subproblem,
-    // bqnkls reaches 1e-10 (-fold_fwd_tao_almm_subsolver_tao_type chooses another).
+    // bqnkls reaches 1e-10 on quadratics (-fold_fwd_tao_almm_subsolver_tao_type chooses another).
+    // On other objectives bqnkls fails: PETSc 3.18's BNK cannot resize its reduced Hessian when
+    // the active set changes ("Cannot change local size of Amat", top-k at n = 200), or runs to
+    // its iteration limit (n = 30); there bqnls to the quasi-Newton gatol 1e-8 (top-k: 15-22
+    // outer iterations at n = 30 to 1000, a fixed-point residual ≈ 1e-8).
     Tao sub;
     FOLDOPT_CALL(TaoALMMGetSubsolver(tao_, &sub));
-    FOLDOPT_CALL(TaoSetType(sub, TAOBQNKLS));
+    const bool quadratic = !ctx_.problem || ctx_.problem->is_quadratic();
+    FOLDOPT_CALL(TaoSetType(sub, quadratic ? TAOBQNKLS : TAOBQNLS));
+    if (!quadratic) FOLDOPT_CALL(TaoSetTolerances(tao_, tao_type_info(TAOBQNLS)->gatol, 0.0, 0.0));
   }
   if (name == TAOPDIPM) {
     // Its KKT matrix is symmetric indefinite: a direct LDLᵀ factorization (MUMPS) with inertia.

@@ -50,6 +50,7 @@ class ProxGradMap : public UpdateMap {
   void linearize(Vec x, const ParamSet& theta) override;
   void phi_t(Vec v, Vec y) override;
   void psi_t(Vec v, ParamSet& out) override;
+  void psi_t_factored(Vec w, Vec jw, ParamSet& out) override;
 
   bool has_readout() const override { return problem_.has_readout(); }
   void readout(Vec s, const ParamSet& theta, Vec x) override { problem_.readout(s, theta, x); }
@@ -98,6 +99,7 @@ class ProxGradMap : public UpdateMap {
   void check_linearized(const char* op) const;
   /// y = (I − α∇²f) u.
   void smooth_step(Vec u, Vec y);
+  void psi_t_from(Vec v, Vec jw, ParamSet& out);
 
   Problem& problem_;
   std::unique_ptr<Objective> own_f_;
