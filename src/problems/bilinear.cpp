@@ -122,7 +122,7 @@ namespace {
 struct BilinearOptions {
   char c[PETSC_MAX_PATH_LEN] = "", d[PETSC_MAX_PATH_LEN] = "", Q[PETSC_MAX_PATH_LEN] = "";
   PetscInt m = 20, batch = 1, seed = 1, p = 3, q = 3, starts = 64, local_starts = 3;
-  PetscReal mu = 0.5, enum_max = 1e6;
+  PetscReal mu = 1.0, enum_max = 1e6;
   PetscInt smoothing = 1;  // quadratic
   PetscBool gen_set = PETSC_FALSE;
 };

@@ -7,7 +7,7 @@
 // (-bilinear_smoothing, -bilinear_mu μ) is
 //   none       φ = 0                          (the LP-like problem: solutions are vertices, where the
 //                                              Jacobian is 0 almost everywhere)
-//   quadratic  φ = ½(‖x‖² + ‖y‖²)             (the default, μ = 0.5)
+//   quadratic  φ = ½(‖x‖² + ‖y‖²)             (the default, μ = 1)
 //   entropic   φ = Σ xᵢ log xᵢ + Σ yᵢ log yᵢ
 // and the forward solves the same smoothed problem the backward folds, so the fixed-point check
 // holds. Composite form: the state s = (x, y) per instance (2m entries, x first), f = −(cᵀx + xᵀQy
