@@ -263,6 +263,8 @@ TEST(Bilinear, SmoothedGradients) {
       ASSERT_NE(fwd, nullptr);
       const auto& res = fwd->result();
       ASSERT_TRUE(res.enumerated);
+      EXPECT_GE(res.gap, 0) << what;
+      EXPECT_LE(res.gap, cs.mu * prob->smoothing_range() + 1e-12) << what << ": the a posteriori gap exceeds mu*Delta";
       for (int b = 0; b < 2; ++b) {
         EXPECT_GE(res.smoothed[b], res.vertex_smoothed[b] - 1e-12) << what << ": the ascent lowered F_mu";
         EXPECT_LE(res.smoothed[b], res.vertex_value[b] - cs.mu * cs.phi_min + 1e-12) << what << ": above the bound";

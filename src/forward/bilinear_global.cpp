@@ -397,6 +397,8 @@ ForwardReport BilinearGlobalForward::solve(const ParamSet& theta, Vec x) {
     result_.vertex_value.push_back(vals[3 * b]);
     result_.vertex_smoothed.push_back(vals[3 * b + 1]);
     result_.smoothed.push_back(vals[3 * b + 2]);
+    // F_μ* ≤ F(v*) − μ φ_min, exact when v* was enumerated
+    result_.gap = std::max(result_.gap, vals[3 * b] - mu * problem_->smoothing_min() - vals[3 * b + 2]);
   }
   {
     PetscInt rs, re;
@@ -422,11 +424,20 @@ ForwardReport BilinearGlobalForward::solve(const ParamSet& theta, Vec x) {
   }
   rep.converged = true;
   rep.iterations = result_.sweeps + result_.polish;
-  rep.reason = detail::format("CONVERGED (%s %.0f %s per instance%s%s)",
-                              result_.enumerated ? "enumerated" : "alternating maximization from", result_.vertices,
-                              result_.enumerated ? (result_.side == 'x' ? "vertices of x" : "vertices of y") : "random starts",
-                              sm == BilinearSmoothing::none ? "" : detail::format(", block ascent %" PetscInt_FMT " sweeps", result_.sweeps).c_str(),
-                              result_.polish ? detail::format(", FISTA polish %" PetscInt_FMT " iterations", result_.polish).c_str() : "");
+  std::string what = result_.enumerated
+                         ? detail::format("enumerated %.0f vertices of %c per instance", result_.vertices, result_.side)
+                         : detail::format("alternating maximization from %.0f random starts per instance", result_.vertices);
+  std::string guarantee;
+  if (sm == BilinearSmoothing::none) {
+    guarantee = result_.enumerated ? "the exact maximum" : "the best partial optimum found, no global guarantee";
+  } else {
+    what += detail::format("; block ascent from the %zu best, %" PetscInt_FMT " sweeps", K, result_.sweeps);
+    guarantee = result_.enumerated ? detail::format("F_mu within %.3g of the smoothed maximum (a priori bound mu*Delta = %.3g)",
+                                                    result_.gap, (double)(mu * problem_->smoothing_range()))
+                                   : "a local maximum of F_mu, no global guarantee";
+  }
+  if (result_.polish) what += detail::format(", FISTA polish %" PetscInt_FMT " iterations", result_.polish);
+  rep.reason = "CONVERGED (" + what + ": " + guarantee + ")";
   rep.seconds = wall_time() - t0;
   return rep;
 }
@@ -448,7 +459,7 @@ void BilinearGlobalForward::view(PetscViewer viewer) const {
     PetscViewerASCIIPrintf(viewer, ", smoothed F_mu there %.10g, after block ascent %.10g", result_.vertex_smoothed[0],
                            result_.smoothed[0]);
     if (result_.enumerated)
-      PetscViewerASCIIPrintf(viewer, "; bound: within mu*Delta = %.4g of the smoothed maximum",
+      PetscViewerASCIIPrintf(viewer, "; within %.4g of the smoothed maximum (a priori mu*Delta = %.4g)", result_.gap,
                              (double)(problem_->mu() * problem_->smoothing_range()));
   }
   PetscViewerASCIIPrintf(viewer, "\n");

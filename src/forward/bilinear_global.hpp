@@ -29,6 +29,9 @@ class BilinearGlobalForward : public ForwardSolver {
     PetscInt sweeps = 0;         ///< block-ascent sweeps over all instances and starts
     PetscInt polish = 0;         ///< FISTA iterations of the polish (0: none needed)
     std::vector<double> vertex_value, vertex_smoothed, smoothed;
+    /// max over instances of F(v*) − μ φ_min − F_μ(returned): after enumeration, how far F_μ of
+    /// the point returned may lie below the smoothed maximum (a posteriori; at most μΔ)
+    double gap = 0;
   };
   const Result& result() const { return result_; }
 

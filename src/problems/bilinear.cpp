@@ -196,14 +196,19 @@ std::unique_ptr<Bilinear> Bilinear::from_options(MPI_Comm comm) {
   return generate(comm, o.m, o.batch, static_cast<unsigned long>(o.seed), o.p, o.q, sm, o.mu, s);
 }
 
-PetscReal Bilinear::smoothing_range() const {
+PetscReal Bilinear::smoothing_min() const {
   const PetscReal m = static_cast<PetscReal>(size()), p = static_cast<PetscReal>(p_), q = static_cast<PetscReal>(q_);
   switch (smoothing_) {
     case BilinearSmoothing::none: return 0;
-    case BilinearSmoothing::quadratic: return 0.5 * (p + q) - (p * p + q * q) / (2 * m);
-    case BilinearSmoothing::entropic: return p * std::log(m / p) + q * std::log(m / q);
+    case BilinearSmoothing::quadratic: return (p * p + q * q) / (2 * m);
+    case BilinearSmoothing::entropic: return -p * std::log(m / p) - q * std::log(m / q);
   }
   return 0;
+}
+
+PetscReal Bilinear::smoothing_range() const {
+  const PetscReal vertex = smoothing_ == BilinearSmoothing::quadratic ? 0.5 * static_cast<PetscReal>(p_ + q_) : 0;
+  return vertex - smoothing_min();
 }
 
 PetscReal Bilinear::default_stepsize() const { return smoothing_ == BilinearSmoothing::entropic ? 1 / mu_ : 0; }

@@ -92,6 +92,8 @@ class Bilinear : public CompositeProblem {
   /// Δ = φ_max − φ_min of the smoothing on the feasible set (0 without smoothing): μΔ bounds how
   /// far the best vertex's smoothed value lies below the smoothed maximum.
   PetscReal smoothing_range() const;
+  /// φ_min, the smallest value of φ on one instance's feasible set (0 without smoothing).
+  PetscReal smoothing_min() const;
 
  private:
   OwnedMat Q_;
