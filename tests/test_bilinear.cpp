@@ -15,6 +15,7 @@
 
 #include <foldopt/checks.hpp>
 #include <foldopt/error.hpp>
+#include <foldopt/io.hpp>
 #include <foldopt/layer.hpp>
 #include <foldopt/problems/bilinear.hpp>
 #include <foldopt/prox/simplex.hpp>
@@ -38,6 +39,7 @@ using foldopt::FoldedLayer;
 using foldopt::OwnedMat;
 using foldopt::OwnedVec;
 using foldopt::ParamSet;
+using foldopt_ref::from_eigen;
 using foldopt_ref::MatrixXd;
 using foldopt_ref::VectorXd;
 using foldopt_test::ScopedOptions;
@@ -322,17 +324,6 @@ VectorXd capped_projection(const VectorXd& z, double k) {
   return VectorXd();
 }
 
-OwnedVec from_eigen(const VectorXd& a) {
-  OwnedVec v;
-  VecCreateMPI(PETSC_COMM_WORLD, PETSC_DECIDE, static_cast<PetscInt>(a.size()), v.out());
-  PetscInt s, e;
-  VecGetOwnershipRange(v, &s, &e);
-  for (PetscInt i = s; i < e; ++i) VecSetValue(v, i, a[i], INSERT_VALUES);
-  VecAssemblyBegin(v);
-  VecAssemblyEnd(v);
-  return v;
-}
-
 // capped_simplex_product: the projection per segment against sorting; J against central
 // differences of the projection; ⟨Jv, w⟩ = ⟨v, Jw⟩ (dot-product test); J² = J; K = J; and J equal
 // to diag(d) + U diag(c) Uᵀ. A batch of 3 instances of 2 × 7 entries with sums (2, 3.5); from the
@@ -463,6 +454,45 @@ TEST(Bilinear, GeneratedByGlobalIndexAndErrors) {
   expect_error([] { Bilinear::generate(PETSC_COMM_WORLD, 5, 1, 1, 5, 2, BilinearSmoothing::none, 0); }, "-sum_x 5 must be in (0, m)");
   expect_error([] { Bilinear::generate(PETSC_COMM_WORLD, 5, 1, 1, 2, 2, BilinearSmoothing::entropic, 0); },
                "-bilinear_mu 0 must be positive");
+}
+
+// The command-line path from files: Q (shared), c and d (m×2 arrays: a batch of 2) written by the
+// I/O and read back through the registry with -c, -d, -Qmat, -sum_x, -sum_y give the generated
+// instance's solution and gradients (c and d per instance).
+TEST(Bilinear, FromFilesThroughTheRegistry) {
+  const std::string dir = foldopt_test::temp_dir("bilinear_files");
+  ASSERT_FALSE(dir.empty());
+  std::unique_ptr<Bilinear> gen = Bilinear::generate(PETSC_COMM_WORLD, 8, 2, 4, 2, 3, BilinearSmoothing::quadratic, 1.0);
+  {
+    foldopt::io::OutputSet out(PETSC_COMM_WORLD);
+    out.add(dir + "/Q.mtx", gen->Q());
+    out.add_batch(dir + "/c.mtx", gen->params().get("c"), 8);
+    out.add_batch(dir + "/d.mtx", gen->params().get("d"), 8);
+    out.commit();
+  }
+  ScopedOptions so({{"-c", dir + "/c.mtx"}, {"-d", dir + "/d.mtx"}, {"-Qmat", dir + "/Q.mtx"}, {"-sum_x", "2"}, {"-sum_y", "3"}});
+  std::unique_ptr<foldopt::Problem> p = foldopt::problem_registry().create("problem", "bilinear", PETSC_COMM_WORLD);
+  ASSERT_EQ(p->type(), "bilinear");
+  EXPECT_EQ(p->layout().n, 16);
+  EXPECT_EQ(p->layout().batch, 2);
+  EXPECT_EQ(p->default_forward(), "bilinear_global");
+  ASSERT_EQ(p->data_matrices().size(), 1u);
+  EXPECT_EQ(p->data_matrices()[0].first, "Q");
+  OwnedVec g = p->create_vec();
+  foldopt::fill_random(g, kLossSeed);
+  std::vector<VectorXd> sol, grad;
+  for (foldopt::Problem* prob : {static_cast<foldopt::Problem*>(gen.get()), p.get()}) {
+    FoldedLayer layer(*prob);
+    layer.set_from_options();
+    sol.push_back(foldopt_ref::to_eigen(layer.forward(prob->params())));
+    const ParamSet gr = layer.backward(g);
+    VectorXd both(32);
+    both << foldopt_ref::to_eigen(gr.get("c")), foldopt_ref::to_eigen(gr.get("d"));
+    grad.push_back(both);
+  }
+  ASSERT_GT(grad[0].norm(), 0);
+  EXPECT_LE((sol[1] - sol[0]).cwiseAbs().maxCoeff(), 1e-14);
+  EXPECT_LE(foldopt_ref::rel_err(grad[1], grad[0]), 1e-12);
 }
 
 }  // namespace

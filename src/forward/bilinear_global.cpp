@@ -25,6 +25,7 @@
 //   the alternating "mountain climbing" method); Wang, Lu (2015) for the capped simplex threshold.
 #include "forward/bilinear_global.hpp"
 
+#include <foldopt/checks.hpp>
 #include <foldopt/error.hpp>
 #include <foldopt/update_map.hpp>
 
@@ -256,18 +257,9 @@ PetscInt ascend(const Instance& I, PetscInt p, PetscInt q, BilinearSmoothing s, 
 
 /// All B·m entries of a vector on every rank.
 Dvec gather_all(Vec v) {
-  OwnedVecScatter sc;
-  OwnedVec all;
-  FOLDOPT_CALL(VecScatterCreateToAll(v, sc.out(), all.out()));
-  FOLDOPT_CALL(VecScatterBegin(sc, v, all, INSERT_VALUES, SCATTER_FORWARD));
-  FOLDOPT_CALL(VecScatterEnd(sc, v, all, INSERT_VALUES, SCATTER_FORWARD));
-  PetscInt N;
-  FOLDOPT_CALL(VecGetSize(all, &N));
-  const PetscScalar* a;
-  FOLDOPT_CALL(VecGetArrayRead(all, &a));
-  Dvec out(static_cast<std::size_t>(N));
-  for (PetscInt i = 0; i < N; ++i) out[i] = PetscRealPart(a[i]);
-  FOLDOPT_CALL(VecRestoreArrayRead(all, &a));
+  const std::vector<PetscScalar> a = all_values(v);
+  Dvec out(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) out[i] = PetscRealPart(a[i]);
   return out;
 }
 
@@ -409,14 +401,7 @@ ForwardReport BilinearGlobalForward::solve(const ParamSet& theta, Vec x) {
     FOLDOPT_CALL(VecRestoreArray(x, &a));
   }
   // the map's fixed-point residual at the result; FISTA polishes above the tolerance
-  UpdateMap& U = *ctx_.map;
-  OwnedVec ux = U.create_vec();
-  U.apply(x, theta, ux);
-  FOLDOPT_CALL(VecAYPX(ux, -1.0, x));
-  PetscReal r, xn;
-  FOLDOPT_CALL(VecNorm(ux, NORM_INFINITY, &r));
-  FOLDOPT_CALL(VecNorm(x, NORM_INFINITY, &xn));
-  rep.residual = r / (U.fixed_point_scale() * std::max<PetscReal>(1, xn));
+  rep.residual = fixed_point_residual(*ctx_.map, x, theta);
   if (!(rep.residual <= tol_)) {
     const ForwardReport fr = fista_.solve(theta, x);
     result_.polish = fr.iterations;
