@@ -495,4 +495,65 @@ TEST(Bilinear, FromFilesThroughTheRegistry) {
   EXPECT_LE(foldopt_ref::rel_err(grad[1], grad[0]), 1e-12);
 }
 
+// The smooth part and the map at the solution, for each smoothing: ∇f and ∇²f v against central
+// differences of f and ∇f, the assembled Hessian equal to the products, (∂∇f/∂θ) against its
+// transpose, and the dot-product tests of Φ/Φᵀ and Ψ/Ψᵀ to 1e-12.
+TEST(Bilinear, ObjectiveAndMapDerivatives) {
+  for (BilinearSmoothing sm : {BilinearSmoothing::none, BilinearSmoothing::quadratic, BilinearSmoothing::entropic}) {
+    const std::string what = foldopt::to_string(sm);
+    std::unique_ptr<Bilinear> prob = Bilinear::generate(PETSC_COMM_WORLD, 7, 2, 6, 2, 3, sm, 0.4);
+    foldopt::Objective& f = *prob->objective();
+    const ParamSet& th = prob->params();
+    OwnedVec s = prob->create_vec(), v = prob->create_vec(), g = prob->create_vec(), hv = prob->create_vec();
+    foldopt::fill_random(s, 21);
+    VecShift(s, 1.5);
+    VecScale(s, 0.4);  // in (0.2, 1): inside the entropy's domain
+    foldopt::fill_random(v, 22);
+    f.value_gradient(s, th, g);
+    f.hessian_mult(s, th, v, hv);
+    const double h = 1e-6;
+    OwnedVec sp = prob->create_vec(), sm_ = prob->create_vec(), gp = prob->create_vec(), gm = prob->create_vec();
+    VecWAXPY(sp, h, v, s);
+    VecWAXPY(sm_, -h, v, s);
+    const double fd = (f.value_gradient(sp, th, gp) - f.value_gradient(sm_, th, gm)) / (2 * h);
+    PetscScalar gv;
+    VecDot(g, v, &gv);
+    EXPECT_NEAR(PetscRealPart(gv), fd, 1e-7 * std::max(1.0, std::abs(fd))) << what << ": gradient";
+    const VectorXd hfd = (foldopt_ref::to_eigen(gp) - foldopt_ref::to_eigen(gm)) / (2 * h), hd = foldopt_ref::to_eigen(hv);
+    ASSERT_GT(hd.norm(), 0);
+    EXPECT_LE((hfd - hd).norm() / hd.norm(), 1e-7) << what << ": Hessian product";
+    ASSERT_TRUE(f.capabilities().hessian);
+    EXPECT_FALSE(f.capabilities().convex);
+    const MatrixXd H = foldopt_ref::gather_dense(f.hessian(s, th));
+    EXPECT_LE((H * foldopt_ref::to_eigen(v) - hd).cwiseAbs().maxCoeff(), 1e-13) << what << ": assembled Hessian";
+    // parameter products: ⟨(∂∇f/∂θ) dθ, w⟩ = ⟨dθ, (∂∇f/∂θ)ᵀ w⟩
+    ParamSet dth = th.zeros_like(), out = th.zeros_like();
+    foldopt::fill_random(dth.get("c"), 23);
+    foldopt::fill_random(dth.get("d"), 24);
+    OwnedVec y = prob->create_vec();
+    VecZeroEntries(y);
+    f.gradient_param(s, th, dth, y);
+    f.gradient_param_t(s, th, v, out);
+    PetscScalar lhs;
+    VecDot(y, v, &lhs);
+    const double rhs = PetscRealPart(dth.dot(out));
+    EXPECT_NEAR(PetscRealPart(lhs), rhs, 1e-13 * std::max(1.0, std::abs(rhs))) << what << ": parameter products";
+    // -(dc, dd) placed in the x and y halves of each instance
+    const VectorXd yd = foldopt_ref::to_eigen(y), dc = foldopt_ref::to_eigen(dth.get("c")), dd = foldopt_ref::to_eigen(dth.get("d"));
+    for (int b = 0; b < 2; ++b) {
+      EXPECT_EQ((yd.segment(14 * b, 7) + dc.segment(7 * b, 7)).norm(), 0.0) << what;
+      EXPECT_EQ((yd.segment(14 * b + 7, 7) + dd.segment(7 * b, 7)).norm(), 0.0) << what;
+    }
+    // the map at the solution
+    FoldedLayer layer(*prob);
+    layer.set_from_options();
+    layer.forward(th);
+    layer.map().linearize(layer.state(), th);
+    const foldopt::DotTest dp = foldopt::dot_test_phi(layer.map()), ds = foldopt::dot_test_psi(layer.map());
+    EXPECT_LE(dp.relative, 1e-12) << what << ": Phi";
+    EXPECT_LE(ds.relative, 1e-12) << what << ": Psi";
+    if (sm != BilinearSmoothing::none) EXPECT_GT(std::abs(dp.lhs), 0) << what << ": Phi is 0 at a smoothed solution";
+  }
+}
+
 }  // namespace
