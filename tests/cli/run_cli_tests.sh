@@ -263,6 +263,12 @@ for name, side in (('c', x), ('d', y)):
     assert abs(sum(g)) <= 1e-9 * norm, ('dL/d%s does not sum to 0' % name, sum(g))
 print('ok: x* feasible; dL/dc, dL/dd on the free set, summing to 0')
 PYEOF
+  # -dLdx takes a 2m x B array (x over y): with dL/dx = x* itself dL/dc differs from the default loss's
+  mkdir -p "$W/out2"
+  expect_success -problem bilinear -warm_start_steps 0 -dLdx "$OUT/x.mtx" -grad_out "$W/out2/g.mtx"
+  [ "$(ls -A "$W/out2" | sort | tr '\n' ' ')" = "g.c.mtx g.d.mtx " ] || { ls -la "$W/out2"; fail "unexpected set of output files (-dLdx)"; }
+  cmp -s "$OUT/g.c.mtx" "$W/out2/g.c.mtx" && fail "-dLdx did not change dL/dc"
+  echo "ok: bilinear from the command line"
 }
 
 # -help names every registered problem, map and forward solver (the program knows none by name).
