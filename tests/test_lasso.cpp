@@ -37,6 +37,7 @@ using foldopt::Lasso;
 using foldopt::LassoGenerator;
 using foldopt::OwnedVec;
 using foldopt::ParamSet;
+using foldopt_ref::from_eigen;
 using foldopt_ref::MatrixXd;
 using foldopt_ref::VectorXd;
 using foldopt_test::ScopedOptions;
@@ -78,18 +79,6 @@ std::vector<std::pair<int, int>> pattern_of(Mat A) {
   std::vector<std::pair<int, int>> out;
   for (std::size_t k = 0; k + 1 < all.size(); k += 2) out.emplace_back(all[k], all[k + 1]);
   return out;
-}
-
-/// A vector of the values in `a` with PETSc's split (every rank holds all of `a`).
-OwnedVec from_eigen(const VectorXd& a) {
-  OwnedVec v;
-  VecCreateMPI(PETSC_COMM_WORLD, PETSC_DECIDE, static_cast<PetscInt>(a.size()), v.out());
-  PetscInt s, e;
-  VecGetOwnershipRange(v, &s, &e);
-  for (PetscInt i = s; i < e; ++i) VecSetValue(v, i, a[i], INSERT_VALUES);
-  VecAssemblyBegin(v);
-  VecAssemblyEnd(v);
-  return v;
 }
 
 /// The dense reference of one solved instance (or batch), from gathered data only.

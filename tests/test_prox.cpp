@@ -701,7 +701,7 @@ TEST(Prox, GroupL1) {
 }
 
 TEST(Prox, RegistryNames) {
-  const std::vector<std::string> expected = {"ball", "box", "capped_simplex", "group_l1", "halfspace", "hyperplane",
+  const std::vector<std::string> expected = {"ball", "box", "capped_simplex", "capped_simplex_product", "group_l1", "halfspace", "hyperplane",
                                              "identity", "l1", "nonnegative", "simplex"};
   EXPECT_EQ(foldopt::prox_registry().names(), expected);
   foldopt::PartContext ctx;

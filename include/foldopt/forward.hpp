@@ -12,6 +12,8 @@
 //             there is none
 //   fista     FISTA momentum with adaptive restart on a proximal-gradient map (FDPG on TV's dual);
 //             stops at a fixed-point residual of 1e-12 (-fold_fwd_fista_tol)
+//   bilinear_global  the bilinear problem's global search (vertex enumeration or alternating
+//             maximization, then block ascent on its smoothing; problems/bilinear.hpp)
 //   ipopt     IPOPT through a separately loaded plugin (optional at build time)
 //   callback  a user function
 #ifndef FOLDOPT_FORWARD_HPP

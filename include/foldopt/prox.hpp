@@ -76,8 +76,8 @@ class Prox {
 };
 
 using ProxRegistry = Registry<Prox, const PartContext&>;
-/// Proximal operators by name: box, nonnegative, simplex, capped_simplex, ball, halfspace,
-/// hyperplane, l1, group_l1 (and identity, h = 0).
+/// Proximal operators by name: box, nonnegative, simplex, capped_simplex, capped_simplex_product,
+/// ball, halfspace, hyperplane, l1, group_l1 (and identity, h = 0).
 ProxRegistry& prox_registry();
 
 }  // namespace foldopt

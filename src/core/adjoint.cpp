@@ -106,22 +106,6 @@ struct AdjointSolver::Shell {
 };
 
 namespace {
-/// Every entry of a (short) vector on every rank.
-std::vector<PetscScalar> all_values(Vec v) {
-  OwnedVecScatter sc;
-  OwnedVec all;
-  FOLDOPT_CALL(VecScatterCreateToAll(v, sc.out(), all.out()));
-  FOLDOPT_CALL(VecScatterBegin(sc, v, all, INSERT_VALUES, SCATTER_FORWARD));
-  FOLDOPT_CALL(VecScatterEnd(sc, v, all, INSERT_VALUES, SCATTER_FORWARD));
-  PetscInt n;
-  FOLDOPT_CALL(VecGetSize(all, &n));
-  const PetscScalar* a;
-  FOLDOPT_CALL(VecGetArrayRead(all, &a));
-  std::vector<PetscScalar> out(a, a + n);
-  FOLDOPT_CALL(VecRestoreArrayRead(all, &a));
-  return out;
-}
-
 /// x = S⁻¹ b for a small dense r×r system (row-major), by Gaussian elimination with partial
 /// pivoting, the same on every rank. A singular S is an error.
 std::vector<PetscScalar> dense_solve(std::vector<PetscScalar> S, std::vector<PetscScalar> b, PetscInt r) {

@@ -12,6 +12,21 @@
 
 namespace foldopt {
 
+std::vector<PetscScalar> all_values(Vec v) {
+  OwnedVecScatter sc;
+  OwnedVec all;
+  FOLDOPT_CALL(VecScatterCreateToAll(v, sc.out(), all.out()));
+  FOLDOPT_CALL(VecScatterBegin(sc, v, all, INSERT_VALUES, SCATTER_FORWARD));
+  FOLDOPT_CALL(VecScatterEnd(sc, v, all, INSERT_VALUES, SCATTER_FORWARD));
+  PetscInt n;
+  FOLDOPT_CALL(VecGetSize(all, &n));
+  const PetscScalar* a;
+  FOLDOPT_CALL(VecGetArrayRead(all, &a));
+  std::vector<PetscScalar> out(a, a + n);
+  FOLDOPT_CALL(VecRestoreArrayRead(all, &a));
+  return out;
+}
+
 double wall_time() {
   PetscLogDouble t = 0;
   PetscTime(&t);

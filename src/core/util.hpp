@@ -5,6 +5,7 @@
 #include <foldopt/params.hpp>
 
 #include <string>
+#include <vector>
 
 namespace foldopt {
 
@@ -13,6 +14,9 @@ double wall_time();
 
 /// max over instances b of ‖r_b‖₂ / ‖g_b‖₂ (‖r_b‖₂ where g_b = 0), for a batch layout.
 PetscReal worst_instance_ratio(Vec r, Vec g, const Layout& layout);
+
+/// Every entry of a (short) vector on every rank (collective: VecScatterCreateToAll).
+std::vector<PetscScalar> all_values(Vec v);
 
 /// Peak resident memory of this process in bytes (getrusage).
 double peak_rss_bytes();

@@ -6,6 +6,7 @@
 #include <foldopt/error.hpp>
 
 #include "core/util.hpp"
+#include "forward/bilinear_global.hpp"
 #include "forward/closed.hpp"
 #include "forward/fista.hpp"
 #include "forward/ipopt/ipopt_forward.hpp"
@@ -42,6 +43,7 @@ void register_builtin_forward(ForwardRegistry& r) {
   r.add("tao", [](const ForwardContext& c) { return std::unique_ptr<ForwardSolver>(new TaoForward(c)); });
   r.add("closed", [](const ForwardContext& c) { return std::unique_ptr<ForwardSolver>(new ClosedForward(c)); });
   r.add("fista", [](const ForwardContext& c) { return std::unique_ptr<ForwardSolver>(new FistaForward(c)); });
+  r.add("bilinear_global", [](const ForwardContext& c) { return std::unique_ptr<ForwardSolver>(new BilinearGlobalForward(c)); });
 }
 }  // namespace
 

@@ -17,6 +17,7 @@ std::unique_ptr<Prox> make_box_prox(const PartContext& ctx);
 std::unique_ptr<Prox> make_nonnegative_prox(const PartContext& ctx);
 std::unique_ptr<Prox> make_simplex_prox(const PartContext& ctx);
 std::unique_ptr<Prox> make_capped_simplex_prox(const PartContext& ctx);
+std::unique_ptr<Prox> make_capped_simplex_product_prox(const PartContext& ctx);
 std::unique_ptr<Prox> make_ball_prox(const PartContext& ctx);
 std::unique_ptr<Prox> make_halfspace_prox(const PartContext& ctx);
 std::unique_ptr<Prox> make_hyperplane_prox(const PartContext& ctx);

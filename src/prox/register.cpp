@@ -38,6 +38,7 @@ ProxRegistry& prox_registry() {
     reg.add("nonnegative", make_nonnegative_prox);
     reg.add("simplex", make_simplex_prox);
     reg.add("capped_simplex", make_capped_simplex_prox);
+    reg.add("capped_simplex_product", make_capped_simplex_product_prox);
     reg.add("ball", make_ball_prox);
     reg.add("halfspace", make_halfspace_prox);
     reg.add("hyperplane", make_hyperplane_prox);

@@ -1,9 +1,12 @@
-// foldopt: projection onto {lo ≤ x ≤ hi, Σx = k} per instance, shared by the simplex and capped
-// simplex proxes (simplex.cpp, capped_simplex.cpp).
+// foldopt: projection onto {lo ≤ x ≤ hi, Σx = k} per instance (or per segment of an instance),
+// shared by the simplex, capped simplex and capped simplex product proxes (simplex.cpp,
+// capped_simplex.cpp, capped_simplex_product.cpp).
 //
 // Method:    prox(z)_b = clamp(z_b − τ_b, lo, hi), with τ_b the threshold of instance b such that
 //            Σᵢ clamp(z_bi − τ_b, lo, hi) = k (batch::thresholds: exact to rounding, O(n log n),
 //            an instance may span ranks).
+//            Segments: an instance may be cut into r equal segments with sums k_1 … k_r; every
+//            formula below then holds per segment (b runs over the B·r segments).
 // Algorithm: free set F_b = {i : lo < z_bi − τ_b < hi}; an entry exactly at a bound counts as not
 //            free (the generalized-Jacobian element with J_ii = 0 there). On F_b the constraint
 //            Σ_F x = k − (entries at bounds) moves τ by the mean of a perturbation, so
@@ -26,19 +29,33 @@
 namespace foldopt {
 
 SumProjectionProx::SumProjectionProx(const char* name, const Layout& layout, PetscReal lo, PetscReal hi, PetscReal k)
-    : name_(name), layout_(layout), lo_(lo), hi_(hi), k_(k) {
+    : SumProjectionProx(name, layout, lo, hi, std::vector<PetscReal>{k}) {}
+
+SumProjectionProx::SumProjectionProx(const char* name, const Layout& layout, PetscReal lo, PetscReal hi,
+                                     const std::vector<PetscReal>& sums)
+    : name_(name), layout_(layout), lo_(lo), hi_(hi), k_(0), segment_(layout.n) {
   FOLDOPT_CHECK(layout.n > 0 && layout.batch > 0, PETSC_ERR_ARG_OUTOFRANGE,
                 "projection onto a simplex: the layout has no entries (n = %" PetscInt_FMT ", batch %" PetscInt_FMT ")",
                 layout.n, layout.batch);
-  set_sum(k);
+  set_sums(sums);
 }
 
-void SumProjectionProx::set_sum(PetscReal k) {
-  const PetscReal n = static_cast<PetscReal>(layout_.n);
-  FOLDOPT_CHECK(std::isfinite(k) && k >= n * lo_ && k <= n * hi_, PETSC_ERR_ARG_OUTOFRANGE,
-                "%s prox: the sum k = %g is not attainable by n = %" PetscInt_FMT " entries in [%g, %g] (k must be in [%g, %g])",
-                name_, (double)k, layout_.n, (double)lo_, (double)hi_, (double)(n * lo_), (double)(n * hi_));
-  k_ = k;
+void SumProjectionProx::set_sum(PetscReal k) { set_sums({k}); }
+
+void SumProjectionProx::set_sums(const std::vector<PetscReal>& sums) {
+  const PetscInt r = static_cast<PetscInt>(sums.size());
+  FOLDOPT_CHECK(r >= 1 && layout_.n % r == 0, PETSC_ERR_ARG_SIZ,
+                "%s prox: %" PetscInt_FMT " sums do not cut an instance of %" PetscInt_FMT " entries into equal segments", name_, r,
+                layout_.n);
+  const PetscInt m = layout_.n / r;
+  const PetscReal len = static_cast<PetscReal>(m);
+  for (PetscReal k : sums)
+    FOLDOPT_CHECK(std::isfinite(k) && k >= len * lo_ && k <= len * hi_, PETSC_ERR_ARG_OUTOFRANGE,
+                  "%s prox: the sum k = %g is not attainable by n = %" PetscInt_FMT " entries in [%g, %g] (k must be in [%g, %g])",
+                  name_, (double)k, m, (double)lo_, (double)hi_, (double)(len * lo_), (double)(len * hi_));
+  segment_ = m;
+  sums_ = sums;
+  k_ = sums.front();
 }
 
 Prox::Capabilities SumProjectionProx::capabilities() const {
@@ -59,9 +76,12 @@ std::string SumProjectionProx::describe() const {
 
 void SumProjectionProx::project(Vec z, Vec y) {
   prox_detail::check_size(z, layout_, name_, "z");
-  tau_ = batch::thresholds(z, layout_.n, lo_, hi_, std::vector<PetscReal>(layout_.batch, k_));
+  std::vector<PetscReal> k;
+  k.reserve(sums_.size() * static_cast<std::size_t>(layout_.batch));
+  for (PetscInt b = 0; b < layout_.batch; ++b) k.insert(k.end(), sums_.begin(), sums_.end());
+  tau_ = batch::thresholds(z, segment_, lo_, hi_, k);
   if (y != z) FOLDOPT_CALL(VecCopy(z, y));
-  const PetscInt n = layout_.n;
+  const PetscInt n = segment_;
   PetscInt rstart, rend;
   FOLDOPT_CALL(VecGetOwnershipRange(y, &rstart, &rend));
   WriteArray a(y);
@@ -78,7 +98,7 @@ void SumProjectionProx::linearize(Vec z, PetscReal, const ParamSet&) {
   }
   project(z, work_);
   // free where lo < z − τ < hi, judged on the unclamped value
-  const PetscInt n = layout_.n;
+  const PetscInt n = segment_;
   PetscInt rstart, rend;
   FOLDOPT_CALL(VecGetOwnershipRange(z, &rstart, &rend));
   {
@@ -97,9 +117,9 @@ void SumProjectionProx::linearize(Vec z, PetscReal, const ParamSet&) {
 void SumProjectionProx::jacobian_mult(Vec v, Vec y) {
   FOLDOPT_CHECK(mask_ && !size_.empty(), PETSC_ERR_ORDER, "%s prox: jacobian_mult before linearize", name_);
   FOLDOPT_CALL(VecPointwiseMult(y, mask_, v));
-  std::vector<PetscReal> mean = batch::sums(y, layout_.n);
+  std::vector<PetscReal> mean = batch::sums(y, segment_);
   for (std::size_t s = 0; s < mean.size(); ++s) mean[s] = size_[s] > 0 ? -mean[s] / size_[s] : 0.0;
-  batch::axpy(mean, mask_, layout_.n, y);
+  batch::axpy(mean, mask_, segment_, y);
 }
 
 void SumProjectionProx::factor_mult(Vec v, Vec y) { jacobian_mult(v, y); }
@@ -110,7 +130,7 @@ void SumProjectionProx::jacobian_structure(Vec d, OwnedMat* U, OwnedVec* c) {
   FOLDOPT_CALL(VecCopy(mask_, d));
   std::vector<PetscReal> coef(size_.size());
   for (std::size_t s = 0; s < coef.size(); ++s) coef[s] = size_[s] > 0 ? -1.0 / size_[s] : 0.0;
-  prox_detail::build_low_rank(mask_, layout_.n, coef, U, c);
+  prox_detail::build_low_rank(mask_, segment_, coef, U, c);
 }
 
 }  // namespace foldopt

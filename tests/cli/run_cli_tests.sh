@@ -37,7 +37,7 @@ ERROR_CASES="missing_file missing_dldx malformed_mtx truncated_mtx truncated_bin
   maximum_refused indefinite_unbounded empty_h empty_h_0x0 overflow_q check_minimum_steps_zero"
 # Successful runs on the small inputs of the engine cases (cli_data.py engine).
 ENGINE_CASES="maximum_accepted indefinite_bounded huge_bounds"
-CASES="default generated_reference catalogue help_lists_problems log_view view_to_file view_once roundtrip_mtx roundtrip_bin np_consistency $ENGINE_CASES $(for c in $ERROR_CASES; do printf 'error_%s ' "$c"; done)"
+CASES="default generated_reference catalogue bilinear help_lists_problems log_view view_to_file view_once roundtrip_mtx roundtrip_bin np_consistency $ENGINE_CASES $(for c in $ERROR_CASES; do printf 'error_%s ' "$c"; done)"
 
 if [ "${1:-}" = list ]; then
   for c in $CASES; do echo "$c"; done
@@ -232,17 +232,56 @@ case_catalogue() {
   echo "ok: sparsemax and topk against their closed forms, lasso's blocks as what they are"
 }
 
+# The nonconvex bilinear problem's generated default instance (m = 20, p = q = 3, quadratic
+# smoothing mu = 1): the global forward (enumeration of the 1140 vertices of x) to a fixed-point
+# residual of 1e-10; x* (a 40 x 1 array, x over y) feasible; the gradient files g.c and g.d (20 x 1
+# arrays) nonzero, zero where the entry of x (of y) is at a bound, and summing to 0 on each side
+# (on the free set the sums are constraints: E^T u = 0 in the KKT system).
+case_bilinear() {
+  rm -rf "$OUT" && mkdir -p "$OUT"
+  expect_success -problem bilinear -warm_start_steps 0 -x_out "$OUT/x.mtx" -grad_out "$OUT/g.mtx" -fold_check_fixed_point 1e-10
+  grep -q '^forward: bilinear_global, CONVERGED (enumerated 1140 vertices of x' "$W/stdout" || fail "the forward did not enumerate the vertices"
+  [ "$(ls -A "$OUT" | sort | tr '\n' ' ')" = "g.c.mtx g.d.mtx x.mtx " ] || { ls -la "$OUT"; fail "unexpected set of output files"; }
+  "$PYTHON" - "$OUT" <<'PYEOF' || fail "x* or the gradient files do not have the properties of the bilinear solution"
+import sys
+def array(path):
+    rows = [l.split() for l in open(path) if l.strip() and not l.startswith('%')]
+    m, n = int(rows[0][0]), int(rows[0][1])
+    return m, n, [float(r[0]) for r in rows[1:]]
+d = sys.argv[1]
+m, n, s = array(d + '/x.mtx')
+assert (m, n) == (40, 1), ('x', m, n)
+x, y = s[:20], s[20:]
+assert all(0 <= v <= 1 for v in s), 'x* outside [0, 1]'
+assert abs(sum(x) - 3) < 1e-12 and abs(sum(y) - 3) < 1e-12, ('sums', sum(x), sum(y))
+for name, side in (('c', x), ('d', y)):
+    m, n, g = array(d + '/g.%s.mtx' % name)
+    assert (m, n) == (20, 1), (name, m, n)
+    norm = sum(v * v for v in g) ** 0.5
+    assert norm > 1e-6, 'dL/d%s is zero' % name
+    assert all(g[i] == 0 for i in range(20) if side[i] in (0.0, 1.0)), 'dL/d%s nonzero at a bound' % name
+    assert abs(sum(g)) <= 1e-9 * norm, ('dL/d%s does not sum to 0' % name, sum(g))
+print('ok: x* feasible; dL/dc, dL/dd on the free set, summing to 0')
+PYEOF
+  # -dLdx takes a 2m x B array (x over y): with dL/dx = x* itself dL/dc differs from the default loss's
+  mkdir -p "$W/out2"
+  expect_success -problem bilinear -warm_start_steps 0 -dLdx "$OUT/x.mtx" -grad_out "$W/out2/g.mtx"
+  [ "$(ls -A "$W/out2" | sort | tr '\n' ' ')" = "g.c.mtx g.d.mtx " ] || { ls -la "$W/out2"; fail "unexpected set of output files (-dLdx)"; }
+  cmp -s "$OUT/g.c.mtx" "$W/out2/g.c.mtx" && fail "-dLdx did not change dL/dc"
+  echo "ok: bilinear from the command line"
+}
+
 # -help names every registered problem, map and forward solver (the program knows none by name).
 case_help_lists_problems() {
   run "$NP" "$W/stdout" "$W/stderr" -help
   local name
-  for name in qp_box sparsemax topk lasso; do
+  for name in qp_box sparsemax topk lasso bilinear; do
     grep -q -- "-problem .*$name" "$W/stdout" || fail "-help does not list problem $name"
   done
   for name in pgd prox_grad; do
     grep -q -- "-fold_map_type .*$name" "$W/stdout" || fail "-help does not list map $name"
   done
-  for name in tao fista closed snes; do
+  for name in tao fista closed snes bilinear_global; do
     grep -q -- "-fold_fwd_type .*$name" "$W/stdout" || fail "-help does not list forward solver $name"
   done
   echo "ok: -help lists the registries"
@@ -348,7 +387,7 @@ engine_success() {
 # Cases that run cli_data.py: skipped (exit 77) without a working python3.
 needs_python() {
   case "$1" in
-    default | generated_reference | roundtrip_* | np_consistency | error_malformed_mtx | error_truncated_* | \
+    default | generated_reference | bilinear | roundtrip_* | np_consistency | error_malformed_mtx | error_truncated_* | \
       error_size_* | error_nan_* | error_pinf_lb | error_minf_ub | error_lb_gt_ub | error_nonsquare_h | error_nonsymmetric_h | \
       maximum_accepted | indefinite_bounded | huge_bounds | error_maximum_refused | error_indefinite_unbounded | \
       error_empty_h | error_empty_h_0x0 | error_overflow_q)
@@ -366,6 +405,7 @@ run_case() {
     default) case_default ;;
     generated_reference) case_generated_reference ;;
     catalogue) case_catalogue ;;
+    bilinear) case_bilinear ;;
     help_lists_problems) case_help_lists_problems ;;
     view_once) case_view_once ;;
     log_view) case_log_view ;;
