@@ -570,6 +570,7 @@ ForwardReport TaoForward::solve(const ParamSet& theta, Vec x) {
     ~Reset() { p = nullptr; }
   } reset{theta_};
   theta_ = &theta;
+  last_theta_ = theta.share();  // for multipliers()
   update_bounds();
   if (!configured_) configure(x);
   refresh_almm_bounds();
@@ -622,6 +623,88 @@ ForwardReport TaoForward::solve(const ParamSet& theta, Vec x) {
 void TaoForward::view(PetscViewer viewer) const {
   if (tao_) TaoView(tao_, viewer);
   else PetscViewerASCIIPrintf(viewer, "forward solver: tao (%s, not set up)\n", tao_type().c_str());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lagrange multipliers (almm). almm's own multipliers Y = (Y_E, Y_I) (TaoALMMGetMultipliers,
+// split by TaoALMMGetDualIS) belong to its formulation, for TAO's h = −c_I ≥ 0:
+//   classic  L = f + Y_Eᵀc_E + Y_Iᵀ(h − s), s ≥ 0 slacks:  y_E = Y_E, y_I = −Y_I;
+//   phr      L = f + (μ/2)(‖c_E + Y_E/μ‖² + ‖max(0, c_I + Y_I/μ)‖²):  y_E = Y_E, y_I = Y_I
+// (after almm's last multiplier update, Y_E + μc_E → Y_E and so on, so that ∇f + J_Eᵀy_E +
+// J_Iᵀy_I is its subproblem's gradient). almm gives no bound multipliers: with the residual
+// r = ∇f + J_Eᵀy_E + J_Iᵀy_I at x*, z_L = max(r, 0) on variables whose nearer finite bound is the
+// lower one, z_U = max(−r, 0) on those whose nearer finite bound is the upper one, 0 elsewhere.
+
+bool TaoForward::has_multipliers() const { return tao_type() == TAOALMM; }
+
+Multipliers TaoForward::multipliers() const {
+  FOLDOPT_CHECK(tao_type() == TAOALMM, PETSC_ERR_SUP,
+                "forward solver tao: type '%s' gives no Lagrange multipliers (almm does)", tao_type().c_str());
+  FOLDOPT_CHECK(solved_ && tao_, PETSC_ERR_ORDER, "forward solver tao: multipliers before a solve");
+  Problem& p = *ctx_.problem;
+  const PetscInt me = p.num_equality(), mi = p.num_inequality();
+  Multipliers y;
+  Vec Y = nullptr;
+  FOLDOPT_CALL(TaoALMMGetMultipliers(tao_, &Y));
+  TaoALMMType form;
+  FOLDOPT_CALL(TaoALMMGetType(tao_, &form));
+  IS eis = nullptr, iis = nullptr;
+  if (me > 0 && mi > 0) FOLDOPT_CALL(TaoALMMGetDualIS(tao_, &eis, &iis));
+  auto part = [&](IS is, PetscInt m, PetscReal sign, OwnedVec* out) {
+    *out = p.create_constraint_vec(m);
+    if (!is) {
+      FOLDOPT_CALL(VecCopy(Y, *out));
+    } else {
+      Vec sub;
+      FOLDOPT_CALL(VecGetSubVector(Y, is, &sub));
+      FOLDOPT_CALL(VecCopy(sub, *out));
+      FOLDOPT_CALL(VecRestoreSubVector(Y, is, &sub));
+    }
+    if (sign != 1) FOLDOPT_CALL(VecScale(*out, sign));
+  };
+  if (me > 0) part(eis, me, 1.0, &y.eq);
+  if (mi > 0) part(iis, mi, form == TAO_ALMM_CLASSIC ? -1.0 : 1.0, &y.ineq);
+  if (!p.has_bounds()) return y;
+  Vec x = nullptr;
+  FOLDOPT_CALL(TaoGetSolution(tao_, &x));
+  OwnedVec r = p.create_vec(), lb = p.create_vec(), ub = p.create_vec();
+  const ParamSet& theta = last_theta_;  // the last solve's θ
+  p.objective_gradient(x, theta, r);
+  if (me > 0) {
+    OwnedMat J = p.equality_jacobian(x, theta);
+    FOLDOPT_CALL(MatMultTransposeAdd(J, y.eq, r, r));
+  }
+  if (mi > 0) {
+    OwnedMat J = p.inequality_jacobian(x, theta);
+    FOLDOPT_CALL(MatMultTransposeAdd(J, y.ineq, r, r));
+  }
+  p.bounds(theta, lb, ub);
+  y.lower = p.create_vec();
+  y.upper = p.create_vec();
+  PetscInt n;
+  const PetscScalar *rr, *xx, *l, *u;
+  PetscScalar *zl, *zu;
+  FOLDOPT_CALL(VecGetLocalSize(r, &n));
+  FOLDOPT_CALL(VecGetArrayRead(r, &rr));
+  FOLDOPT_CALL(VecGetArrayRead(x, &xx));
+  FOLDOPT_CALL(VecGetArrayRead(lb, &l));
+  FOLDOPT_CALL(VecGetArrayRead(ub, &u));
+  FOLDOPT_CALL(VecGetArray(y.lower, &zl));
+  FOLDOPT_CALL(VecGetArray(y.upper, &zu));
+  for (PetscInt i = 0; i < n; ++i) {
+    const PetscReal li = PetscRealPart(l[i]), ui = PetscRealPart(u[i]), xi = PetscRealPart(xx[i]);
+    const bool lo = std::isfinite(li) && li > PETSC_NINFINITY, hi = std::isfinite(ui) && ui < PETSC_INFINITY;
+    const bool at_lower = lo && (!hi || xi - li <= ui - xi);
+    zl[i] = at_lower ? std::max<PetscReal>(0, PetscRealPart(rr[i])) : 0;
+    zu[i] = (hi && !at_lower) ? std::max<PetscReal>(0, -PetscRealPart(rr[i])) : 0;
+  }
+  FOLDOPT_CALL(VecRestoreArrayRead(r, &rr));
+  FOLDOPT_CALL(VecRestoreArrayRead(x, &xx));
+  FOLDOPT_CALL(VecRestoreArrayRead(lb, &l));
+  FOLDOPT_CALL(VecRestoreArrayRead(ub, &u));
+  FOLDOPT_CALL(VecRestoreArray(y.lower, &zl));
+  FOLDOPT_CALL(VecRestoreArray(y.upper, &zu));
+  return y;
 }
 
 }  // namespace foldopt

@@ -123,9 +123,13 @@ class CallbackNlp : public TNLP {
     }
     return p_.eval_h(p_.user, x, new_x ? 1 : 0, obj_factor, lambda, new_lambda ? 1 : 0, values) != 0;
   }
-  void finalize_solution(SolverReturn, Index n, const Number* x, const Number*, const Number*, Index, const Number*,
-                         const Number*, Number obj, const IpoptData*, IpoptCalculatedQuantities*) override {
+  void finalize_solution(SolverReturn, Index n, const Number* x, const Number* z_L, const Number* z_U, Index m,
+                         const Number*, const Number* lambda, Number obj, const IpoptData*,
+                         IpoptCalculatedQuantities*) override {
     for (Index i = 0; i < n; ++i) x_[i] = x[i];
+    for (Index i = 0; p_.mult_x_l && z_L && i < n; ++i) p_.mult_x_l[i] = z_L[i];
+    for (Index i = 0; p_.mult_x_u && z_U && i < n; ++i) p_.mult_x_u[i] = z_U[i];
+    for (Index i = 0; p_.mult_g && lambda && i < m; ++i) p_.mult_g[i] = lambda[i];
     objective_ = obj;
   }
   bool intermediate_callback(AlgorithmMode, Index iter, Number, Number, Number, Number, Number, Number, Number,
