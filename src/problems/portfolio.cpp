@@ -98,7 +98,7 @@ PetscReal scalar_value(const ParamSet& theta, const char* name) {
 
 double gen_c(unsigned long seed, PetscInt i) { return uniform01(seed, 181, (std::uint64_t)i); }
 double gen_f(unsigned long seed, PetscInt j, PetscInt f) { return uniform01(seed, 182, (std::uint64_t)(j * kFactors + f)) - 0.5; }
-double gen_d(unsigned long seed, PetscInt j) { return 0.01 + 0.05 * uniform01(seed, 183, (std::uint64_t)j); }
+double gen_d(unsigned long seed, PetscInt j) { return 0.05 + 0.2 * uniform01(seed, 183, (std::uint64_t)j); }
 }  // namespace
 
 Portfolio::Portfolio(Mat V, Vec c, PetscInt batch, PetscReal gamma, bool generated) : generated_(generated) {
@@ -179,7 +179,7 @@ std::unique_ptr<Portfolio> Portfolio::generate(MPI_Comm comm, PetscInt n, PetscI
     PetscInt best = 0;
     for (PetscInt j = 1; j < n; ++j)
       if (gen_c(seed, b * n + j) > gen_c(seed, b * n + best)) best = j;
-    gamma = std::min(gamma, 0.5 * (risk0 + entry(best, best)));
+    gamma = std::min(gamma, risk0 + 0.25 * (entry(best, best) - risk0));
   }
   FOLDOPT_CHECK(gamma > risk0 * (1 + 1e-8), PETSC_ERR_PLIB,
                 "portfolio: generated instance (seed %lu) has no risk budget between the uniform portfolio's risk %g "

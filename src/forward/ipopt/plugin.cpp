@@ -196,6 +196,9 @@ int plugin_solve(void* h, const foldopt_ipopt_nlp* nlp, const foldopt_ipopt_opti
     str("linear_solver", opt->linear_solver && opt->linear_solver[0] ? opt->linear_solver : "mumps");
     num("nlp_lower_bound_inf", -FOLDOPT_IPOPT_INF);
     num("nlp_upper_bound_inf", FOLDOPT_IPOPT_INF);
+    // No relaxation of the bounds: IPOPT's default relaxes them by 1e-8 and then moves the final x
+    // back onto them, which leaves the returned x and multipliers ~1e-8 off stationarity.
+    num("bound_relax_factor", 0.0);
     if (nlp->nnz_hess < 0) str("hessian_approximation", "limited-memory");
     if (!bad.empty()) {
       res->status = Invalid_Option;
