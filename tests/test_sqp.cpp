@@ -22,6 +22,7 @@
 #include <foldopt/layer.hpp>
 #include <foldopt/maps/sqp.hpp>
 #include <foldopt/problems/portfolio.hpp>
+#include <foldopt/problems/topk.hpp>
 
 #include "forward/ipopt/ipopt_forward.hpp"
 
@@ -175,6 +176,34 @@ void check_multipliers(const Case& c) {
   EXPECT_EQ(max_abs(zu), 0.0) << "no upper bounds";
   EXPECT_LE(max_abs(zl.cwiseProduct(xs)), 1e-8) << type << ": complementarity";
   EXPECT_GT(zl.maxCoeff(), 1e-6) << "some bounds are active";
+}
+
+/// almm with equality constraints only (topk: Σx = k, 0 ≤ x ≤ 1, an entropy objective) gives its
+/// own multipliers (TaoALMMGetMultipliers is current there): the KKT conditions hold.
+TEST(SqpMultipliers, TaoAlmmEqualityOnlyKkt) {
+  auto p = foldopt::TopK::generate(PETSC_COMM_WORLD, 10, 2, 3, 3, 0.5);
+  foldopt::ForwardContext ctx{PETSC_COMM_WORLD, p.get(), nullptr, "fold_fwd_"};
+  std::unique_ptr<foldopt::ForwardSolver> fwd = foldopt::forward_registry().create("forward solver", "tao", ctx);
+  fwd->set_from_options();
+  ASSERT_TRUE(fwd->has_multipliers());
+  OwnedVec x = p->create_vec();
+  VecSet(x, 0.3);
+  fwd->solve(p->params(), x);
+  const foldopt::Multipliers y = fwd->multipliers();
+  ASSERT_TRUE(y.eq && !y.ineq && y.lower && y.upper);
+  OwnedVec r = p->create_vec();
+  p->objective_gradient(x, p->params(), r);
+  OwnedMat JE = p->equality_jacobian(x, p->params());
+  MatMultTransposeAdd(JE, y.eq, r, r);
+  VecAXPY(r, -1.0, y.lower);
+  VecAXPY(r, 1.0, y.upper);
+  const VectorXd res = to_eigen(r), xs = to_eigen(x), zl = to_eigen(y.lower), zu = to_eigen(y.upper);
+  EXPECT_LE(max_abs(res), 1e-8) << "stationarity " << res.transpose();
+  EXPECT_GE(zl.minCoeff(), 0.0);
+  EXPECT_GE(zu.minCoeff(), 0.0);
+  EXPECT_LE(max_abs(zl.cwiseProduct(xs)), 1e-8);
+  EXPECT_LE(max_abs(zu.cwiseProduct(VectorXd::Ones(xs.size()) - xs)), 1e-8);
+  EXPECT_GT(max_abs(to_eigen(y.eq)), 1e-3);
 }
 
 TEST(SqpMultipliers, IpoptKkt) {

@@ -6,7 +6,7 @@
 //   ∂c_I/∂γ = −1, so (∂c/∂γ)ᵀu = −Σ_b u_I,b, and ∇ₓL does not depend on γ. V is kept once more as
 //   Vbig = blockdiag(V, …, V) in the layout of x (each rank builds its own rows from the rows of V
 //   it needs, MatCreateSubMatrices), so that V x_b for every instance is one MatMult.
-// Generator: c_bj = u(seed, 181, b·n + j), F_jf = u(seed, 182, j·r + f) − 1/2, d_j = 0.01 + 0.05
+// Generator: c_bj = u(seed, 181, b·n + j), F_jf = u(seed, 182, j·r + f) − 1/2, d_j = 0.05 + 0.2
 //   u(seed, 183, j), V = F Fᵀ + diag(d) assembled row by row from these formulas; γ from the
 //   same formulas on every rank (O(B·n + n·r) arithmetic, no gathered data).
 // References: H. Markowitz, Portfolio selection, J. Finance 7 (1952); Kotary, Dinh, Fioretto
@@ -247,8 +247,8 @@ void Portfolio::view(PetscViewer v) const {
   MatGetInfo(V_, MAT_GLOBAL_SUM, &info);
   PetscViewerASCIIPrintf(v, "  portfolio: %" PetscInt_FMT " instance%s of %" PetscInt_FMT " assets, gamma = %.6g, V %.0f nonzeros; %s\n",
                          layout_.batch, layout_.batch > 1 ? "s" : "", layout_.n, (double)gamma(), (double)info.nz_used,
-                         generated_ ? "generated (by global index; gamma halfway between the uniform portfolio's risk "
-                                      "and the best asset's, so the risk constraint is active)"
+                         generated_ ? "generated (by global index; gamma a quarter of the way from the uniform "
+                                      "portfolio's risk to the best asset's, so the risk constraint is active)"
                                     : "from files");
 }
 

@@ -10,8 +10,8 @@
 // default map is `sqp` (the SQP step on (x, y_E, y_I)), the default forward `ipopt` where it is
 // built, else `tao` (almm); both give the multipliers the map's state needs.
 // Generated instances (-n N -batch B -seed S, the same at any number of ranks): c uniform in
-// [0, 1), V = F Fᵀ + diag(d) with r = 3 factors F uniform in [−0.5, 0.5) and d uniform in [0.01,
-// 0.06) (SPD), and γ = min over the instances of x₀ᵀVx₀ + (V_jj − x₀ᵀVx₀)/4 with x₀ = 1/n and j the
+// [0, 1), V = F Fᵀ + diag(d) with r = 3 factors F uniform in [−0.5, 0.5) and d uniform in [0.05,
+// 0.25) (SPD), and γ = min over the instances of x₀ᵀVx₀ + (V_jj − x₀ᵀVx₀)/4 with x₀ = 1/n and j the
 // instance's best return: x₀ is strictly feasible and the vertex e_j, the optimum without the risk
 // constraint, is not, so the risk constraint is active at x* (otherwise every gradient would be 0).
 // Files: -c FILE (n entries, or an n×B array), -Vmat FILE (n×n, symmetric), -gamma G (> 0; needed
