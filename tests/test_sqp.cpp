@@ -11,6 +11,11 @@
 // - With the exact Lagrangian Hessian, Φ = 0: ‖Φᵀv‖ ≤ 1e-10‖v‖ and the adjoint GMRES takes at most
 //   2 iterations; with -fold_sqp_hessian identity Φ ≠ 0, more iterations, the same gradient.
 // - Dot-product tests of Φ/Φᵀ (identity Hessian, where Φ ≠ 0) and Ψ/Ψᵀ (both) to 1e-12.
+// - One inequality (min ½‖x − c‖² in a ball, TAO almm's inequality-only multipliers and IPOPT's):
+//   x*, y_I and the SQP gradient against their closed forms; equality only (topk through almm):
+//   the KKT conditions.
+// - A box QP through the SQP map and IPOPT (bounds and H's values as parameter blocks): every
+//   block equals the prox-gradient map's gradient (1e-8); Ψ's dot-product test with those blocks.
 // - Errors: a forward without multipliers, an instance above -fold_sqp_max_size.
 // IPOPT tests skip visibly when IPOPT is not built (or under AddressSanitizer).
 #include "reference.hpp"
@@ -22,6 +27,7 @@
 #include <foldopt/layer.hpp>
 #include <foldopt/maps/sqp.hpp>
 #include <foldopt/problems/portfolio.hpp>
+#include <foldopt/problems/qp_box.hpp>
 #include <foldopt/problems/topk.hpp>
 
 #include "forward/ipopt/ipopt_forward.hpp"
@@ -206,6 +212,114 @@ TEST(SqpMultipliers, TaoAlmmEqualityOnlyKkt) {
   EXPECT_GT(max_abs(to_eigen(y.eq)), 1e-3);
 }
 
+/// min ½‖x − c‖² s.t. ‖x‖² ≤ r² (one inequality, no bounds): x* = r c/‖c‖ for ‖c‖ > r, with
+/// y_I = (‖c‖/r − 1)/2 and ∂L/∂c = (r/‖c‖)(g − ĉ ĉᵀg), ĉ = c/‖c‖ (closed forms).
+class BallProblem : public foldopt::Problem {
+ public:
+  BallProblem(PetscInt n, double r) : r_(r) {
+    layout_.comm = PETSC_COMM_WORLD;
+    layout_.n = n;
+    PetscInt N = n;
+    layout_.local = PETSC_DECIDE;
+    PetscSplitOwnership(layout_.comm, &layout_.local, &N);
+    OwnedVec c = create_vec();
+    foldopt::fill_random(c, 21);
+    theta_.add("c", c);
+  }
+  std::string type() const override { return "ball"; }
+  const foldopt::Layout& layout() const override { return layout_; }
+  const ParamSet& params() const override { return theta_; }
+  std::string default_map() const override { return "sqp"; }
+  PetscReal objective_gradient(Vec x, const ParamSet& theta, Vec g) override {
+    OwnedVec d = create_vec();
+    VecWAXPY(d, -1.0, theta.get("c"), x);
+    PetscReal nrm;
+    VecNorm(d, NORM_2, &nrm);
+    if (g) VecCopy(d, g);
+    return 0.5 * nrm * nrm;
+  }
+  void hessian_mult(Vec, const ParamSet&, Vec v, Vec y) override { VecCopy(v, y); }
+  void gradient_param_t(Vec, const ParamSet&, Vec v, ParamSet& out) override {
+    VecCopy(v, out.get("c"));
+    VecScale(out.get("c"), -1.0);
+  }
+  void gradient_param(Vec, const ParamSet&, const ParamSet& dtheta, Vec y) override {
+    VecCopy(dtheta.get("c"), y);
+    VecScale(y, -1.0);
+  }
+  PetscInt num_inequality() const override { return 1; }
+  void inequality(Vec x, const ParamSet&, Vec c) override {
+    PetscReal nrm;
+    VecNorm(x, NORM_2, &nrm);
+    VecSet(c, nrm * nrm - r_ * r_);
+  }
+  OwnedMat inequality_jacobian(Vec x, const ParamSet&) override {
+    OwnedVec c = create_constraint_vec(1);
+    PetscInt mloc, lo, hi;
+    VecGetLocalSize(c, &mloc);
+    OwnedMat J;
+    MatCreateAIJ(layout_.comm, mloc, layout_.local, 1, layout_.n, layout_.n, nullptr, layout_.n, nullptr, J.out());
+    VecGetOwnershipRange(x, &lo, &hi);
+    const PetscScalar* a;
+    VecGetArrayRead(x, &a);
+    const PetscInt row = 0;
+    for (PetscInt i = lo; i < hi; ++i) MatSetValue(J, row, i, 2 * a[i - lo], INSERT_VALUES);
+    VecRestoreArrayRead(x, &a);
+    MatAssemblyBegin(J, MAT_FINAL_ASSEMBLY);
+    MatAssemblyEnd(J, MAT_FINAL_ASSEMBLY);
+    return J;
+  }
+  OwnedMat lagrangian_hessian(Vec, const ParamSet&, Vec, Vec y_ineq) override {
+    PetscScalar y = 0;
+    if (y_ineq) VecSum(y_ineq, &y);
+    OwnedMat H;
+    MatCreateAIJ(layout_.comm, layout_.local, layout_.local, layout_.n, layout_.n, 1, nullptr, 0, nullptr, H.out());
+    PetscInt lo, hi;
+    MatGetOwnershipRange(H, &lo, &hi);
+    for (PetscInt i = lo; i < hi; ++i) MatSetValue(H, i, i, 1 + 2 * y, INSERT_VALUES);
+    MatAssemblyBegin(H, MAT_FINAL_ASSEMBLY);
+    MatAssemblyEnd(H, MAT_FINAL_ASSEMBLY);
+    return H;
+  }
+
+ private:
+  foldopt::Layout layout_;
+  ParamSet theta_;
+  double r_;
+};
+
+/// almm with inequality constraints only gives its own multipliers with the sign of its classic
+/// formulation turned; through IPOPT and TAO the SQP gradient equals the closed form.
+void check_ball(const std::string& type) {
+  const double r = 0.5;
+  BallProblem p(9, r);
+  ScopedOptions o(Options{{"-fold_fwd_type", type}});
+  FoldedLayer layer(p);
+  layer.set_from_options();
+  layer.forward(p.params());
+  const foldopt::Multipliers y = layer.forward_solver().multipliers();
+  ASSERT_TRUE(!y.eq && y.ineq);
+  const VectorXd c = to_eigen(p.params().get("c")), x = to_eigen(layer.solution());
+  const double nc = c.norm();
+  ASSERT_GT(nc, 2 * r);
+  EXPECT_LT(max_abs(x - r * c / nc), 1e-8) << type;
+  EXPECT_NEAR(to_eigen(y.ineq)[0], 0.5 * (nc / r - 1), 1e-7) << type << ": y_I";
+  OwnedVec g = p.create_vec();
+  foldopt::fill_random(g, 5);
+  ParamSet grad = layer.backward(g);
+  const VectorXd gv = to_eigen(g), ch = c / nc;
+  const VectorXd ref = (r / nc) * (gv - ch * ch.dot(gv));
+  EXPECT_LT(rel(to_eigen(grad.get("c")), ref), 1e-8) << type;
+  EXPECT_LE(layer.adjoint().report().iterations, 2);
+}
+
+TEST(SqpMultipliers, BallThroughTaoInequalityOnly) { check_ball("tao"); }
+
+TEST(SqpMultipliers, BallThroughIpopt) {
+  SKIP_WITHOUT_IPOPT();
+  check_ball("ipopt");
+}
+
 TEST(SqpMultipliers, IpoptKkt) {
   SKIP_WITHOUT_IPOPT();
   check_multipliers(kIpopt);
@@ -306,6 +420,40 @@ TEST(Sqp, FiniteDifferencesThroughIpopt) {
 }
 
 TEST(Sqp, FiniteDifferencesThroughTao) { check_fd_through(kTao); }
+
+/// A box QP (bounds only, bounds and H's values as parameter blocks) through the SQP map and
+/// IPOPT: every block's gradient equals the prox-gradient map's (its own tests pin it against
+/// closed forms), and the Ψ products with the bound blocks pass the dot-product test.
+TEST(Sqp, BoxQpBoundBlocksMatchProxGradient) {
+  SKIP_WITHOUT_IPOPT();
+  foldopt::BoxQPGenerator gen;
+  gen.n = 30;
+  gen.batch = 2;
+  auto p = foldopt::BoxQP::generate(PETSC_COMM_WORLD, gen);
+  OwnedVec g = p->create_vec();
+  foldopt::fill_random(g, 5);
+  ParamSet ref, grad;
+  {
+    FoldedLayer layer(*p);
+    layer.set_from_options();
+    layer.forward(p->params());
+    ref = layer.backward(g).copy();
+  }
+  ScopedOptions o(Options{{"-fold_map_type", "sqp"}, {"-fold_fwd_type", "ipopt"}});
+  FoldedLayer layer(*p);
+  layer.set_from_options();
+  layer.forward(p->params());
+  grad = layer.backward(g);
+  EXPECT_LE(layer.adjoint().report().iterations, 2);
+  for (const std::string& b : {"q", "lb", "ub", "H.values"}) {
+    const VectorXd a = to_eigen(grad.get(b)), r = to_eigen(ref.get(b));
+    ASSERT_GT(r.norm(), 1e-3) << b;
+    EXPECT_LT(rel(a, r), 1e-8) << "block " << b;
+  }
+  const foldopt::DotTest psi = foldopt::dot_test_psi(layer.map());
+  EXPECT_GT(std::abs(psi.lhs), 1e-3);
+  EXPECT_LT(psi.relative, 1e-12);
+}
 
 TEST(Sqp, RefusesForwardWithoutMultipliersAndLargeInstances) {
   {
