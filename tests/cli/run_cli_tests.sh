@@ -248,7 +248,17 @@ case_portfolio() {
   awk '!/^%/ { if (++k > 1) { s += $1; if ($1 < -1e-12) bad = 1; n++ } } END { exit !(n == 20 && !bad && s > 1 - 1e-9 && s < 1 + 1e-9) }' \
     "$OUT/x.mtx" || fail "x* is not a portfolio (sum 1, nonnegative)"
   awk '!/^%/ { if (++k > 1) { v = $1 } } END { exit !(v != 0) }' "$OUT/g.gamma.mtx" || fail "dL/dgamma is zero"
-  echo "ok: portfolio through the sqp map, blocks c and gamma written"
+  # The same instance (a batch of 2) from the files -problem_out writes: the same gradients.
+  rm -rf "$OUT" "$W/in" && mkdir -p "$OUT" "$W/in"
+  expect_success -problem portfolio -n 10 -batch 2 -seed 3 -warm_start_steps 0 -problem_out "$W/in/p.mtx"
+  grep '^dL/d' "$W/stdout" > "$W/generated.txt"
+  local gamma
+  gamma=$(awk '!/^%/ { if (++k == 2) print $1 }' "$W/in/p.gamma.mtx")
+  expect_success -problem portfolio -c "$W/in/p.c.mtx" -Vmat "$W/in/p.V.mtx" -gamma "$gamma" -dLdx "$W/in/p.dLdx.mtx" \
+    -warm_start_steps 0
+  grep -q 'from files' "$W/stdout" || fail "not read from files"
+  grep '^dL/d' "$W/stdout" | diff - "$W/generated.txt" || fail "the gradients from the files differ"
+  echo "ok: portfolio through the sqp map, blocks c and gamma written, the same from its files"
 }
 
 # -help names every registered problem, map and forward solver (the program knows none by name).
