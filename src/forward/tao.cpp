@@ -25,6 +25,8 @@
 //   lagrangian_hessian receives TAO's dual variables unchanged. TAO's own copies of the bounds
 //   (almm's subsolver; pdipm's classification of which bounds are finite) are refreshed when θ
 //   changes them. A diverged TAO (reason ≤ 0) is an error carrying TAO's reason.
+// Multipliers (almm only): its own where PETSc keeps them current, least-squares ones at x*
+//   otherwise, in foldopt's convention (struct Multipliers); see the section at the end.
 // References: PETSc 3.18 manual pages TAOBQNLS, TAOBNLS, TAOBLMVM, TAOTRON, TAOGPCG, TAOBQPIP,
 //   TAOALMM, TAOPDIPM, TAOIPM, TAOOWLQN, TAOBMRM, TaoSetInequalityConstraintsRoutine,
 //   TaoGetDualVariables; the PETSc 3.18 sources of those types (docs/src/tao); Munson et al., TAO
