@@ -34,6 +34,16 @@ namespace foldopt {
 class Problem;
 class UpdateMap;
 
+/// Lagrange multipliers at a solution x*, in foldopt's one sign convention: the Lagrangian is
+///     L = f + y_Eᵀ c_E + y_Iᵀ c_I − z_Lᵀ (x − lb) + z_Uᵀ (x − ub),
+/// with y_I ≥ 0 for c_I(x) ≤ 0 and z_L, z_U ≥ 0 (zero where a bound is infinite), so that
+///     ∇f + J_Eᵀ y_E + J_Iᵀ y_I − z_L + z_U = 0   at x*.
+/// `eq` and `ineq` have the constraints' layouts (Problem::create_constraint_vec), `lower` and
+/// `upper` the problem's; a vector is null where the problem has no constraint of that kind.
+struct Multipliers {
+  OwnedVec eq, ineq, lower, upper;
+};
+
 /// What a forward solve did.
 struct ForwardReport {
   std::string solver;       ///< e.g. "snes nrichardson"
@@ -57,6 +67,15 @@ class ForwardSolver {
   /// Whether solve() returns the user's solution x rather than the map's state (a primal solver
   /// for a problem with a readout): the layer then recovers the state (Problem::recover_state).
   virtual bool returns_solution() const { return false; }
+  /// Whether the solver iterates on the map's state itself (snes, a state callback) rather than
+  /// solving the problem in its own unknowns: a map with a primal-dual state (sqp) then takes the
+  /// state from it directly instead of from x* and the multipliers.
+  virtual bool solves_map_state() const { return false; }
+  /// Whether the last solve also gives the Lagrange multipliers (declared: TAO almm, IPOPT), and
+  /// them (new vectors; the convention of struct Multipliers). A map whose state is primal-dual
+  /// (UpdateMap::has_primal_dual_state) takes its state from x* and these.
+  virtual bool has_multipliers() const { return false; }
+  virtual Multipliers multipliers() const;
   /// Option prefixes the solver's objects read only at set-up, during the solve (a KSP's
   /// preconditioner levels): a program checks them at the end (UpdateMap has the same).
   virtual std::vector<std::string> deferred_option_prefixes() const { return {}; }
@@ -85,6 +104,7 @@ class CallbackForward : public ForwardSolver {
   void set_function(Function f) { f_ = std::move(f); }
   ForwardReport solve(const ParamSet& theta, Vec x) override;
   bool returns_solution() const override { return solution_; }
+  bool solves_map_state() const override { return !solution_; }
 
  private:
   Function f_;

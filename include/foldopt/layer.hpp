@@ -1,7 +1,9 @@
 // foldopt: the folded layer, the user-facing object.
 //
 //   forward(θ)  → x*     through a ForwardSolver (warm-started from the previous state s*), which
-//                        returns the map's full state s*; x* = R(s*; θ) is its readout
+//                        returns the map's full state s*; x* = R(s*; θ) is its readout (a map
+//                        with a primal-dual state, sqp, takes s* from x* and the solver's
+//                        Lagrange multipliers: UpdateMap::state_from_primal_dual)
 //   backward(g) → ∂L/∂θ  per parameter block, g = ∂L/∂x*: check ‖U(s*) − s*‖, linearize the map
 //                        at (s*, θ) (its stepsize rule may choose α there), optionally estimate
 //                        ρ(Φ), solve (I − Φᵀ) w = (∂R/∂s)ᵀ g, return Ψᵀ w + (∂R/∂θ)ᵀ g.

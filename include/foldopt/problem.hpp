@@ -125,6 +125,20 @@ class Problem {
   /// constraints of that kind). Default: hessian(x, θ), right when all constraints are linear.
   virtual OwnedMat lagrangian_hessian(Vec x, const ParamSet& theta, Vec y_eq, Vec y_ineq);
 
+  /// Parameter derivatives of the constraints and of the Lagrangian's gradient, for maps that
+  /// differentiate the KKT conditions (sqp). out_b += (∂c_E/∂θ_b)ᵀ u_E + (∂c_I/∂θ_b)ᵀ u_I (a u is
+  /// null where there is no constraint of that kind). Default: constraints that do not depend on
+  /// θ (nothing added).
+  virtual void constraint_param_t(Vec x, const ParamSet& theta, Vec u_eq, Vec u_ineq, ParamSet& out);
+  /// c_eq = Σ_b (∂c_E/∂θ_b) dθ_b and c_ineq likewise (overwritten; null where none). Default 0.
+  virtual void constraint_param(Vec x, const ParamSet& theta, const ParamSet& dtheta, Vec c_eq, Vec c_ineq);
+  /// out_b = (∂(∇ₓL)/∂θ_b)ᵀ v for L = f + y_Eᵀc_E + y_Iᵀc_I (overwrites), and its forward product
+  /// y = Σ_b ∂(∇ₓL)/∂θ_b dθ_b. Default: gradient_param_t / gradient_param, right when the
+  /// constraints' Jacobians do not depend on θ.
+  virtual void lagrangian_gradient_param_t(Vec x, const ParamSet& theta, Vec y_eq, Vec y_ineq, Vec v, ParamSet& out);
+  virtual void lagrangian_gradient_param(Vec x, const ParamSet& theta, Vec y_eq, Vec y_ineq, const ParamSet& dtheta,
+                                         Vec y);
+
   /// Closed-form solution, when the problem has one for θ: fills x and returns true; otherwise
   /// returns false and says in `why` what is missing (the `closed` forward solver reports it).
   virtual bool closed_form(const ParamSet& theta, Vec x, std::string* why) {

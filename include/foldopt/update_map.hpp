@@ -34,6 +34,8 @@ namespace foldopt {
 /// at each linearization from the extreme eigenvalues of its stepsize operator (-fold_stepsize).
 enum class StepsizeRule { fixed, automatic };
 
+struct Multipliers;
+
 class UpdateMap {
  public:
   virtual ~UpdateMap() = default;
@@ -80,6 +82,15 @@ class UpdateMap {
   virtual void readout_t(Vec g, Vec h);
   /// out_b += (∂R/∂θ_b)ᵀ g.
   virtual void readout_param_t(Vec g, ParamSet& out);
+
+  /// A map whose state is primal-dual (SQP: s = (x, y_E, y_I)) rather than the problem's unknowns:
+  /// its forward solvers solve the problem (TAO almm, IPOPT) and give x* and the Lagrange
+  /// multipliers (ForwardSolver::multipliers, the sign convention of struct Multipliers), from
+  /// which the layer asks the map for its state. The map's readout is then x = R(s), the problem's
+  /// unknowns (solution_layout() is the problem's layout).
+  virtual bool has_primal_dual_state() const { return false; }
+  /// s from x* (the problem's layout) and the multipliers at x*.
+  virtual void state_from_primal_dual(Vec x, const Multipliers& y, const ParamSet& theta, Vec s);
 
   virtual bool has_phi() const { return false; }
   /// y = Φ u.

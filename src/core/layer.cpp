@@ -177,7 +177,20 @@ Vec FoldedLayer::forward(const ParamSet& theta) {
   }
   theta_ = theta.share();  // theta may be theta_ itself
   have_solution_ = false;
-  if (fwd_->returns_solution() && map_->has_readout()) {
+  if (map_->has_primal_dual_state() && !fwd_->solves_map_state()) {
+    // A primal-dual state (SQP): x* and the Lagrange multipliers from a solver of the problem.
+    FOLDOPT_CHECK(fwd_->has_multipliers(), PETSC_ERR_ARG_INCOMP,
+                  "update map '%s' folds a primal-dual state, but forward solver '%s' gives no Lagrange multipliers "
+                  "(ipopt and tao almm do)",
+                  map_->type().c_str(), fwd_->type().c_str());
+    if (!xsol_) {
+      xsol_ = map_->create_solution_vec();
+      FOLDOPT_CALL(VecZeroEntries(xsol_));
+    }
+    fwd_report_ = fwd_->solve(theta_, xsol_);  // warm start from the previous x*
+    const Multipliers y = fwd_->multipliers();
+    map_->state_from_primal_dual(xsol_, y, theta_, x_);
+  } else if (fwd_->returns_solution() && map_->has_readout()) {
     // A primal forward: x from the solver, the state recovered by the problem.
     FOLDOPT_CHECK(problem_ != nullptr, PETSC_ERR_ARG_WRONG,
                   "forward solver '%s' returns the solution, but a layer over a bare map cannot recover the state",

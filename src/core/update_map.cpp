@@ -29,6 +29,9 @@ OwnedVec UpdateMap::create_vec() const { return vec_for(layout()); }
 OwnedVec UpdateMap::create_solution_vec() const { return vec_for(solution_layout()); }
 void UpdateMap::view(PetscViewer) const {}
 void UpdateMap::readout(Vec, const ParamSet&, Vec) { unsupported(type(), "a readout"); }
+void UpdateMap::state_from_primal_dual(Vec, const Multipliers&, const ParamSet&, Vec) {
+  unsupported(type(), "a primal-dual state");
+}
 void UpdateMap::readout_t(Vec, Vec) { unsupported(type(), "a readout"); }
 void UpdateMap::readout_param_t(Vec, ParamSet&) { unsupported(type(), "a readout"); }
 void UpdateMap::factor_mult(Vec, Vec) { unsupported(type(), "the symmetric form (a factor K)"); }
@@ -151,6 +154,17 @@ OwnedVec Problem::create_constraint_vec(PetscInt m) const {
   return v;
 }
 OwnedMat Problem::lagrangian_hessian(Vec x, const ParamSet& theta, Vec, Vec) { return hessian(x, theta); }
+void Problem::constraint_param_t(Vec, const ParamSet&, Vec, Vec, ParamSet&) {}
+void Problem::constraint_param(Vec, const ParamSet&, const ParamSet&, Vec c_eq, Vec c_ineq) {
+  if (c_eq) FOLDOPT_CALL(VecZeroEntries(c_eq));
+  if (c_ineq) FOLDOPT_CALL(VecZeroEntries(c_ineq));
+}
+void Problem::lagrangian_gradient_param_t(Vec x, const ParamSet& theta, Vec, Vec, Vec v, ParamSet& out) {
+  gradient_param_t(x, theta, v, out);
+}
+void Problem::lagrangian_gradient_param(Vec x, const ParamSet& theta, Vec, Vec, const ParamSet& dtheta, Vec y) {
+  gradient_param(x, theta, dtheta, y);
+}
 
 namespace detail {
 void register_builtin_maps(MapRegistry& r);          // src/maps/register.cpp

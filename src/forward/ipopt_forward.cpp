@@ -8,8 +8,10 @@
 //   when σ = 1, and L(x, λ) − (1 − σ) L(x, 0) otherwise. Sparse structures are those of the
 //   assembled PETSc matrices at the initial point (the Hessian's lower triangle; the Hessian with
 //   all multipliers 1, so that every constraint's curvature is in it); later matrices must stay
-//   inside them (an entry outside, if nonzero, is an error). A problem without an assembled
-//   Lagrangian Hessian is solved with IPOPT's limited-memory quasi-Newton approximation.
+//   inside them (an entry outside, if nonzero, is an error). The multipliers of the final point
+//   (λ, z_L, z_U, ABI version 2) are foldopt's (y_E, y_I) and bound multipliers unchanged
+//   (ForwardSolver::multipliers; IPOPT's stationarity ∇f + J_gᵀλ − z_L + z_U = 0). A problem
+//   without an assembled Lagrangian Hessian is solved with IPOPT's limited-memory quasi-Newton approximation.
 // Isolation: IPOPT lives in a plugin (foldopt_ipopt.so, src/forward/ipopt/plugin.cpp) that this
 //   library loads with dlopen(RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND) through the C table of
 //   src/forward/ipopt/ipopt_abi.h. libfoldopt never links libipopt: Debian's IPOPT brings the
@@ -452,6 +454,12 @@ class Session {
         nlp.eval_jac_g = cb_jac;
         nlp.eval_h = cb_hess;
         nlp.keep_going = cb_keep_going;
+        mult_g_.assign(static_cast<std::size_t>(me_ + mi_), 0.0);
+        mult_l_.assign(static_cast<std::size_t>(n_), 0.0);
+        mult_u_.assign(static_cast<std::size_t>(n_), 0.0);
+        nlp.mult_g = mult_g_.data();
+        nlp.mult_x_l = mult_l_.data();
+        nlp.mult_x_u = mult_u_.data();
         foldopt_ipopt_result res;
         std::memset(&res, 0, sizeof res);
         xstar_ = x0_;
@@ -501,6 +509,26 @@ class Session {
 
   /// Collective: x ← rank 0's final point.
   void finish(Vec x) { x_.from_root(rank_ == 0 ? xstar_.data() : nullptr, x); }
+
+  /// Collective: IPOPT's multipliers at the final point, distributed (IPOPT's λ of g = (c_E, c_I)
+  /// is foldopt's (y_E, y_I); its z_L, z_U are foldopt's bound multipliers, 0 at infinite bounds).
+  Multipliers multipliers() {
+    const bool root = rank_ == 0;
+    Multipliers y;
+    if (me_ > 0) {
+      y.eq = p_.create_constraint_vec(me_);
+      ye_.from_root(root ? mult_g_.data() : nullptr, y.eq);
+    }
+    if (mi_ > 0) {
+      y.ineq = p_.create_constraint_vec(mi_);
+      yi_.from_root(root ? mult_g_.data() + me_ : nullptr, y.ineq);
+    }
+    y.lower = p_.create_vec();
+    y.upper = p_.create_vec();
+    x_.from_root(root ? mult_l_.data() : nullptr, y.lower);
+    x_.from_root(root ? mult_u_.data() : nullptr, y.upper);
+    return y;
+  }
 
  private:
   void check_size(Mat A, PetscInt rows, const char* fn) {
@@ -634,7 +662,7 @@ class Session {
   bool x_valid_ = false, have_hessian_ = false;
   std::exception_ptr pending_;
   // Rank 0 only.
-  std::vector<double> x0_, xstar_, xl_, xu_, gl_, gu_;
+  std::vector<double> x0_, xstar_, xl_, xu_, gl_, gu_, mult_g_, mult_l_, mult_u_;
   std::vector<int> jrow_, jcol_, hrow_, hcol_;
   Pattern jac_e_, jac_i_, hess_;
   std::vector<PetscInt> ij_;
@@ -719,8 +747,23 @@ class IpoptForward : public ForwardSolver {
     FOLDOPT_CHECK(rep.converged, PETSC_ERR_NOT_CONVERGED, "%s did not converge: IPOPT returned %s after %d iterations%s%s",
                   kName, r.status_name, r.iterations, r.message[0] ? ": " : "", r.message);
     s.finish(x);
+    mult_ = s.multipliers();
     rep.seconds = wall_time() - t0;
     return rep;
+  }
+
+  bool has_multipliers() const override { return true; }
+  Multipliers multipliers() const override {
+    FOLDOPT_CHECK(static_cast<bool>(mult_.lower), PETSC_ERR_ORDER, "%s: multipliers before a solve", kName);
+    Multipliers y;  // copies: the caller may keep or change them
+    for (const std::pair<const OwnedVec*, OwnedVec*>& v : {std::make_pair(&mult_.eq, &y.eq), std::make_pair(&mult_.ineq, &y.ineq),
+                                                        std::make_pair(&mult_.lower, &y.lower),
+                                                        std::make_pair(&mult_.upper, &y.upper)}) {
+      if (!*v.first) continue;
+      FOLDOPT_CALL(VecDuplicate(*v.first, v.second->out()));
+      FOLDOPT_CALL(VecCopy(*v.first, *v.second));
+    }
+    return y;
   }
 
   void view(PetscViewer viewer) const override {
@@ -738,6 +781,7 @@ class IpoptForward : public ForwardSolver {
   PetscInt max_iter_ = 3000;
   PetscInt print_level_ = 0;
   std::string linear_solver_ = "mumps";
+  Multipliers mult_;  ///< of the last solve
 };
 
 }  // namespace

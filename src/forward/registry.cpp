@@ -19,6 +19,10 @@ void ForwardSolver::view(PetscViewer viewer) const {
   PetscViewerASCIIPrintf(viewer, "forward solver: %s\n", type().c_str());
 }
 
+Multipliers ForwardSolver::multipliers() const {
+  detail::throw_error(PETSC_ERR_SUP, "forward solver '" + type() + "' gives no Lagrange multipliers");
+}
+
 ForwardReport CallbackForward::solve(const ParamSet& theta, Vec x) {
   FOLDOPT_CHECK(static_cast<bool>(f_), PETSC_ERR_ORDER,
                 "forward solver 'callback' has no function: give one with FoldedLayer::set_forward_callback");

@@ -15,6 +15,7 @@ class SnesForward : public ForwardSolver {
  public:
   explicit SnesForward(const ForwardContext& ctx);
   std::string type() const override { return "snes"; }
+  bool solves_map_state() const override { return true; }
   void set_from_options() override;
   ForwardReport solve(const ParamSet& theta, Vec x) override;
   void view(PetscViewer viewer) const override;

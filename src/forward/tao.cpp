@@ -26,6 +26,8 @@
 //   lagrangian_hessian receives TAO's dual variables unchanged. TAO's own copies of the bounds
 //   (almm's subsolver; pdipm's classification of which bounds are finite) are refreshed when θ
 //   changes them. A diverged TAO (reason ≤ 0) is an error carrying TAO's reason.
+// Multipliers (almm only): its own where PETSc keeps them current, least-squares ones at x*
+//   otherwise, in foldopt's convention (struct Multipliers); see the section at the end.
 // References: PETSc 3.18 manual pages TAOBQNLS, TAOBNLS, TAOBLMVM, TAOTRON, TAOGPCG, TAOBQPIP,
 //   TAOALMM, TAOPDIPM, TAOIPM, TAOOWLQN, TAOBMRM, TaoSetInequalityConstraintsRoutine,
 //   TaoGetDualVariables; the PETSc 3.18 sources of those types (docs/src/tao); Munson et al., TAO
@@ -577,6 +579,7 @@ ForwardReport TaoForward::solve(const ParamSet& theta, Vec x) {
     ~Reset() { p = nullptr; }
   } reset{theta_};
   theta_ = &theta;
+  last_theta_ = theta.share();  // for multipliers()
   update_bounds();
   if (!configured_) configure(x);
   refresh_almm_bounds();
@@ -629,6 +632,214 @@ ForwardReport TaoForward::solve(const ParamSet& theta, Vec x) {
 void TaoForward::view(PetscViewer viewer) const {
   if (tao_) TaoView(tao_, viewer);
   else PetscViewerASCIIPrintf(viewer, "forward solver: tao (%s, not set up)\n", tao_type().c_str());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lagrange multipliers (almm). almm's own multipliers Y (TaoALMMGetMultipliers) belong to its
+// formulation, for TAO's h = −c_I ≥ 0:
+//   classic  L = f + Y_Eᵀc_E + Y_Iᵀ(h − s), s ≥ 0 slacks:  y_E = Y_E, y_I = −Y_I;
+//   phr      L = f + (μ/2)(‖c_E + Y_E/μ‖² + ‖max(0, c_I + Y_I/μ)‖²):  y_E = Y_E, y_I = Y_I
+// (after almm's last multiplier update, Y_E + μc_E → Y_E and so on, so that ∇f + J_Eᵀy_E +
+// J_Iᵀy_I is its subproblem's gradient). With both kinds of constraints PETSc 3.18 returns its
+// concatenated copy Y = (Y_E, Y_I), which TaoSolve_ALMM never refreshes (its updates go to Y_E
+// and Y_I): there the multipliers are the least-squares ones at x* instead, from the normal
+// equations of stationarity on the free variables F (no bound within kActive) and the active
+// inequalities A (c_I ≥ −kActive; the others get 0):
+//   [J_E; J_A]_F [J_E; J_A]_Fᵀ (y_E, y_A) = −[J_E; J_A]_F ∇f_F      (a direct solve; m is small)
+// exact at a KKT point with linearly independent active gradients. almm gives no bound
+// multipliers: with the residual r = ∇f + J_Eᵀy_E + J_Iᵀy_I at x*, z_L = max(r, 0) on variables
+// whose nearer finite bound is the lower one, z_U = max(−r, 0) on those whose nearer finite bound
+// is the upper one, 0 elsewhere.
+
+namespace {
+constexpr PetscReal kActive = 1e-8;
+
+/// The least-squares multipliers above (collective); ye, yi are filled.
+void least_squares_multipliers(Problem& p, const ParamSet& theta, Vec x, Vec lb, Vec ub, Vec ye, Vec yi) {
+  OwnedVec g = p.create_vec(), D = p.create_vec(), ci = p.create_constraint_vec(p.num_inequality());
+  p.objective_gradient(x, theta, g);
+  p.inequality(x, theta, ci);
+  {
+    PetscInt n;
+    const PetscScalar *xx, *l = nullptr, *u = nullptr;
+    PetscScalar* d;
+    FOLDOPT_CALL(VecGetLocalSize(x, &n));
+    FOLDOPT_CALL(VecGetArrayRead(x, &xx));
+    if (lb) FOLDOPT_CALL(VecGetArrayRead(lb, &l));
+    if (ub) FOLDOPT_CALL(VecGetArrayRead(ub, &u));
+    FOLDOPT_CALL(VecGetArray(D, &d));
+    for (PetscInt i = 0; i < n; ++i) {
+      const bool at_lo = l && std::isfinite(PetscRealPart(l[i])) && PetscRealPart(xx[i] - l[i]) <= kActive;
+      const bool at_hi = u && std::isfinite(PetscRealPart(u[i])) && PetscRealPart(u[i] - xx[i]) <= kActive;
+      d[i] = (at_lo || at_hi) ? 0.0 : 1.0;
+    }
+    FOLDOPT_CALL(VecRestoreArray(D, &d));
+    if (ub) FOLDOPT_CALL(VecRestoreArrayRead(ub, &u));
+    if (lb) FOLDOPT_CALL(VecRestoreArrayRead(lb, &l));
+    FOLDOPT_CALL(VecRestoreArrayRead(x, &xx));
+  }
+  OwnedMat JE = p.equality_jacobian(x, theta), JI = p.inequality_jacobian(x, theta);
+  OwnedMat JED, JID;
+  FOLDOPT_CALL(MatDuplicate(JE, MAT_COPY_VALUES, JED.out()));
+  FOLDOPT_CALL(MatDuplicate(JI, MAT_COPY_VALUES, JID.out()));
+  FOLDOPT_CALL(MatDiagonalScale(JED, nullptr, D));
+  FOLDOPT_CALL(MatDiagonalScale(JID, nullptr, D));
+  // Inactive inequality rows: zero in J, one on the diagonal of the normal matrix (y = 0 there).
+  OwnedVec inactive;
+  FOLDOPT_CALL(VecDuplicate(ci, inactive.out()));
+  std::vector<PetscInt> rows;
+  {
+    PetscInt rs, re;
+    FOLDOPT_CALL(VecGetOwnershipRange(ci, &rs, &re));
+    const PetscScalar* c;
+    PetscScalar* in;
+    FOLDOPT_CALL(VecGetArrayRead(ci, &c));
+    FOLDOPT_CALL(VecGetArray(inactive, &in));
+    for (PetscInt k = rs; k < re; ++k) {
+      const bool act = PetscRealPart(c[k - rs]) >= -kActive;
+      in[k - rs] = act ? 0.0 : 1.0;
+      if (!act) rows.push_back(k);
+    }
+    FOLDOPT_CALL(VecRestoreArray(inactive, &in));
+    FOLDOPT_CALL(VecRestoreArrayRead(ci, &c));
+  }
+  FOLDOPT_CALL(MatZeroRows(JID, (PetscInt)rows.size(), rows.data(), 0.0, nullptr, nullptr));
+  OwnedMat A11, A12, A21, A22;
+  FOLDOPT_CALL(MatMatTransposeMult(JED, JED, MAT_INITIAL_MATRIX, PETSC_DEFAULT, A11.out()));
+  FOLDOPT_CALL(MatMatTransposeMult(JED, JID, MAT_INITIAL_MATRIX, PETSC_DEFAULT, A12.out()));
+  FOLDOPT_CALL(MatMatTransposeMult(JID, JED, MAT_INITIAL_MATRIX, PETSC_DEFAULT, A21.out()));
+  FOLDOPT_CALL(MatMatTransposeMult(JID, JID, MAT_INITIAL_MATRIX, PETSC_DEFAULT, A22.out()));
+  FOLDOPT_CALL(MatDiagonalSet(A22, inactive, ADD_VALUES));
+  MPI_Comm comm;
+  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)x, &comm));
+  Mat blocks[4] = {A11, A12, A21, A22};
+  OwnedMat nest, A;
+  FOLDOPT_CALL(MatCreateNest(comm, 2, nullptr, 2, nullptr, blocks, nest.out()));
+  FOLDOPT_CALL(MatConvert(nest, MATAIJ, MAT_INITIAL_MATRIX, A.out()));
+  // Right-hand side and solution: on each rank its y_E entries, then its y_I entries (the nest's).
+  OwnedVec rE, rI, rhs, sol;
+  FOLDOPT_CALL(MatCreateVecs(A, &*sol.out(), &*rhs.out()));
+  FOLDOPT_CALL(VecDuplicate(ye, rE.out()));
+  FOLDOPT_CALL(VecDuplicate(yi, rI.out()));
+  FOLDOPT_CALL(MatMult(JED, g, rE));
+  FOLDOPT_CALL(MatMult(JID, g, rI));
+  auto join = [&](Vec a, Vec b, Vec out, PetscReal scale) {
+    PetscInt na, nb;
+    const PetscScalar *pa, *pb;
+    PetscScalar* po;
+    FOLDOPT_CALL(VecGetLocalSize(a, &na));
+    FOLDOPT_CALL(VecGetLocalSize(b, &nb));
+    FOLDOPT_CALL(VecGetArrayRead(a, &pa));
+    FOLDOPT_CALL(VecGetArrayRead(b, &pb));
+    FOLDOPT_CALL(VecGetArray(out, &po));
+    for (PetscInt i = 0; i < na; ++i) po[i] = scale * pa[i];
+    for (PetscInt i = 0; i < nb; ++i) po[na + i] = scale * pb[i];
+    FOLDOPT_CALL(VecRestoreArray(out, &po));
+    FOLDOPT_CALL(VecRestoreArrayRead(b, &pb));
+    FOLDOPT_CALL(VecRestoreArrayRead(a, &pa));
+  };
+  join(rE, rI, rhs, -1.0);
+  OwnedKSP ksp;
+  PC pc;
+  int size = 1;
+  MPI_Comm_size(comm, &size);
+  FOLDOPT_CALL(KSPCreate(comm, ksp.out()));
+  FOLDOPT_CALL(KSPSetOperators(ksp, A, A));
+  FOLDOPT_CALL(KSPSetType(ksp, KSPPREONLY));
+  FOLDOPT_CALL(KSPGetPC(ksp, &pc));
+  FOLDOPT_CALL(PCSetType(pc, PCLU));
+  if (size > 1) FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
+  FOLDOPT_CALL(KSPSolve(ksp, rhs, sol));
+  KSPConvergedReason reason;
+  FOLDOPT_CALL(KSPGetConvergedReason(ksp, &reason));
+  FOLDOPT_CHECK(reason >= 0, PETSC_ERR_NOT_CONVERGED,
+                "forward solver tao: the least-squares multipliers at x* failed (%s): dependent active constraint gradients?",
+                KSPConvergedReasons[reason]);
+  PetscInt nE;
+  const PetscScalar* ps;
+  PetscScalar *pe, *pi;
+  FOLDOPT_CALL(VecGetLocalSize(ye, &nE));
+  PetscInt nI;
+  FOLDOPT_CALL(VecGetLocalSize(yi, &nI));
+  FOLDOPT_CALL(VecGetArrayRead(sol, &ps));
+  FOLDOPT_CALL(VecGetArray(ye, &pe));
+  FOLDOPT_CALL(VecGetArray(yi, &pi));
+  for (PetscInt i = 0; i < nE; ++i) pe[i] = ps[i];
+  for (PetscInt i = 0; i < nI; ++i) pi[i] = ps[nE + i];
+  FOLDOPT_CALL(VecRestoreArray(yi, &pi));
+  FOLDOPT_CALL(VecRestoreArray(ye, &pe));
+  FOLDOPT_CALL(VecRestoreArrayRead(sol, &ps));
+}
+}  // namespace
+
+bool TaoForward::has_multipliers() const { return tao_type() == TAOALMM; }
+
+Multipliers TaoForward::multipliers() const {
+  FOLDOPT_CHECK(tao_type() == TAOALMM, PETSC_ERR_SUP,
+                "forward solver tao: type '%s' gives no Lagrange multipliers (almm does)", tao_type().c_str());
+  FOLDOPT_CHECK(solved_ && tao_, PETSC_ERR_ORDER, "forward solver tao: multipliers before a solve");
+  Problem& p = *ctx_.problem;
+  const PetscInt me = p.num_equality(), mi = p.num_inequality();
+  Multipliers y;
+  Vec Y = nullptr;
+  FOLDOPT_CALL(TaoALMMGetMultipliers(tao_, &Y));
+  TaoALMMType form;
+  FOLDOPT_CALL(TaoALMMGetType(tao_, &form));
+  Vec x = nullptr;
+  FOLDOPT_CALL(TaoGetSolution(tao_, &x));
+  const ParamSet& theta = last_theta_;  // the last solve's θ
+  OwnedVec r = p.create_vec(), lb, ub;
+  if (p.has_bounds()) {
+    lb = p.create_vec();
+    ub = p.create_vec();
+    p.bounds(theta, lb, ub);
+  }
+  if (me > 0 && mi > 0) {  // Y is stale (see above)
+    y.eq = p.create_constraint_vec(me);
+    y.ineq = p.create_constraint_vec(mi);
+    least_squares_multipliers(p, theta, x, lb, ub, y.eq, y.ineq);
+  } else {
+    OwnedVec& out = me > 0 ? y.eq : y.ineq;
+    out = p.create_constraint_vec(me > 0 ? me : mi);
+    FOLDOPT_CALL(VecCopy(Y, out));
+    if (mi > 0 && form == TAO_ALMM_CLASSIC) FOLDOPT_CALL(VecScale(out, -1.0));
+  }
+  if (!p.has_bounds()) return y;
+  p.objective_gradient(x, theta, r);
+  if (me > 0) {
+    OwnedMat J = p.equality_jacobian(x, theta);
+    FOLDOPT_CALL(MatMultTransposeAdd(J, y.eq, r, r));
+  }
+  if (mi > 0) {
+    OwnedMat J = p.inequality_jacobian(x, theta);
+    FOLDOPT_CALL(MatMultTransposeAdd(J, y.ineq, r, r));
+  }
+  y.lower = p.create_vec();
+  y.upper = p.create_vec();
+  PetscInt n;
+  const PetscScalar *rr, *xx, *l, *u;
+  PetscScalar *zl, *zu;
+  FOLDOPT_CALL(VecGetLocalSize(r, &n));
+  FOLDOPT_CALL(VecGetArrayRead(r, &rr));
+  FOLDOPT_CALL(VecGetArrayRead(x, &xx));
+  FOLDOPT_CALL(VecGetArrayRead(lb, &l));
+  FOLDOPT_CALL(VecGetArrayRead(ub, &u));
+  FOLDOPT_CALL(VecGetArray(y.lower, &zl));
+  FOLDOPT_CALL(VecGetArray(y.upper, &zu));
+  for (PetscInt i = 0; i < n; ++i) {
+    const PetscReal li = PetscRealPart(l[i]), ui = PetscRealPart(u[i]), xi = PetscRealPart(xx[i]);
+    const bool lo = std::isfinite(li) && li > PETSC_NINFINITY, hi = std::isfinite(ui) && ui < PETSC_INFINITY;
+    const bool at_lower = lo && (!hi || xi - li <= ui - xi);
+    zl[i] = at_lower ? std::max<PetscReal>(0, PetscRealPart(rr[i])) : 0;
+    zu[i] = (hi && !at_lower) ? std::max<PetscReal>(0, -PetscRealPart(rr[i])) : 0;
+  }
+  FOLDOPT_CALL(VecRestoreArrayRead(r, &rr));
+  FOLDOPT_CALL(VecRestoreArrayRead(x, &xx));
+  FOLDOPT_CALL(VecRestoreArrayRead(lb, &l));
+  FOLDOPT_CALL(VecRestoreArrayRead(ub, &u));
+  FOLDOPT_CALL(VecRestoreArray(y.lower, &zl));
+  FOLDOPT_CALL(VecRestoreArray(y.upper, &zu));
+  return y;
 }
 
 }  // namespace foldopt

@@ -48,6 +48,10 @@ class TaoForward : public ForwardSolver {
   void set_from_options() override;
   ForwardReport solve(const ParamSet& theta, Vec x) override;
   void view(PetscViewer viewer) const override;
+  /// almm gives the Lagrange multipliers of its last solve (TaoALMMGetMultipliers, converted to
+  /// the convention of struct Multipliers; the bound multipliers from the stationarity residual).
+  bool has_multipliers() const override;
+  Multipliers multipliers() const override;
   Tao tao() const { return tao_; }
   /// The TAO type in use (the default for the problem before set-up).
   std::string tao_type() const;
@@ -97,6 +101,7 @@ class TaoForward : public ForwardSolver {
   MatCopySlot H_, Je_, Ji_;
   OwnedMat Hshell_;
   const ParamSet* theta_ = nullptr;
+  ParamSet last_theta_;  ///< the last solve's θ (shared blocks), for multipliers()
   std::exception_ptr pending_;
 };
 

@@ -1,6 +1,7 @@
 // foldopt: built-in update maps. Adding a map is adding its folder and one line here.
 #include <foldopt/maps/pgd.hpp>
 #include <foldopt/maps/prox_grad.hpp>
+#include <foldopt/maps/sqp.hpp>
 #include <foldopt/update_map.hpp>
 
 #include <foldopt/error.hpp>
@@ -24,6 +25,7 @@ std::unique_ptr<UpdateMap> configured(const MapContext& c, const char* name) {
 void register_builtin_maps(MapRegistry& r) {
   r.add("pgd", [](const MapContext& c) { return configured<PgdMap>(c, "pgd"); });
   r.add("prox_grad", [](const MapContext& c) { return configured<ProxGradMap>(c, "prox_grad"); });
+  r.add("sqp", [](const MapContext& c) { return configured<SqpMap>(c, "sqp"); });
 }
 
 }  // namespace detail

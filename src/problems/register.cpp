@@ -2,6 +2,7 @@
 #include <foldopt/problem.hpp>
 #include <foldopt/problems/bilinear.hpp>
 #include <foldopt/problems/lasso.hpp>
+#include <foldopt/problems/portfolio.hpp>
 #include <foldopt/problems/qp_box.hpp>
 #include <foldopt/problems/sparsemax.hpp>
 #include <foldopt/problems/topk.hpp>
@@ -17,6 +18,7 @@ void register_builtin_problems(ProblemRegistry& r) {
   r.add("lasso", [](MPI_Comm comm) { return std::unique_ptr<Problem>(Lasso::from_options(comm)); });
   r.add("tv", [](MPI_Comm comm) { return std::unique_ptr<Problem>(TvProblem::from_options(comm)); });
   r.add("bilinear", [](MPI_Comm comm) { return std::unique_ptr<Problem>(Bilinear::from_options(comm)); });
+  r.add("portfolio", [](MPI_Comm comm) { return std::unique_ptr<Problem>(Portfolio::from_options(comm)); });
 }
 
 }  // namespace detail

@@ -37,7 +37,7 @@ ERROR_CASES="missing_file missing_dldx malformed_mtx truncated_mtx truncated_bin
   maximum_refused indefinite_unbounded empty_h empty_h_0x0 overflow_q check_minimum_steps_zero"
 # Successful runs on the small inputs of the engine cases (cli_data.py engine).
 ENGINE_CASES="maximum_accepted indefinite_bounded huge_bounds"
-CASES="default generated_reference catalogue bilinear help_lists_problems log_view view_to_file view_once roundtrip_mtx roundtrip_bin np_consistency $ENGINE_CASES $(for c in $ERROR_CASES; do printf 'error_%s ' "$c"; done)"
+CASES="default generated_reference catalogue bilinear portfolio help_lists_problems log_view view_to_file view_once roundtrip_mtx roundtrip_bin np_consistency $ENGINE_CASES $(for c in $ERROR_CASES; do printf 'error_%s ' "$c"; done)"
 
 if [ "${1:-}" = list ]; then
   for c in $CASES; do echo "$c"; done
@@ -269,16 +269,43 @@ PYEOF
   [ "$(ls -A "$W/out2" | sort | tr '\n' ' ')" = "g.c.mtx g.d.mtx " ] || { ls -la "$W/out2"; fail "unexpected set of output files (-dLdx)"; }
   cmp -s "$OUT/g.c.mtx" "$W/out2/g.c.mtx" && fail "-dLdx did not change dL/dc"
   echo "ok: bilinear from the command line"
+# The generated default portfolio instance (SQP map, the problem's default forward): x* a
+# portfolio (Σx = 1, x ≥ 0), dL/dc a 20 x 1 array and dL/dgamma a 1 x 1 array, the fixed point
+# polished below 1e-10, and the adjoint done in at most 2 iterations (Φ = 0 with the exact Hessian).
+case_portfolio() {
+  rm -rf "$OUT" && mkdir -p "$OUT"
+  expect_success -problem portfolio -warm_start_steps 0 -x_out "$OUT/x.mtx" -grad_out "$OUT/g.mtx" \
+    -fold_check_fixed_point 1e-10
+  [ "$(ls -A "$OUT" | sort | tr '\n' ' ')" = "g.c.mtx g.gamma.mtx x.mtx " ] || { ls -la "$OUT"; fail "unexpected set of output files"; }
+  grep -q '^foldopt: problem portfolio, 20 unknowns' "$W/stdout" || fail "not the generated default instance"
+  grep -q 'FoldedLayer: map sqp' "$W/stdout" || fail "the map is not sqp"
+  grep -Eq 'CONVERGED_RTOL in [0-2] iterations' "$W/stdout" || fail "the adjoint took more than 2 iterations"
+  head -2 "$OUT/g.c.mtx" | grep -q '^20 1$' || fail "dL/dc is not a 20 x 1 array"
+  head -2 "$OUT/g.gamma.mtx" | grep -q '^1 1$' || fail "dL/dgamma is not a 1 x 1 array"
+  awk '!/^%/ { if (++k > 1) { s += $1; if ($1 < -1e-12) bad = 1; n++ } } END { exit !(n == 20 && !bad && s > 1 - 1e-9 && s < 1 + 1e-9) }' \
+    "$OUT/x.mtx" || fail "x* is not a portfolio (sum 1, nonnegative)"
+  awk '!/^%/ { if (++k > 1) { v = $1 } } END { exit !(v != 0) }' "$OUT/g.gamma.mtx" || fail "dL/dgamma is zero"
+  # The same instance (a batch of 2) from the files -problem_out writes: the same gradients.
+  rm -rf "$OUT" "$W/in" && mkdir -p "$OUT" "$W/in"
+  expect_success -problem portfolio -n 10 -batch 2 -seed 3 -warm_start_steps 0 -problem_out "$W/in/p.mtx"
+  grep '^dL/d' "$W/stdout" > "$W/generated.txt"
+  local gamma
+  gamma=$(awk '!/^%/ { if (++k == 2) print $1 }' "$W/in/p.gamma.mtx")
+  expect_success -problem portfolio -c "$W/in/p.c.mtx" -Vmat "$W/in/p.V.mtx" -gamma "$gamma" -dLdx "$W/in/p.dLdx.mtx" \
+    -warm_start_steps 0
+  grep -q 'from files' "$W/stdout" || fail "not read from files"
+  grep '^dL/d' "$W/stdout" | diff - "$W/generated.txt" || fail "the gradients from the files differ"
+  echo "ok: portfolio through the sqp map, blocks c and gamma written, the same from its files"
 }
 
 # -help names every registered problem, map and forward solver (the program knows none by name).
 case_help_lists_problems() {
   run "$NP" "$W/stdout" "$W/stderr" -help
   local name
-  for name in qp_box sparsemax topk lasso bilinear; do
+  for name in qp_box sparsemax topk lasso bilinear portfolio; do
     grep -q -- "-problem .*$name" "$W/stdout" || fail "-help does not list problem $name"
   done
-  for name in pgd prox_grad; do
+  for name in pgd prox_grad sqp; do
     grep -q -- "-fold_map_type .*$name" "$W/stdout" || fail "-help does not list map $name"
   done
   for name in tao fista closed snes bilinear_global; do
@@ -406,6 +433,7 @@ run_case() {
     generated_reference) case_generated_reference ;;
     catalogue) case_catalogue ;;
     bilinear) case_bilinear ;;
+    portfolio) case_portfolio ;;
     help_lists_problems) case_help_lists_problems ;;
     view_once) case_view_once ;;
     log_view) case_log_view ;;

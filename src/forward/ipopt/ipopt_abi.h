@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 /* Bumped on every incompatible change of the structures below. */
-#define FOLDOPT_IPOPT_ABI_VERSION 1
+#define FOLDOPT_IPOPT_ABI_VERSION 2
 /* The exported entry point and the plugin's file name. */
 #define FOLDOPT_IPOPT_ENTRY "foldopt_ipopt_plugin_api"
 #define FOLDOPT_IPOPT_PLUGIN_FILE "foldopt_ipopt.so"
@@ -51,6 +51,11 @@ typedef struct foldopt_ipopt_nlp {
                 int new_lambda, double* values);
   /* Called once per iteration; returning 0 asks IPOPT to stop (User_Requested_Stop). May be null. */
   int (*keep_going)(void* user);
+
+  /* Outputs, each may be null: IPOPT's multipliers at the final point, lambda of g (m entries)
+   * and z_L, z_U of the bounds (n entries each), in IPOPT's convention
+   * grad f + J_g^T lambda - z_L + z_U = 0, z_L, z_U >= 0 (version 2). */
+  double *mult_g, *mult_x_l, *mult_x_u;
 } foldopt_ipopt_nlp;
 
 typedef struct foldopt_ipopt_options {

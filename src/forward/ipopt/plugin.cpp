@@ -123,9 +123,13 @@ class CallbackNlp : public TNLP {
     }
     return p_.eval_h(p_.user, x, new_x ? 1 : 0, obj_factor, lambda, new_lambda ? 1 : 0, values) != 0;
   }
-  void finalize_solution(SolverReturn, Index n, const Number* x, const Number*, const Number*, Index, const Number*,
-                         const Number*, Number obj, const IpoptData*, IpoptCalculatedQuantities*) override {
+  void finalize_solution(SolverReturn, Index n, const Number* x, const Number* z_L, const Number* z_U, Index m,
+                         const Number*, const Number* lambda, Number obj, const IpoptData*,
+                         IpoptCalculatedQuantities*) override {
     for (Index i = 0; i < n; ++i) x_[i] = x[i];
+    for (Index i = 0; p_.mult_x_l && z_L && i < n; ++i) p_.mult_x_l[i] = z_L[i];
+    for (Index i = 0; p_.mult_x_u && z_U && i < n; ++i) p_.mult_x_u[i] = z_U[i];
+    for (Index i = 0; p_.mult_g && lambda && i < m; ++i) p_.mult_g[i] = lambda[i];
     objective_ = obj;
   }
   bool intermediate_callback(AlgorithmMode, Index iter, Number, Number, Number, Number, Number, Number, Number,
@@ -192,6 +196,9 @@ int plugin_solve(void* h, const foldopt_ipopt_nlp* nlp, const foldopt_ipopt_opti
     str("linear_solver", opt->linear_solver && opt->linear_solver[0] ? opt->linear_solver : "mumps");
     num("nlp_lower_bound_inf", -FOLDOPT_IPOPT_INF);
     num("nlp_upper_bound_inf", FOLDOPT_IPOPT_INF);
+    // No relaxation of the bounds: IPOPT's default relaxes them by 1e-8 and then moves the final x
+    // back onto them, which leaves the returned x and multipliers ~1e-8 off stationarity.
+    num("bound_relax_factor", 0.0);
     if (nlp->nnz_hess < 0) str("hessian_approximation", "limited-memory");
     if (!bad.empty()) {
       res->status = Invalid_Option;
