@@ -269,6 +269,8 @@ PYEOF
   [ "$(ls -A "$W/out2" | sort | tr '\n' ' ')" = "g.c.mtx g.d.mtx " ] || { ls -la "$W/out2"; fail "unexpected set of output files (-dLdx)"; }
   cmp -s "$OUT/g.c.mtx" "$W/out2/g.c.mtx" && fail "-dLdx did not change dL/dc"
   echo "ok: bilinear from the command line"
+}
+
 # The generated default portfolio instance (SQP map, the problem's default forward): x* a
 # portfolio (Σx = 1, x ≥ 0), dL/dc a 20 x 1 array and dL/dgamma a 1 x 1 array, the fixed point
 # polished below 1e-10, and the adjoint done in at most 2 iterations (Φ = 0 with the exact Hessian).
