@@ -1,4 +1,5 @@
 // foldopt: built-in update maps. Adding a map is adding its folder and one line here.
+#include <foldopt/maps/admm.hpp>
 #include <foldopt/maps/pgd.hpp>
 #include <foldopt/maps/prox_grad.hpp>
 #include <foldopt/update_map.hpp>
@@ -19,11 +20,21 @@ std::unique_ptr<UpdateMap> configured(const MapContext& c, const char* name) {
   m->set_options_prefix(c.prefix);
   return m;
 }
+std::unique_ptr<UpdateMap> admm_map(const MapContext& c) {
+  Problem& p = problem_of(c, "admm");
+  const auto* src = dynamic_cast<const AdmmSource*>(&p);
+  FOLDOPT_CHECK(src != nullptr, PETSC_ERR_ARG_WRONG,
+                "update map 'admm' folds a QP with constraints l <= Ax <= u (problem qp); problem '%s' is not one", p.type().c_str());
+  std::unique_ptr<UpdateMap> m(new AdmmMap(src->admm_data()));
+  m->set_options_prefix(c.prefix);
+  return m;
+}
 }  // namespace
 
 void register_builtin_maps(MapRegistry& r) {
   r.add("pgd", [](const MapContext& c) { return configured<PgdMap>(c, "pgd"); });
   r.add("prox_grad", [](const MapContext& c) { return configured<ProxGradMap>(c, "prox_grad"); });
+  r.add("admm", [](const MapContext& c) { return admm_map(c); });
 }
 
 }  // namespace detail

@@ -1,6 +1,7 @@
 // foldopt: built-in problems. Adding a problem is adding its file and one line here.
 #include <foldopt/problem.hpp>
 #include <foldopt/problems/lasso.hpp>
+#include <foldopt/problems/qp.hpp>
 #include <foldopt/problems/qp_box.hpp>
 #include <foldopt/problems/sparsemax.hpp>
 #include <foldopt/problems/topk.hpp>
@@ -14,6 +15,7 @@ void register_builtin_problems(ProblemRegistry& r) {
   r.add("sparsemax", [](MPI_Comm comm) { return std::unique_ptr<Problem>(Sparsemax::from_options(comm)); });
   r.add("topk", [](MPI_Comm comm) { return std::unique_ptr<Problem>(TopK::from_options(comm)); });
   r.add("lasso", [](MPI_Comm comm) { return std::unique_ptr<Problem>(Lasso::from_options(comm)); });
+  r.add("qp", [](MPI_Comm comm) { return std::unique_ptr<Problem>(QP::from_options(comm)); });
   r.add("tv", [](MPI_Comm comm) { return std::unique_ptr<Problem>(TvProblem::from_options(comm)); });
 }
 
