@@ -17,8 +17,9 @@
 //     uᵀmax(δy, 0) + lᵀmin(δy, 0) < −ε‖δy‖∞ (no infinite bound meets a nonzero part of δy);
 //     unbounded (dual infeasible) when ‖Pδx‖∞ ≤ ε‖δx‖∞, qᵀδx < −ε‖δx‖∞ and (Aδx)_i ≤ ε‖δx‖∞
 //     where u_i < ∞, ≥ −ε‖δx‖∞ where l_i > −∞. Either is refused with an error saying so.
-//   The map's ρ is restored at the end (the fixed point does not depend on ρ) and the residual
-//   confirmed with it.
+//   The map keeps the last ρ (the backward's: the fixed point is the same for every ρ, and a ρ
+//   that balances the residuals also conditions I − Φ better than a fixed one); on an error the
+//   map's ρ is restored.
 // References: B. Stellato et al., OSQP, Math. Prog. Comp. 12 (2020) 637–672 (§3.4 the
 //   certificates, §5.2 polishing, §5.3 the ρ rule); G. Banjac et al., J. Optim. Theory Appl. 183
 //   (2019) 490–519 (infeasibility detection in ADMM).
@@ -354,25 +355,12 @@ ForwardReport AdmmForward::solve(const ParamSet& theta, Vec s) {
           }
         }
       }
-      if (done && map.rho() != rho0) {
-        // confirm with the map's own ρ (the fixed point is the same, its residual slightly not)
-        last_rho_ = map.rho();
-        map.set_rho(rho0);
-        adaptive = false;
-        fp = fixed_point_residual(map, s, theta);
-        done = fp <= tol_;
-      }
     }
   } catch (...) {
     map.set_rho(rho0);
     throw;
   }
-  if (map.rho() != rho0) {
-    last_rho_ = map.rho();
-    map.set_rho(rho0);
-  } else if (!last_rho_) {
-    last_rho_ = rho0;
-  }
+  last_rho_ = map.rho();
   rep.iterations = k - 1;
   rep.residual = fp;
   rep.converged = done;

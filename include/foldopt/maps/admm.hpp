@@ -7,7 +7,9 @@
 // α ∈ (0, 2) (-fold_admm_rho, -fold_admm_sigma, -fold_admm_alpha):
 //   K x̃ = σx − q + Aᵀ(ρz − y),  K = P + σI + ρAᵀA,   z̃ = Ax̃
 //   x⁺ = αx̃ + (1 − α)x,   v = αz̃ + (1 − α)z + y/ρ,   z⁺ = Π_[l,u](v),   y⁺ = ρ(v − z⁺)
-// Its fixed points are the KKT points (Px + q + Aᵀy = 0, z = Ax ∈ [l, u], y ⟂ the box: y ≥ 0
+// (the admm forward starts from -fold_admm_rho, adapts ρ by OSQP's rule and leaves its last ρ in
+// the map for the backward: the fixed point is the same for every ρ, and a balanced ρ conditions
+// I − Φ better). Its fixed points are the KKT points (Px + q + Aᵀy = 0, z = Ax ∈ [l, u], y ⟂ the box: y ≥ 0
 // where z = u, y ≤ 0 where z = l), the same for every ρ; the readout is x. The linear system is
 // solved in the quasi-definite KKT form [P + σI, Aᵀ; A, −ρ⁻¹I] (default; no fill from AᵀA) or in
 // the reduced form K (-fold_admm_kkt reduced), by a KSP with prefix fold_admm_ (preonly + LU,

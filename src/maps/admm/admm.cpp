@@ -169,7 +169,7 @@ PetscErrorCode read_admm_options(MPI_Comm comm, const char* prefix, PetscReal* r
                                  PetscReal* tol, char* kkt, size_t len) {
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, prefix, "ADMM map (OSQP's splitting)", "AdmmMap");
-  PetscCall(PetscOptionsReal("-admm_rho", "Penalty rho > 0 of the map (the backward's; the admm forward adapts its own)", "AdmmMap",
+  PetscCall(PetscOptionsReal("-admm_rho", "Penalty rho > 0 (the admm forward starts from it, adapts it and leaves its last rho for the backward)", "AdmmMap",
                              *rho, rho, nullptr));
   PetscCall(PetscOptionsReal("-admm_sigma", "Regularization sigma > 0 of the x-update, K = P + sigma I + rho A'A", "AdmmMap", *sigma,
                              sigma, nullptr));
