@@ -480,3 +480,72 @@ TEST(Admm, ProblemConstraints) {
 }
 
 }  // namespace
+
+namespace {
+
+// TAO (almm, pdipm) and IPOPT solve the problem's own formulation (x only, constraints through
+// Problem) to the x the ADMM forward finds. (Building the ADMM state from their multipliers is
+// not theirs yet: used as a layer's forward with the admm map they are refused.)
+TEST(Admm, ProblemForwardsFindTheSameX) {
+  std::unique_ptr<QP> p = QP::generate(PETSC_COMM_WORLD, instance(25, 25, 1, 21, 0));
+  const VectorXd xs = foldopt_ref::to_eigen(p->known_solution());
+  std::vector<std::pair<std::string, Options>> solvers = {
+      {"tao", {{"-qpfwd_tao_type", "almm"}, {"-qpfwd_tao_gatol", "1e-10"}, {"-qpfwd_tao_catol", "1e-10"}}},
+      {"tao", {{"-qpfwd_tao_type", "pdipm"}, {"-qpfwd_tao_gatol", "1e-10"}, {"-qpfwd_tao_catol", "1e-10"}}}};
+  for (const auto& s : solvers) {
+    ScopedOptions so(s.second);
+    foldopt::ForwardContext ctx{PETSC_COMM_WORLD, p.get(), nullptr, "qpfwd_"};
+    std::unique_ptr<foldopt::ForwardSolver> f;
+    try {
+      f = foldopt::forward_registry().create("forward solver", s.first, ctx);
+      f->set_from_options();
+    } catch (const foldopt::Error& e) {
+      ADD_FAILURE() << s.first << ": " << e.what();
+      continue;
+    }
+    OwnedVec x = p->create_vec();
+    VecZeroEntries(x);
+    std::string err;
+    try {
+      f->solve(p->params(), x);
+    } catch (const foldopt::Error& e) {
+      err = e.what();
+    }
+    EXPECT_EQ(err, "") << s.first;
+    const std::string type = s.second.empty() ? s.first : s.second[0].second;
+    EXPECT_LE((foldopt_ref::to_eigen(x) - xs).lpNorm<Eigen::Infinity>(), 1e-6) << type;
+  }
+  FoldedLayer layer(*p);
+  {
+    ScopedOptions so(Options{{"-fold_fwd_type", "tao"}});
+    layer.set_from_options();
+  }
+  try {
+    layer.forward(p->params());
+    ADD_FAILURE() << "tao as the admm map's forward should be refused";
+  } catch (const foldopt::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot build that map's state"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Admm, IpoptFindsTheSameX) {
+  std::unique_ptr<QP> p = QP::generate(PETSC_COMM_WORLD, instance(25, 25, 1, 21, 0));
+  foldopt::ForwardContext ctx{PETSC_COMM_WORLD, p.get(), nullptr, "qpfwd_"};
+  std::unique_ptr<foldopt::ForwardSolver> f = foldopt::forward_registry().create("forward solver", "ipopt", ctx);
+  f->set_from_options();
+  OwnedVec x = p->create_vec();
+  VecZeroEntries(x);
+  try {
+    f->solve(p->params(), x);
+  } catch (const foldopt::Error& e) {
+    if (std::string(e.what()).find("not built") != std::string::npos) GTEST_SKIP() << e.what();
+    FAIL() << e.what();
+  }
+  EXPECT_LE((foldopt_ref::to_eigen(x) - foldopt_ref::to_eigen(p->known_solution())).lpNorm<Eigen::Infinity>(), 1e-6);
+}
+
+}  // namespace

@@ -14,6 +14,11 @@ double wall_time();
 /// max over instances b of ‖r_b‖₂ / ‖g_b‖₂ (‖r_b‖₂ where g_b = 0), for a batch layout.
 PetscReal worst_instance_ratio(Vec r, Vec g, const Layout& layout);
 
+class Problem;
+/// A forward solver on the problem's unknowns refuses a vector of another size (a map whose
+/// state is not the problem's unknowns, e.g. ADMM's (x, z, y)), naming itself. Collective.
+void check_problem_layout(Vec x, const Problem& p, const char* solver);
+
 /// Peak resident memory of this process in bytes (getrusage).
 double peak_rss_bytes();
 
