@@ -33,6 +33,7 @@
 #include "core/options.hpp"
 #include "core/util.hpp"
 #include "core/vec_array.hpp"
+#include "maps/admm/linear_system.hpp"
 #include "maps/admm/rows.hpp"
 #include "objectives/common.hpp"
 
@@ -253,14 +254,21 @@ bool AdmmForward::polish(AdmmMap& map, const ParamSet& theta, Vec s, Vec out) {
   FOLDOPT_CALL(PCSetType(pc, PCLU));
   int size = 1;
   MPI_Comm_size(comm, &size);
-  if (size > 1) FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
+  if (size > 1)
+    FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
+  else
+    FOLDOPT_CALL(PCFactorSetMatOrderingType(pc, MATORDERINGQMD));
   FOLDOPT_CALL(KSPSetOperators(ksp, Kd, Kd));
-  FOLDOPT_CALL(KSPSetUp(ksp));
+  admm_detail::factor(ksp);
   KSPConvergedReason reason;
   OwnedVec res = dup(rhs), corr = dup(rhs);
   FOLDOPT_CALL(KSPSolve(ksp, rhs, sol));
   FOLDOPT_CALL(KSPGetConvergedReason(ksp, &reason));
-  if (reason < 0) return true;  // a singular guess: nothing to accept
+  if (reason < 0) {
+    if (monitor_)
+      PetscPrintf(comm, "  admm polish: %" PetscInt_FMT " active rows, the solve failed: %s\n", k, KSPConvergedReasons[reason]);
+    return false;  // a singular guess: nothing to accept
+  }
   const PetscReal scale = 1 + norm_inf(rhs);
   for (int it = 0; it < 25; ++it) {
     FOLDOPT_CALL(MatMult(K0, sol, res));
@@ -268,6 +276,11 @@ bool AdmmForward::polish(AdmmMap& map, const ParamSet& theta, Vec s, Vec out) {
     if (norm_inf(res) <= 1e-15 * scale) break;
     FOLDOPT_CALL(KSPSolve(ksp, res, corr));
     FOLDOPT_CALL(VecAXPY(sol, 1.0, corr));
+  }
+  if (monitor_) {
+    FOLDOPT_CALL(MatMult(K0, sol, res));
+    FOLDOPT_CALL(VecAYPX(res, -1.0, rhs));
+    PetscPrintf(comm, "  admm polish: %" PetscInt_FMT " active rows, KKT residual %.3e\n", k, (double)norm_inf(res));
   }
   OwnedVec ys = k > 0 ? dup(bS) : OwnedVec();
   {
@@ -337,6 +350,7 @@ ForwardReport AdmmForward::solve(const ParamSet& theta, Vec s) {
         if (polish_ && r_p <= polish_start_ * std::max<PetscReal>(1, e_p) && r_d <= polish_start_ * std::max<PetscReal>(1, e_d) &&
             polish(map, theta, s, pol)) {
           const PetscReal fpp = fixed_point_residual(map, pol, theta);
+          if (monitor_) PetscPrintf(ctx_.comm, "  admm %6" PetscInt_FMT ": polished, fixed-point residual %.3e%s\n", k, (double)fpp, fpp < fp ? " (accepted)" : "");
           if (fpp < fp) {
             FOLDOPT_CALL(VecCopy(pol, s));
             ++polish_accepted_;

@@ -14,8 +14,29 @@
 
 #include <petscmat.h>
 
+#include <algorithm>
+#include <string>
+
 namespace foldopt {
 namespace admm_detail {
+
+void factor(KSP ksp) {
+  PC pc;
+  FOLDOPT_CALL(KSPGetPC(ksp, &pc));
+  PetscBool direct = PETSC_FALSE;
+  FOLDOPT_CALL(PetscObjectTypeCompareAny((PetscObject)pc, &direct, PCLU, PCCHOLESKY, ""));
+  if (direct) {
+    FOLDOPT_CALL(PCFactorSetUpMatSolverType(pc));
+    MatSolverType st = nullptr;
+    FOLDOPT_CALL(PCFactorGetMatSolverType(pc, &st));
+    if (st && std::string(st) == MATSOLVERMUMPS) {
+      Mat F;
+      FOLDOPT_CALL(PCFactorGetMatrix(pc, &F));
+      FOLDOPT_CALL(MatMumpsSetIcntl(F, 14, 100));  // -<prefix>mat_mumps_icntl_14 still decides
+    }
+  }
+  FOLDOPT_CALL(KSPSetUp(ksp));
+}
 
 void LinearSystem::setup(Mat P, Mat A, PetscReal sigma, PetscReal rho) {
   OwnedMat K;
@@ -41,21 +62,24 @@ void LinearSystem::setup(Mat P, Mat A, PetscReal sigma, PetscReal rho) {
   FOLDOPT_CALL(MatGetLocalSize(P, &nx_local_, nullptr));
   int size = 1;
   MPI_Comm_size(comm_, &size);
-  if (!ksp_) {
-    FOLDOPT_CALL(KSPCreate(comm_, ksp_.out()));
-    FOLDOPT_CALL(KSPSetOptionsPrefix(ksp_, prefix_.c_str()));
-    FOLDOPT_CALL(KSPSetType(ksp_, KSPPREONLY));
-    PC pc;
-    FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
-    FOLDOPT_CALL(PCSetType(pc, reduced_ && size == 1 ? PCCHOLESKY : PCLU));
-    if (size > 1) FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
-    FOLDOPT_CALL(KSPSetOperators(ksp_, K, K));
-    FOLDOPT_CALL(KSPSetFromOptions(ksp_));
-  } else {
-    FOLDOPT_CALL(KSPSetOperators(ksp_, K, K));
-  }
+  // A new KSP for each new matrix (its options read again: the same values), so that the
+  // factorization's settings (MUMPS's workspace) apply to every factorization.
+  FOLDOPT_CALL(KSPCreate(comm_, ksp_.out()));
+  FOLDOPT_CALL(KSPSetOptionsPrefix(ksp_, prefix_.c_str()));
+  FOLDOPT_CALL(KSPSetType(ksp_, KSPPREONLY));
+  PC pc;
+  FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
+  FOLDOPT_CALL(PCSetType(pc, reduced_ && size == 1 ? PCCHOLESKY : PCLU));
+  // MUMPS in parallel; at one rank PETSc's factorization with a minimum-degree ordering (qmd:
+  // nested dissection, PETSc's default, fills far more on KKT matrices of scattered rows)
+  if (size > 1)
+    FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
+  else
+    FOLDOPT_CALL(PCFactorSetMatOrderingType(pc, MATORDERINGQMD));
   if (reduced_) FOLDOPT_CALL(MatSetOption(K, MAT_SYMMETRIC, PETSC_TRUE));
-  FOLDOPT_CALL(KSPSetUp(ksp_));
+  FOLDOPT_CALL(KSPSetOperators(ksp_, K, K));
+  FOLDOPT_CALL(KSPSetFromOptions(ksp_));
+  factor(ksp_);
   K_ = std::move(K);
   FOLDOPT_CALL(MatCreateVecs(K_, sol_.out(), rhs_.out()));
   ++factorizations_;

@@ -8,7 +8,8 @@
 //   Transposed solves use KSPSolveTranspose (K is symmetric whenever P is; a P from θ that is
 //   not is still solved exactly).
 // Algorithm: one KSP with the prefix <map prefix>admm_, preonly with LU (kkt) or Cholesky
-//   (reduced) at one rank, MUMPS LU in parallel; its options read once (the command line wins);
+//   (reduced) at one rank with the qmd ordering, MUMPS LU in parallel; a new KSP for every new
+//   matrix, its options read each time (the command line wins);
 //   factored when (P, A, σ, ρ) change and reused by every solve.
 // References: R. J. Vanderbei, SIAM J. Optim. 5 (1995) 100–113 (quasi-definite matrices are
 //   strongly factorizable); B. Stellato et al., Math. Prog. Comp. 12 (2020) 637–672 (OSQP's
@@ -24,6 +25,11 @@
 
 namespace foldopt {
 namespace admm_detail {
+
+/// KSPSetUp, for a MUMPS factorization with ICNTL(14) = 100 (workspace 100% above the
+/// analysis's estimate: delayed pivots on quasi-definite matrices with tiny diagonal entries need
+/// more than MUMPS's default 20%). Collective.
+void factor(KSP ksp);
 
 class LinearSystem {
  public:
