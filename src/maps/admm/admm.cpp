@@ -203,8 +203,6 @@ void AdmmMap::set_from_options() {
     impl_->factored = false;
     impl_->linearized = false;
   }
-  FOLDOPT_CHECK(!impl_->sys.factorizations() || reduced == reduced_, PETSC_ERR_ORDER,
-                "-%sadmm_kkt: the form of the linear system is chosen before the first solve", pre);
   sigma_ = sigma;
   alpha_ = alpha;
   active_tol_ = tol;
