@@ -252,7 +252,17 @@ case_qp() {
   for f in x g.q g.l g.u g.P.values g.A.values; do
     "$PYTHON" "$DATA" compare "$OUT/$f.mtx" "$W/out2/$f.mtx" || fail "$f differs between the generated run and its files"
   done
-  echo "ok: qp's generated instance, its blocks, and the same from files"
+  # a batch of 2 (q n x 2, l and u m x 2 arrays) through files as well
+  rm -rf "$W/in" "$OUT" "$W/out2" && mkdir -p "$W/in" "$OUT" "$W/out2"
+  expect_success -problem qp -n 30 -m 20 -batch 2 -warm_start_steps 0 -x_out "$OUT/x.mtx" -grad_out "$OUT/g.mtx" -problem_out "$i/p.mtx"
+  head -2 "$i/p.l.mtx" | grep -q '^20 2$' || fail "l of a batch of 2 is not a 20 x 2 array"
+  expect_success -problem qp -Pmat "$i/p.P.mtx" -q "$i/p.q.mtx" -Amat "$i/p.A.mtx" -l "$i/p.l.mtx" -u "$i/p.u.mtx" \
+    -dLdx "$i/p.dLdx.mtx" -warm_start_steps 0 -x_out "$W/out2/x.mtx" -grad_out "$W/out2/g.mtx"
+  grep -q '^foldopt: problem qp, 60 unknowns (2 instances of 30)' "$W/stdout" || fail "no batch of 2 read from the files"
+  for f in x g.q g.l g.u g.P.values g.A.values; do
+    "$PYTHON" "$DATA" compare "$OUT/$f.mtx" "$W/out2/$f.mtx" || fail "$f differs between the generated batch and its files"
+  done
+  echo "ok: qp's generated instance, its blocks, and the same from files (also a batch of 2)"
 }
 
 # -help names every registered problem, map and forward solver (the program knows none by name).
