@@ -306,23 +306,12 @@ void QP::equality(Vec x, const ParamSet& theta, Vec c) {
 
 void QP::inequality(Vec x, const ParamSet& theta, Vec c) {
   if (nineq_ == 0) return;
+  // c = S_U(Ax − u) + S_L(Ax − l): each row of c has one entry in S_U or S_L, whose column is a
+  // finite side (an infinite one is never picked, so its value never enters a product).
   OwnedVec cl;
   FOLDOPT_CALL(VecDuplicate(c, cl.out()));
   constraint_values(impl_->SU, theta.get(names_.u), x, theta, c);
-  // S_L's rows are not S_U's: rows of the other kind hold 0 in each part (inf − inf never occurs:
-  // a selection has no entry for an infinite side, and its column is multiplied by 0 there).
-  Vec l = theta.get(names_.l);
-  OwnedVec lf;
-  FOLDOPT_CALL(VecDuplicate(l, lf.out()));
-  FOLDOPT_CALL(VecCopy(l, lf));
-  {
-    WriteArray a(lf);
-    PetscInt nl;
-    FOLDOPT_CALL(VecGetLocalSize(lf, &nl));
-    for (PetscInt i = 0; i < nl; ++i)
-      if (!std::isfinite(PetscRealPart(a[i]))) a[i] = 0;
-  }
-  constraint_values(impl_->SL, lf, x, theta, cl);
+  constraint_values(impl_->SL, theta.get(names_.l), x, theta, cl);
   FOLDOPT_CALL(VecAXPY(c, 1.0, cl));
 }
 
