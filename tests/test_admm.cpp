@@ -282,6 +282,13 @@ TEST(Admm, ForwardMatchesDenseKktSolution) {
   EXPECT_LE(foldopt::fixed_point_residual(layer.map(), layer.state(), p->params()), 1e-10);
   EXPECT_LE((foldopt_ref::to_eigen(x) - sol.head(n)).lpNorm<Eigen::Infinity>(), 1e-9);
   EXPECT_LE((multipliers(layer) - ys).lpNorm<Eigen::Infinity>(), 1e-8);
+  // the planted primal-dual pair (x*, y*) as a state (how a forward with multipliers builds it)
+  auto& map = dynamic_cast<foldopt::AdmmMap&>(layer.map());
+  OwnedVec s = map.create_vec();
+  map.make_state(p->known_solution(), p->known_multipliers(), p->params(), s);
+  EXPECT_LE(foldopt::fixed_point_residual(map, s, p->params()), 1e-12);
+  VecSet(s, 0.0);
+  EXPECT_GT(foldopt::fixed_point_residual(map, s, p->params()), 1e-3) << "the residual sees a state that is not the fixed point";
 }
 
 // Dot-product tests of Φ/Φᵀ and Ψ/Ψᵀ at the fixed point, both linear-system forms.

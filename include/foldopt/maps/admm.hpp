@@ -106,6 +106,9 @@ class AdmmMap : public UpdateMap {
   /// s → (x, z, y) and back (any of the parts may be null in split).
   void split(Vec s, Vec x, Vec z, Vec y) const;
   void join(Vec x, Vec z, Vec y, Vec s) const;
+  /// The state (x, Π_[l,u](Ax), y) of a primal-dual solution (x, y), y with OSQP's signs (y ≥ 0
+  /// where Ax = u, y ≤ 0 where Ax = l): for forwards that return multipliers (TAO, IPOPT).
+  void make_state(Vec x, Vec y, const ParamSet& theta, Vec s);
   /// The batch operators kron(I_B, P) and kron(I_B, A) with θ's values (references owned by the map).
   Mat P_op(const ParamSet& theta);
   Mat A_op(const ParamSet& theta);

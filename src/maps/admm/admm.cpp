@@ -434,6 +434,14 @@ void AdmmMap::psi(const ParamSet& dtheta, Vec out) {
   join(I.x2, I.z2, I.z1, out);
 }
 
+void AdmmMap::make_state(Vec x, Vec y, const ParamSet& theta, Vec s) {
+  sync(theta);
+  FOLDOPT_CALL(MatMult(impl_->A.op(), x, impl_->z1));
+  FOLDOPT_CALL(VecPointwiseMax(impl_->z1, impl_->z1, theta.get(data_.l)));
+  FOLDOPT_CALL(VecPointwiseMin(impl_->z1, impl_->z1, theta.get(data_.u)));
+  join(x, impl_->z1, y, s);
+}
+
 void AdmmMap::readout(Vec s, const ParamSet&, Vec x) { split(s, x, nullptr, nullptr); }
 
 void AdmmMap::readout_t(Vec g, Vec h) {
