@@ -254,10 +254,7 @@ bool AdmmForward::polish(AdmmMap& map, const ParamSet& theta, Vec s, Vec out) {
   FOLDOPT_CALL(PCSetType(pc, PCLU));
   int size = 1;
   MPI_Comm_size(comm, &size);
-  if (size > 1)
-    FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
-  else
-    FOLDOPT_CALL(PCFactorSetMatOrderingType(pc, MATORDERINGQMD));
+  if (size > 1) FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
   FOLDOPT_CALL(KSPSetOperators(ksp, Kd, Kd));
   admm_detail::factor(ksp);
   KSPConvergedReason reason;

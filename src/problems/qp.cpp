@@ -54,12 +54,16 @@ constexpr std::uint64_t kPd = 11, kPo = 12, kAc = 13, kAv = 14;
 constexpr std::uint64_t kX = 1ULL << 40, kKind = 2ULL << 40, kAct = 3ULL << 40, kGap = 4ULL << 40, kMul = 5ULL << 40,
                         kSide = 6ULL << 40, kGap2 = 7ULL << 40;
 
-/// The columns and values of row i of the generated A (sorted, distinct columns).
-void a_row(std::uint64_t seed, PetscInt i, PetscInt n, std::vector<PetscInt>* cols, std::vector<PetscScalar>* vals) {
+/// The columns and values of row i of the generated A (m rows, n columns; sorted, distinct):
+/// column c = ⌊i·n/m⌋ with value 1 + u, and two drawn columns within c ± 5 with values in [−1, 1)
+/// (a band: the KKT matrix factors with little fill, as for QPs from discretized or local models).
+void a_row(std::uint64_t seed, PetscInt i, PetscInt m, PetscInt n, std::vector<PetscInt>* cols, std::vector<PetscScalar>* vals) {
   std::vector<std::pair<PetscInt, PetscScalar>> e;
-  e.emplace_back(i % n, 1 + uniform01(seed, kAv, 3 * static_cast<std::uint64_t>(i)));
+  const PetscInt c0 = static_cast<PetscInt>((static_cast<long long>(i) * n) / m);
+  e.emplace_back(c0, 1 + uniform01(seed, kAv, 3 * static_cast<std::uint64_t>(i)));
   for (int k = 0; k < 2; ++k) {
-    const PetscInt c = std::min<PetscInt>(n - 1, static_cast<PetscInt>(uniform01(seed, kAc, 2 * static_cast<std::uint64_t>(i) + k) * n));
+    const PetscInt d = static_cast<PetscInt>(uniform01(seed, kAc, 2 * static_cast<std::uint64_t>(i) + k) * 11) - 5;
+    const PetscInt c = std::min<PetscInt>(n - 1, std::max<PetscInt>(0, c0 + d));
     if (std::none_of(e.begin(), e.end(), [c](const std::pair<PetscInt, PetscScalar>& p) { return p.first == c; }))
       e.emplace_back(c, 2 * uniform01(seed, kAv, 3 * static_cast<std::uint64_t>(i) + 1 + k) - 1);
   }
@@ -363,7 +367,7 @@ std::unique_ptr<QP> QP::generate(MPI_Comm comm, const QPGenerator& gen) {
   std::vector<PetscInt> cols;
   std::vector<PetscScalar> vals;
   for (PetscInt i = rs; i < re; ++i) {
-    a_row(seed, i, n, &cols, &vals);
+    a_row(seed, i, m, n, &cols, &vals);
     FOLDOPT_CALL(MatSetValues(A, 1, &i, static_cast<PetscInt>(cols.size()), cols.data(), vals.data(), INSERT_VALUES));
   }
   FOLDOPT_CALL(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
@@ -387,7 +391,7 @@ std::unique_ptr<QP> QP::generate(MPI_Comm comm, const QPGenerator& gen) {
   };
   auto row = [&](PetscInt I) {
     const PetscInt b = I / m, i = I % m;
-    a_row(seed, i, n, &cols, &vals);
+    a_row(seed, i, m, n, &cols, &vals);
     double z = 0;
     for (std::size_t k = 0; k < cols.size(); ++k) z += PetscRealPart(vals[k]) * planted_x(seed, b, cols[k]);
     const std::uint64_t sb = static_cast<std::uint64_t>(b);

@@ -70,12 +70,7 @@ void LinearSystem::setup(Mat P, Mat A, PetscReal sigma, PetscReal rho) {
   PC pc;
   FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
   FOLDOPT_CALL(PCSetType(pc, reduced_ && size == 1 ? PCCHOLESKY : PCLU));
-  // MUMPS in parallel; at one rank PETSc's factorization with a minimum-degree ordering (qmd:
-  // nested dissection, PETSc's default, fills far more on KKT matrices of scattered rows)
-  if (size > 1)
-    FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
-  else
-    FOLDOPT_CALL(PCFactorSetMatOrderingType(pc, MATORDERINGQMD));
+  if (size > 1) FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
   if (reduced_) FOLDOPT_CALL(MatSetOption(K, MAT_SYMMETRIC, PETSC_TRUE));
   FOLDOPT_CALL(KSPSetOperators(ksp_, K, K));
   FOLDOPT_CALL(KSPSetFromOptions(ksp_));
