@@ -20,21 +20,12 @@ std::unique_ptr<UpdateMap> configured(const MapContext& c, const char* name) {
   m->set_options_prefix(c.prefix);
   return m;
 }
-std::unique_ptr<UpdateMap> admm_map(const MapContext& c) {
-  Problem& p = problem_of(c, "admm");
-  const auto* src = dynamic_cast<const AdmmSource*>(&p);
-  FOLDOPT_CHECK(src != nullptr, PETSC_ERR_ARG_WRONG,
-                "update map 'admm' folds a QP with constraints l <= Ax <= u (problem qp); problem '%s' is not one", p.type().c_str());
-  std::unique_ptr<UpdateMap> m(new AdmmMap(src->admm_data()));
-  m->set_options_prefix(c.prefix);
-  return m;
-}
 }  // namespace
 
 void register_builtin_maps(MapRegistry& r) {
   r.add("pgd", [](const MapContext& c) { return configured<PgdMap>(c, "pgd"); });
   r.add("prox_grad", [](const MapContext& c) { return configured<ProxGradMap>(c, "prox_grad"); });
-  r.add("admm", [](const MapContext& c) { return admm_map(c); });
+  r.add("admm", [](const MapContext& c) { return AdmmMap::create(c); });
 }
 
 }  // namespace detail

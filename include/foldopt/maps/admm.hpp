@@ -62,6 +62,8 @@ class AdmmMap : public UpdateMap {
  public:
   explicit AdmmMap(const AdmmData& data);
   ~AdmmMap() override;
+  /// The registry's factory: the context's problem must be an AdmmSource (refused otherwise).
+  static std::unique_ptr<UpdateMap> create(const MapContext& ctx);
 
   std::string type() const override { return "admm"; }
   const Layout& layout() const override { return state_layout_; }

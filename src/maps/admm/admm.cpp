@@ -24,6 +24,7 @@
 
 #include <foldopt/error.hpp>
 #include <foldopt/matrix_values.hpp>
+#include <foldopt/problem.hpp>
 
 #include "core/options.hpp"
 #include "core/vec_array.hpp"
@@ -117,6 +118,17 @@ AdmmMap::AdmmMap(const AdmmData& data) : data_(data) {
 }
 
 AdmmMap::~AdmmMap() = default;
+
+std::unique_ptr<UpdateMap> AdmmMap::create(const MapContext& c) {
+  FOLDOPT_CHECK(c.problem != nullptr, PETSC_ERR_ARG_NULL, "update map 'admm' is built from a problem; none was given");
+  const auto* src = dynamic_cast<const AdmmSource*>(c.problem);
+  FOLDOPT_CHECK(src != nullptr, PETSC_ERR_ARG_WRONG,
+                "update map 'admm' folds a QP with constraints l <= Ax <= u (problem qp); problem '%s' is not one",
+                c.problem->type().c_str());
+  std::unique_ptr<UpdateMap> m(new AdmmMap(src->admm_data()));
+  m->set_options_prefix(c.prefix);
+  return m;
+}
 
 PetscInt AdmmMap::factorizations() const { return impl_->sys.factorizations(); }
 
