@@ -491,9 +491,9 @@ TEST(Admm, ProblemConstraints) {
 
 namespace {
 
-// TAO (almm, pdipm) and IPOPT solve the problem's own formulation (x only, constraints through
-// Problem) to the x the ADMM forward finds. (Building the ADMM state from their multipliers is
-// not theirs yet: used as a layer's forward with the admm map they are refused.)
+// TAO (almm, pdipm) solves the problem's own formulation (x only, constraints through Problem)
+// to the planted x* (IPOPT: tests/test_qp_ipopt.cpp). Building the ADMM state from their
+// multipliers is not theirs yet: as a layer's forward with the admm map they are refused.
 TEST(Admm, ProblemForwardsFindTheSameX) {
   std::unique_ptr<QP> p = QP::generate(PETSC_COMM_WORLD, instance(15, 15, 1, 21, 0));
   const VectorXd xs = foldopt_ref::to_eigen(p->known_solution());
@@ -538,25 +538,6 @@ TEST(Admm, ProblemForwardsFindTheSameX) {
 
 }  // namespace
 
-namespace {
-
-TEST(Admm, IpoptFindsTheSameX) {
-  std::unique_ptr<QP> p = QP::generate(PETSC_COMM_WORLD, instance(25, 25, 1, 21, 0));
-  foldopt::ForwardContext ctx{PETSC_COMM_WORLD, p.get(), nullptr, "qpfwd_"};
-  std::unique_ptr<foldopt::ForwardSolver> f = foldopt::forward_registry().create("forward solver", "ipopt", ctx);
-  f->set_from_options();
-  OwnedVec x = p->create_vec();
-  VecZeroEntries(x);
-  try {
-    f->solve(p->params(), x);
-  } catch (const foldopt::Error& e) {
-    if (std::string(e.what()).find("not built") != std::string::npos) GTEST_SKIP() << e.what();
-    FAIL() << e.what();
-  }
-  EXPECT_LE((foldopt_ref::to_eigen(x) - foldopt_ref::to_eigen(p->known_solution())).lpNorm<Eigen::Infinity>(), 1e-6);
-}
-
-}  // namespace
 
 namespace {
 
