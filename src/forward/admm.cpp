@@ -376,6 +376,8 @@ ForwardReport AdmmForward::solve(const ParamSet& theta, Vec s) {
   rep.residual = fp;
   rep.converged = done;
   rep.reason = done ? (polished ? "CONVERGED_POLISHED" : "CONVERGED_FIXED_POINT") : "DIVERGED_MAX_IT";
+  rep.reason += detail::format(" (rho %g -> %g, %" PetscInt_FMT " polish%s tried, %" PetscInt_FMT " accepted)", (double)rho0,
+                               (double)last_rho_, polish_tries_, polish_tries_ == 1 ? "" : "es", polish_accepted_);
   rep.seconds = wall_time() - t0;
   FOLDOPT_CHECK(done, PETSC_ERR_NOT_CONVERGED,
                 "forward solver admm: no fixed point within %" PetscInt_FMT " iterations (-%sadmm_max_it): fixed-point residual %.3e > "
