@@ -2,6 +2,7 @@
 #include "core/util.hpp"
 
 #include <foldopt/error.hpp>
+#include <foldopt/problem.hpp>
 
 #include <petsctime.h>
 #include <sys/resource.h>
@@ -61,6 +62,15 @@ double peak_rss_bytes() {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_maxrss) * 1024.0;
+}
+
+void check_problem_layout(Vec x, const Problem& p, const char* solver) {
+  PetscInt size;
+  FOLDOPT_CALL(VecGetSize(x, &size));
+  FOLDOPT_CHECK(size == p.layout().global(), PETSC_ERR_ARG_SIZ,
+                "%s solves the %" PetscInt_FMT " unknowns of problem '%s', but the update map's state has %" PetscInt_FMT
+                " entries: this forward cannot build that map's state (use the map's own forward, e.g. -fold_fwd_type %s)",
+                solver, p.layout().global(), p.type().c_str(), size, p.default_forward().c_str());
 }
 
 }  // namespace foldopt

@@ -17,6 +17,10 @@ PetscReal worst_instance_ratio(Vec r, Vec g, const Layout& layout);
 
 /// Every entry of a (short) vector on every rank (collective: VecScatterCreateToAll).
 std::vector<PetscScalar> all_values(Vec v);
+class Problem;
+/// A forward solver on the problem's unknowns refuses a vector of another size (a map whose
+/// state is not the problem's unknowns, e.g. ADMM's (x, z, y)), naming itself. Collective.
+void check_problem_layout(Vec x, const Problem& p, const char* solver);
 
 /// Peak resident memory of this process in bytes (getrusage).
 double peak_rss_bytes();

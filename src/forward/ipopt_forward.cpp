@@ -334,6 +334,7 @@ class Session {
 
   /// Set up at the initial point x0 (collective): structures and bounds on rank 0.
   void setup(Vec x0) {
+    check_problem_layout(x0, p_, kName);
     x_.create(x0);
     FOLDOPT_CALL(VecCopy(x0, x_.dist));
     FOLDOPT_CALL(VecDuplicate(x_.dist, w_.out()));

@@ -7,6 +7,7 @@
 
 #include "core/util.hpp"
 #include "forward/bilinear_global.hpp"
+#include "forward/admm.hpp"
 #include "forward/closed.hpp"
 #include "forward/fista.hpp"
 #include "forward/ipopt/ipopt_forward.hpp"
@@ -46,6 +47,7 @@ void register_builtin_forward(ForwardRegistry& r) {
   r.add("ipopt", [](const ForwardContext& c) { return make_ipopt_forward(c); });
   r.add("tao", [](const ForwardContext& c) { return std::unique_ptr<ForwardSolver>(new TaoForward(c)); });
   r.add("closed", [](const ForwardContext& c) { return std::unique_ptr<ForwardSolver>(new ClosedForward(c)); });
+  r.add("admm", [](const ForwardContext& c) { return std::unique_ptr<ForwardSolver>(new AdmmForward(c)); });
   r.add("fista", [](const ForwardContext& c) { return std::unique_ptr<ForwardSolver>(new FistaForward(c)); });
   r.add("bilinear_global", [](const ForwardContext& c) { return std::unique_ptr<ForwardSolver>(new BilinearGlobalForward(c)); });
 }

@@ -571,6 +571,7 @@ void TaoForward::rethrow() {
 }
 
 ForwardReport TaoForward::solve(const ParamSet& theta, Vec x) {
+  check_problem_layout(x, *ctx_.problem, "forward solver 'tao'");
   if (!tao_) create(tao_type());
   ForwardReport rep;
   const double t0 = wall_time();

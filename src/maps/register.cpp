@@ -1,4 +1,5 @@
 // foldopt: built-in update maps. Adding a map is adding its folder and one line here.
+#include <foldopt/maps/admm.hpp>
 #include <foldopt/maps/pgd.hpp>
 #include <foldopt/maps/prox_grad.hpp>
 #include <foldopt/maps/sqp.hpp>
@@ -26,6 +27,7 @@ void register_builtin_maps(MapRegistry& r) {
   r.add("pgd", [](const MapContext& c) { return configured<PgdMap>(c, "pgd"); });
   r.add("prox_grad", [](const MapContext& c) { return configured<ProxGradMap>(c, "prox_grad"); });
   r.add("sqp", [](const MapContext& c) { return configured<SqpMap>(c, "sqp"); });
+  r.add("admm", [](const MapContext& c) { return AdmmMap::create(c); });
 }
 
 }  // namespace detail

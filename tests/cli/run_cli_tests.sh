@@ -37,7 +37,7 @@ ERROR_CASES="missing_file missing_dldx malformed_mtx truncated_mtx truncated_bin
   maximum_refused indefinite_unbounded empty_h empty_h_0x0 overflow_q check_minimum_steps_zero"
 # Successful runs on the small inputs of the engine cases (cli_data.py engine).
 ENGINE_CASES="maximum_accepted indefinite_bounded huge_bounds"
-CASES="default generated_reference catalogue bilinear portfolio help_lists_problems log_view view_to_file view_once roundtrip_mtx roundtrip_bin np_consistency $ENGINE_CASES $(for c in $ERROR_CASES; do printf 'error_%s ' "$c"; done)"
+CASES="default generated_reference catalogue bilinear portfolio qp help_lists_problems log_view view_to_file view_once roundtrip_mtx roundtrip_bin np_consistency $ENGINE_CASES $(for c in $ERROR_CASES; do printf 'error_%s ' "$c"; done)"
 
 if [ "${1:-}" = list ]; then
   for c in $CASES; do echo "$c"; done
@@ -300,17 +300,50 @@ case_portfolio() {
   echo "ok: portfolio through the sqp map, blocks c and gamma written, the same from its files"
 }
 
+# The qp problem's generated default instance (the ADMM map and forward): the fixed point to
+# 1e-10, every gradient block written as what it is, and the same run from the files -problem_out
+# wrote (±inf bounds included) gives the same x* and gradients.
+case_qp() {
+  rm -rf "$OUT" "$W/in" "$W/out2" && mkdir -p "$OUT" "$W/in" "$W/out2"
+  expect_success -problem qp -warm_start_steps 0 -fold_check_fixed_point 1e-10 -x_out "$OUT/x.mtx" -grad_out "$OUT/g.mtx" \
+    -problem_out "$W/in/p.mtx"
+  grep -q '^foldopt: problem qp, 1000 unknowns' "$W/stdout" || fail "not the generated default instance"
+  grep -q '^forward: admm, CONVERGED' "$W/stdout" || fail "no converged admm forward"
+  grep -q '^  rows: .* equality, .* two-sided, .* lower only, .* upper only, .* free' "$W/stdout" || fail "no row kinds in the report"
+  local b
+  for b in q l u; do head -2 "$OUT/g.$b.mtx" | grep -q '^1000 1$' || fail "dL/d$b is not a 1000 x 1 array"; done
+  for b in P.values A.values; do grep -q 'coordinate' "$OUT/g.$b.mtx" || fail "dL/d$b is not written as a matrix"; done
+  local i="$W/in"
+  expect_success -problem qp -Pmat "$i/p.P.mtx" -q "$i/p.q.mtx" -Amat "$i/p.A.mtx" -l "$i/p.l.mtx" -u "$i/p.u.mtx" \
+    -dLdx "$i/p.dLdx.mtx" -warm_start_steps 0 -x_out "$W/out2/x.mtx" -grad_out "$W/out2/g.mtx"
+  local f
+  for f in x g.q g.l g.u g.P.values g.A.values; do
+    "$PYTHON" "$DATA" compare "$OUT/$f.mtx" "$W/out2/$f.mtx" || fail "$f differs between the generated run and its files"
+  done
+  # a batch of 2 (q n x 2, l and u m x 2 arrays) through files as well
+  rm -rf "$W/in" "$OUT" "$W/out2" && mkdir -p "$W/in" "$OUT" "$W/out2"
+  expect_success -problem qp -n 30 -m 20 -batch 2 -warm_start_steps 0 -x_out "$OUT/x.mtx" -grad_out "$OUT/g.mtx" -problem_out "$i/p.mtx"
+  head -2 "$i/p.l.mtx" | grep -q '^20 2$' || fail "l of a batch of 2 is not a 20 x 2 array"
+  expect_success -problem qp -Pmat "$i/p.P.mtx" -q "$i/p.q.mtx" -Amat "$i/p.A.mtx" -l "$i/p.l.mtx" -u "$i/p.u.mtx" \
+    -dLdx "$i/p.dLdx.mtx" -warm_start_steps 0 -x_out "$W/out2/x.mtx" -grad_out "$W/out2/g.mtx"
+  grep -q '^foldopt: problem qp, 60 unknowns (2 instances of 30)' "$W/stdout" || fail "no batch of 2 read from the files"
+  for f in x g.q g.l g.u g.P.values g.A.values; do
+    "$PYTHON" "$DATA" compare "$OUT/$f.mtx" "$W/out2/$f.mtx" || fail "$f differs between the generated batch and its files"
+  done
+  echo "ok: qp's generated instance, its blocks, and the same from files (also a batch of 2)"
+}
+
 # -help names every registered problem, map and forward solver (the program knows none by name).
 case_help_lists_problems() {
   run "$NP" "$W/stdout" "$W/stderr" -help
   local name
-  for name in qp_box sparsemax topk lasso bilinear portfolio; do
+  for name in qp_box sparsemax topk lasso bilinear portfolio qp; do
     grep -q -- "-problem .*$name" "$W/stdout" || fail "-help does not list problem $name"
   done
-  for name in pgd prox_grad sqp; do
+  for name in pgd prox_grad sqp admm; do
     grep -q -- "-fold_map_type .*$name" "$W/stdout" || fail "-help does not list map $name"
   done
-  for name in tao fista closed snes bilinear_global; do
+  for name in tao fista closed snes bilinear_global admm; do
     grep -q -- "-fold_fwd_type .*$name" "$W/stdout" || fail "-help does not list forward solver $name"
   done
   echo "ok: -help lists the registries"
@@ -436,6 +469,7 @@ run_case() {
     catalogue) case_catalogue ;;
     bilinear) case_bilinear ;;
     portfolio) case_portfolio ;;
+    qp) case_qp ;;
     help_lists_problems) case_help_lists_problems ;;
     view_once) case_view_once ;;
     log_view) case_log_view ;;

@@ -1,0 +1,40 @@
+// foldopt: the `admm` forward solver (OSQP's iteration on the ADMM map's state; see admm.cpp).
+#ifndef FOLDOPT_SRC_FORWARD_ADMM_HPP
+#define FOLDOPT_SRC_FORWARD_ADMM_HPP
+
+#include <foldopt/forward.hpp>
+
+#include <vector>
+
+namespace foldopt {
+
+class AdmmMap;
+
+class AdmmForward : public ForwardSolver {
+ public:
+  explicit AdmmForward(const ForwardContext& ctx);
+  std::string type() const override { return "admm"; }
+  void set_from_options() override;
+  ForwardReport solve(const ParamSet& theta, Vec s) override;
+  void view(PetscViewer viewer) const override;
+
+ private:
+  /// The polished state from s (equality-constrained QP on the guessed active set); false when
+  /// the guess has not changed since the last attempt.
+  bool polish(AdmmMap& map, const ParamSet& theta, Vec s, Vec out);
+  /// Throws when OSQP's certificates show that an instance is infeasible or unbounded.
+  void certificates(AdmmMap& map, const ParamSet& theta, Vec s, Vec s_prev);
+
+  ForwardContext ctx_;
+  PetscReal tol_ = 1e-10, cert_tol_ = 1e-5, polish_start_ = 1e-3;
+  PetscInt max_it_ = 100000, check_every_ = 10;
+  PetscBool polish_ = PETSC_TRUE, monitor_ = PETSC_FALSE, adaptive_rho_ = PETSC_TRUE;
+  // the last solve
+  PetscInt rho_updates_ = 0, polish_tries_ = 0, polish_accepted_ = 0;
+  PetscReal last_rho_ = 0;
+  std::vector<PetscInt> last_guess_;
+};
+
+}  // namespace foldopt
+
+#endif  // FOLDOPT_SRC_FORWARD_ADMM_HPP
