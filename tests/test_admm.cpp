@@ -523,16 +523,38 @@ TEST(Admm, ProblemForwardsFindTheSameX) {
     const std::string type = s.second.empty() ? s.first : s.second[0].second;
     EXPECT_LE((foldopt_ref::to_eigen(x) - xs).lpNorm<Eigen::Infinity>(), 1e-6) << type;
   }
-  FoldedLayer layer(*p);
+}
+
+// TAO almm as the admm map's forward: x* and its multipliers (foldopt's convention, converted to
+// OSQP's signs) make the map's state; the gradient is the dense KKT reference's. pdipm gives no
+// multipliers and is refused with that reason.
+TEST(Admm, TaoForwardGivesTheMapState) {
+  std::unique_ptr<QP> p = QP::generate(PETSC_COMM_WORLD, instance(15, 15, 1, 21, 0));
+  OwnedVec g = p->create_vec();
+  foldopt::fill_random(g, kLossSeed);
+  const Reference ref = make_reference(*p, foldopt_ref::to_eigen(p->known_solution()),
+                                       foldopt_ref::to_eigen(p->known_multipliers()), foldopt_ref::to_eigen(g));
   {
-    ScopedOptions so(Options{{"-fold_fwd_type", "tao"}});
+    ScopedOptions so(Options{{"-fold_fwd_type", "tao"}, {"-fold_fwd_tao_type", "almm"}});
+    FoldedLayer layer(*p);
+    layer.set_check_minimum(false);
     layer.set_from_options();
+    layer.forward(p->params());
+    EXPECT_EQ(layer.forward_report().solver.rfind("tao almm", 0), 0u) << layer.forward_report().solver;
+    EXPECT_LE(layer.fixed_point_residual(), 1e-8);
+    EXPECT_LE((multipliers(layer) - foldopt_ref::to_eigen(p->known_multipliers())).lpNorm<Eigen::Infinity>(), 1e-6);
+    ParamSet grad;
+    ASSERT_NO_THROW(grad = layer.backward(g));
+    expect_gradient(grad, ref, 1e-8, "tao almm forward");
   }
+  ScopedOptions so(Options{{"-fold_fwd_type", "tao"}, {"-fold_fwd_tao_type", "pdipm"}});
+  FoldedLayer layer(*p);
+  layer.set_from_options();
   try {
     layer.forward(p->params());
-    ADD_FAILURE() << "tao as the admm map's forward should be refused";
+    ADD_FAILURE() << "tao pdipm as the admm map's forward should be refused";
   } catch (const foldopt::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("cannot build that map's state"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("gives no Lagrange multipliers"), std::string::npos) << e.what();
   }
 }
 

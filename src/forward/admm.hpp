@@ -14,6 +14,7 @@ class AdmmForward : public ForwardSolver {
  public:
   explicit AdmmForward(const ForwardContext& ctx);
   std::string type() const override { return "admm"; }
+  bool solves_map_state() const override { return true; }
   void set_from_options() override;
   ForwardReport solve(const ParamSet& theta, Vec s) override;
   void view(PetscViewer viewer) const override;

@@ -253,6 +253,15 @@ void QP::build_constraints() {
   }
 }
 
+void QP::row_multipliers(const Multipliers& y, Vec rows) const {
+  FOLDOPT_CALL(VecZeroEntries(rows));
+  if (neq_ > 0 && y.eq) FOLDOPT_CALL(MatMultTransposeAdd(impl_->SE, y.eq, rows, rows));
+  if (nineq_ > 0 && y.ineq) {
+    FOLDOPT_CALL(MatMultTransposeAdd(impl_->SU, y.ineq, rows, rows));
+    FOLDOPT_CALL(MatMultTransposeAdd(impl_->SL, y.ineq, rows, rows));
+  }
+}
+
 PetscReal QP::objective_gradient(Vec x, const ParamSet& theta, Vec g) {
   impl_->P.sync(theta);
   OwnedVec px;

@@ -31,6 +31,7 @@
 #ifndef FOLDOPT_MAPS_ADMM_HPP
 #define FOLDOPT_MAPS_ADMM_HPP
 
+#include <foldopt/forward.hpp>
 #include <foldopt/update_map.hpp>
 
 #include <memory>
@@ -52,6 +53,9 @@ class AdmmSource {
  public:
   virtual ~AdmmSource() = default;
   virtual AdmmData admm_data() const = 0;
+  /// OSQP's y (one entry per row of the batch's A) from multipliers in foldopt's convention
+  /// (struct Multipliers: the problem's equality and inequality rows, y_I ≥ 0).
+  virtual void row_multipliers(const Multipliers& y, Vec rows) const = 0;
 };
 
 namespace admm_detail {
@@ -111,6 +115,10 @@ class AdmmMap : public UpdateMap {
   /// The state (x, Π_[l,u](Ax), y) of a primal-dual solution (x, y), y with OSQP's signs (y ≥ 0
   /// where Ax = u, y ≤ 0 where Ax = l): for forwards that return multipliers (TAO, IPOPT).
   void make_state(Vec x, Vec y, const ParamSet& theta, Vec s);
+  /// Built from a problem (create), the map takes its state from forwards on the problem that
+  /// return multipliers (TAO almm/pdipm, IPOPT): x*, z = Π(Ax*), y converted to OSQP's signs.
+  bool has_primal_dual_state() const override { return source_ != nullptr; }
+  void state_from_primal_dual(Vec x, const Multipliers& y, const ParamSet& theta, Vec s) override;
   /// The batch operators kron(I_B, P) and kron(I_B, A) with θ's values (references owned by the map).
   Mat P_op(const ParamSet& theta);
   Mat A_op(const ParamSet& theta);
@@ -121,6 +129,7 @@ class AdmmMap : public UpdateMap {
   void solve(Vec r, Vec x, bool transpose);
 
   AdmmData data_;
+  const AdmmSource* source_ = nullptr;  ///< the problem it was built from (create), else null
   Layout state_layout_;
   PetscInt m_ = 0;
   PetscReal rho_ = 0.1, sigma_ = 1e-6, alpha_ = 1.6, active_tol_ = 1e-8;

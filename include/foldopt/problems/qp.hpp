@@ -69,6 +69,8 @@ class QP : public Problem, public AdmmSource {
   void view(PetscViewer viewer) const override;
   std::vector<std::pair<std::string, Mat>> data_matrices() const override { return {{"P", P_.get()}, {"A", A_.get()}}; }
   AdmmData admm_data() const override;
+  /// y = S_Eᵀ y_E + (S_U + S_L)ᵀ y_I (the selections are signed: −1 on a lower side).
+  void row_multipliers(const Multipliers& y, Vec rows) const override;
 
   PetscReal objective_gradient(Vec x, const ParamSet& theta, Vec g) override;
   void hessian_mult(Vec x, const ParamSet& theta, Vec v, Vec y) override;

@@ -125,7 +125,8 @@ std::unique_ptr<UpdateMap> AdmmMap::create(const MapContext& c) {
   FOLDOPT_CHECK(src != nullptr, PETSC_ERR_ARG_WRONG,
                 "update map 'admm' folds a QP with constraints l <= Ax <= u (problem qp); problem '%s' is not one",
                 c.problem->type().c_str());
-  std::unique_ptr<UpdateMap> m(new AdmmMap(src->admm_data()));
+  std::unique_ptr<AdmmMap> m(new AdmmMap(src->admm_data()));
+  m->source_ = src;
   m->set_options_prefix(c.prefix);
   return m;
 }
@@ -452,6 +453,13 @@ void AdmmMap::make_state(Vec x, Vec y, const ParamSet& theta, Vec s) {
   FOLDOPT_CALL(VecPointwiseMax(impl_->z1, impl_->z1, theta.get(data_.l)));
   FOLDOPT_CALL(VecPointwiseMin(impl_->z1, impl_->z1, theta.get(data_.u)));
   join(x, impl_->z1, y, s);
+}
+
+void AdmmMap::state_from_primal_dual(Vec x, const Multipliers& y, const ParamSet& theta, Vec s) {
+  FOLDOPT_CHECK(source_ != nullptr, PETSC_ERR_ARG_WRONGSTATE, "admm: state_from_primal_dual needs the map built from its problem");
+  OwnedVec rows = create_z();
+  source_->row_multipliers(y, rows);
+  make_state(x, rows, theta, s);
 }
 
 void AdmmMap::readout(Vec s, const ParamSet&, Vec x) { split(s, x, nullptr, nullptr); }
