@@ -21,15 +21,26 @@
 
 namespace {
 
-TEST(QpIpopt, FindsThePlantedSolution) {
-  if (!foldopt::ipopt_built_in()) GTEST_SKIP() << "built without IPOPT";
-  if (foldopt_test::address_sanitizer_on())
-    GTEST_SKIP() << "AddressSanitizer cannot load the IPOPT plugin (dlopen with RTLD_DEEPBIND)";
+#define SKIP_WITHOUT_IPOPT()                                                              \
+  do {                                                                                    \
+    if (!foldopt::ipopt_built_in()) GTEST_SKIP() << "built without IPOPT";                \
+    if (foldopt_test::address_sanitizer_on())                                             \
+      GTEST_SKIP() << "AddressSanitizer cannot load the IPOPT plugin (dlopen with RTLD_DEEPBIND)"; \
+  } while (0)
+
+/// The generated instance of n = m = 25 (seed 21) with `batch` instances.
+std::unique_ptr<foldopt::QP> planted(PetscInt batch) {
   foldopt::QPGenerator gen;
   gen.n = 25;
   gen.m = 25;
   gen.seed = 21;
-  std::unique_ptr<foldopt::QP> p = foldopt::QP::generate(PETSC_COMM_WORLD, gen);
+  gen.batch = batch;
+  return foldopt::QP::generate(PETSC_COMM_WORLD, gen);
+}
+
+TEST(QpIpopt, FindsThePlantedSolution) {
+  SKIP_WITHOUT_IPOPT();
+  std::unique_ptr<foldopt::QP> p = planted(1);
   ASSERT_GT(p->num_equality(), 0);
   ASSERT_GT(p->num_inequality(), 0);
   foldopt::ForwardContext ctx{PETSC_COMM_WORLD, p.get(), nullptr, "qpfwd_"};
@@ -48,15 +59,8 @@ TEST(QpIpopt, FindsThePlantedSolution) {
 // IPOPT as the admm map's forward: x* and its multipliers make the map's state, and the gradient
 // equals the one through the admm forward (checked against a dense KKT reference in test_admm).
 TEST(QpIpopt, ForwardOfTheAdmmMap) {
-  if (!foldopt::ipopt_built_in()) GTEST_SKIP() << "built without IPOPT";
-  if (foldopt_test::address_sanitizer_on())
-    GTEST_SKIP() << "AddressSanitizer cannot load the IPOPT plugin (dlopen with RTLD_DEEPBIND)";
-  foldopt::QPGenerator gen;
-  gen.n = 25;
-  gen.m = 25;
-  gen.seed = 21;
-  gen.batch = 2;
-  std::unique_ptr<foldopt::QP> p = foldopt::QP::generate(PETSC_COMM_WORLD, gen);
+  SKIP_WITHOUT_IPOPT();
+  std::unique_ptr<foldopt::QP> p = planted(2);
   foldopt::OwnedVec g = p->create_vec();
   foldopt::fill_random(g, 5);
   std::vector<foldopt::ParamSet> grads;
