@@ -492,8 +492,8 @@ TEST(Admm, ProblemConstraints) {
 namespace {
 
 // TAO (almm, pdipm) solves the problem's own formulation (x only, constraints through Problem)
-// to the planted x* (IPOPT: tests/test_qp_ipopt.cpp). Building the ADMM state from their
-// multipliers is not theirs yet: as a layer's forward with the admm map they are refused.
+// to the planted x* (IPOPT: tests/test_qp_ipopt.cpp); as the admm map's forward see
+// TaoForwardGivesTheMapState.
 TEST(Admm, ProblemForwardsFindTheSameX) {
   std::unique_ptr<QP> p = QP::generate(PETSC_COMM_WORLD, instance(15, 15, 1, 21, 0));
   const VectorXd xs = foldopt_ref::to_eigen(p->known_solution());
@@ -555,6 +555,41 @@ TEST(Admm, TaoForwardGivesTheMapState) {
     ADD_FAILURE() << "tao pdipm as the admm map's forward should be refused";
   } catch (const foldopt::Error& e) {
     EXPECT_NE(std::string(e.what()).find("gives no Lagrange multipliers"), std::string::npos) << e.what();
+  }
+}
+
+// The sqp map on qp (its constraints' θ-derivatives from the problem: l, u and A.values) gives
+// the admm map's gradient; an equality row's derivative is reported on l through sqp (the
+// constraint A_E x − l_E = 0), split by the multiplier's sign through admm: their sum agrees.
+TEST(Admm, SqpMapGivesTheSameGradient) {
+  std::unique_ptr<QP> p = QP::generate(PETSC_COMM_WORLD, instance(20, 28, 1, 7, 0));
+  ASSERT_GT(p->row_kinds().equality, 0);
+  OwnedVec g = p->create_vec();
+  foldopt::fill_random(g, kLossSeed);
+  std::vector<ParamSet> grads;
+  for (const Options& o : {Options{}, Options{{"-fold_map_type", "sqp"}, {"-fold_fwd_type", "tao"}}}) {
+    ScopedOptions so(o);
+    FoldedLayer layer(*p);
+    layer.set_check_minimum(false);
+    layer.set_from_options();
+    layer.forward(p->params());
+    grads.push_back(layer.backward(g).copy());
+  }
+  for (const char* b : {"q", "P.values", "A.values"})
+    EXPECT_LE(foldopt_ref::rel_err(foldopt_ref::to_eigen(grads[1].get(b)), foldopt_ref::to_eigen(grads[0].get(b))), 1e-8) << b;
+  const VectorXd l = foldopt_ref::to_eigen(p->params().get("l")), u = foldopt_ref::to_eigen(p->params().get("u"));
+  const VectorXd la = foldopt_ref::to_eigen(grads[0].get("l")), ua = foldopt_ref::to_eigen(grads[0].get("u"));
+  const VectorXd ls = foldopt_ref::to_eigen(grads[1].get("l")), us = foldopt_ref::to_eigen(grads[1].get("u"));
+  ASSERT_GT(la.norm() + ua.norm(), 0.1);
+  const double scale = la.norm() + ua.norm();
+  for (int i = 0; i < l.size(); ++i) {
+    if (l[i] == u[i]) {
+      EXPECT_NEAR(ls[i] + us[i], la[i] + ua[i], 1e-8 * scale) << "equality row " << i;
+      EXPECT_EQ(us[i], 0.0) << "equality row " << i << ": sqp reports it on l";
+    } else {
+      EXPECT_NEAR(ls[i], la[i], 1e-8 * scale) << "row " << i;
+      EXPECT_NEAR(us[i], ua[i], 1e-8 * scale) << "row " << i;
+    }
   }
 }
 

@@ -118,6 +118,7 @@ class FoldedLayer {
   }
 
  private:
+  void ensure_map();
   void ensure_parts();
   void linearize();
   void update_solution();

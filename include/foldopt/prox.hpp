@@ -41,6 +41,9 @@ class Prox {
     bool projection = false;  ///< prox of an indicator: J is an orthogonal projector, factor K = J
     bool low_rank = false;    ///< J has a low-rank part (jacobian_structure gives U and c)
     bool factor = false;      ///< factor() gives K with J = K Kᵀ
+    /// param_t/param take products into parameter blocks θ (bounds, λ, a radius from θ); false
+    /// for a prox of fixed data, whose Ψᵀ part is zero. Assumed where a prox does not say.
+    bool parameters = true;
   };
 
   virtual ~Prox() = default;

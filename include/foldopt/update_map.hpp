@@ -131,6 +131,9 @@ class UpdateMap {
     (void)jw;
     psi_t(w, out);
   }
+  /// Whether psi_t_factored needs w only through jw (no part of Ψᵀ reads w itself): the
+  /// symmetric form's solve may then be judged on the system solved for u alone.
+  virtual bool gradient_from_factor() const { return false; }
   /// The diagonal Jacobi uses on the symmetric form, declared by has_symmetric_diagonal: that of
   /// I − K_s M K_s for the sparse part K_s of K (a low-rank part is left out: see ProxGradMap).
   virtual bool has_symmetric_diagonal() const { return false; }

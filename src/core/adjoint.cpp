@@ -645,9 +645,10 @@ void AdjointSolver::finish(Vec g, Vec w, bool solver_converged) {
     report_.prec_residual = npg > 0 ? nz / npg : nz;
     residual_ok = residual_ok || (std::isfinite(nz) && report_.prec_residual <= slack * rtol);
   }
-  // The symmetric form: w = r + M K u amplifies u's rounding by ‖M‖, while the gradient comes from
-  // K u (psi_t): the residual of the system solved for u decides as well.
-  if (report_.form_residual >= 0)
+  // The symmetric form: w = r + M K u amplifies u's rounding by ‖M‖, while a gradient that needs
+  // w only through J w comes from K u (psi_t): the residual of the system solved for u decides
+  // as well. (A prox with parameter blocks reads w itself: the general residual decides.)
+  if (report_.form_residual >= 0 && map_->gradient_from_factor())
     residual_ok = residual_ok || (std::isfinite(report_.form_residual) && report_.form_residual <= slack * rtol);
   report_.converged = solver_converged && residual_ok;
   if (report_.converged) return;

@@ -94,12 +94,15 @@ ForwardSolver& FoldedLayer::forward_solver() {
   return *fwd_;
 }
 
+void FoldedLayer::ensure_map() {
+  if (map_) return;
+  FOLDOPT_CHECK(problem_ != nullptr, PETSC_ERR_ORDER, "folded layer: no update map");
+  map_ = map_registry().create("update map", problem_->default_map(), MapContext{comm_, problem_, prefix_});
+  adjoint_.set_map(*map_);
+}
+
 void FoldedLayer::ensure_parts() {
-  if (!map_) {
-    FOLDOPT_CHECK(problem_ != nullptr, PETSC_ERR_ORDER, "folded layer: no update map");
-    map_ = map_registry().create("update map", problem_->default_map(), MapContext{comm_, problem_, prefix_});
-    adjoint_.set_map(*map_);
-  }
+  ensure_map();
   if (!fwd_) {
     // The problem's own choice wherever there is a Problem; the map's own iteration otherwise.
     ForwardContext c{comm_, problem_, map_.get(), prefix_ + "fwd_"};
@@ -135,11 +138,14 @@ void FoldedLayer::set_from_options() {
     if (!map_ || map_->type() != o.map_type)
       set_map(map_registry().create("update map", o.map_type, MapContext{comm_, problem_, prefix_}));
   }
-  ensure_parts();
-  if (o.fwd_type[0] && fwd_->type() != o.fwd_type) {
+  // The forward named by the option, without building the problem's default first (the
+  // default may refuse the map the option chose: admm's forward on the sqp map).
+  if (o.fwd_type[0] && (!fwd_ || fwd_->type() != o.fwd_type)) {
+    ensure_map();
     ForwardContext c{comm_, problem_, map_.get(), prefix_ + "fwd_"};
     fwd_ = forward_registry().create("forward solver", o.fwd_type, c);
   }
+  ensure_parts();
   estimate_rho_ = o.rho;
   check_fd_ = o.check_fd;
   view_ = o.view;

@@ -312,7 +312,7 @@ ForwardReport AdmmForward::solve(const ParamSet& theta, Vec s) {
   last_guess_.clear();
   const AdmmData& d = map.data();
   Mat P = map.P_op(theta), A = map.A_op(theta);
-  OwnedVec prev = dup(s), pol = dup(s), x = map.create_x(), z = map.create_z(), y = map.create_z();
+  OwnedVec prev = dup(s), diff = dup(s), pol = dup(s), x = map.create_x(), z = map.create_z(), y = map.create_z();
   OwnedVec ax = map.create_z(), px = map.create_x(), aty = map.create_x();
   bool adaptive = adaptive_rho_ == PETSC_TRUE, done = false, polished = false;
   PetscReal fp = std::numeric_limits<PetscReal>::infinity();
@@ -322,10 +322,8 @@ ForwardReport AdmmForward::solve(const ParamSet& theta, Vec s) {
       FOLDOPT_CALL(VecCopy(s, prev));
       map.apply(prev, theta, s);
       if (k % check_every_ != 0 && k != max_it_) continue;
-      FOLDOPT_CALL(VecAXPY(prev, -1.0, s));  // s_prev − U(s_prev)
-      const PetscReal step = norm_inf(prev);
-      FOLDOPT_CALL(VecAXPY(prev, 1.0, s));  // s_prev again
-      fp = step / (map.fixed_point_scale() * std::max<PetscReal>(1, norm_inf(prev)));
+      FOLDOPT_CALL(VecWAXPY(diff, -1.0, s, prev));  // s_prev − U(s_prev), s_prev kept exactly
+      fp = norm_inf(diff) / (map.fixed_point_scale() * std::max<PetscReal>(1, norm_inf(prev)));
       map.split(s, x, z, y);
       FOLDOPT_CALL(MatMult(A, x, ax));
       FOLDOPT_CALL(MatMult(P, x, px));
@@ -379,6 +377,7 @@ ForwardReport AdmmForward::solve(const ParamSet& theta, Vec s) {
   rep.reason += detail::format(" (rho %g -> %g, %" PetscInt_FMT " polish%s tried, %" PetscInt_FMT " accepted)", (double)rho0,
                                (double)last_rho_, polish_tries_, polish_tries_ == 1 ? "" : "es", polish_accepted_);
   rep.seconds = wall_time() - t0;
+  if (!done) map.set_rho(rho0);  // an error leaves the map as it was (the header's promise)
   FOLDOPT_CHECK(done, PETSC_ERR_NOT_CONVERGED,
                 "forward solver admm: no fixed point within %" PetscInt_FMT " iterations (-%sadmm_max_it): fixed-point residual %.3e > "
                 "%.1e (-%sadmm_tol)",

@@ -710,6 +710,8 @@ void least_squares_multipliers(Problem& p, const ParamSet& theta, Vec x, Vec lb,
   FOLDOPT_CALL(MatMatTransposeMult(JED, JID, MAT_INITIAL_MATRIX, PETSC_DEFAULT, A12.out()));
   FOLDOPT_CALL(MatMatTransposeMult(JID, JED, MAT_INITIAL_MATRIX, PETSC_DEFAULT, A21.out()));
   FOLDOPT_CALL(MatMatTransposeMult(JID, JID, MAT_INITIAL_MATRIX, PETSC_DEFAULT, A22.out()));
+  // (a zeroed row's diagonal need not be in the product's pattern: at np 2 it is not)
+  FOLDOPT_CALL(MatSetOption(A22, MAT_NEW_NONZERO_ALLOCATION_ERR, PETSC_FALSE));
   FOLDOPT_CALL(MatDiagonalSet(A22, inactive, ADD_VALUES));
   MPI_Comm comm;
   FOLDOPT_CALL(PetscObjectGetComm((PetscObject)x, &comm));

@@ -238,14 +238,18 @@ void QP::build_constraints() {
   const PetscInt Bm = layout_.batch * m_, mloc = re - rs;
   neq_ = admm_detail::count(layout_.comm, eq);
   nineq_ = admm_detail::count(layout_.comm, ineq);
-  Mat Aop = impl_->A.op();
-  if (neq_ > 0) {
-    impl_->SE = admm_detail::selection(layout_.comm, mloc, Bm, eq);
-    FOLDOPT_CALL(MatMatMult(impl_->SE, Aop, MAT_INITIAL_MATRIX, PETSC_DEFAULT, impl_->JE.out()));
-  }
+  if (neq_ > 0) impl_->SE = admm_detail::selection(layout_.comm, mloc, Bm, eq);
   if (nineq_ > 0) {
     impl_->SU = admm_detail::selection(layout_.comm, mloc, Bm, ineq, 0);
     impl_->SL = admm_detail::selection(layout_.comm, mloc, Bm, ineq, 1);
+  }
+  build_jacobians();
+}
+
+void QP::build_jacobians() {
+  Mat Aop = impl_->A.op();
+  if (neq_ > 0) FOLDOPT_CALL(MatMatMult(impl_->SE, Aop, MAT_INITIAL_MATRIX, PETSC_DEFAULT, impl_->JE.out()));
+  if (nineq_ > 0) {
     OwnedMat S;
     FOLDOPT_CALL(MatDuplicate(impl_->SU, MAT_COPY_VALUES, S.out()));
     FOLDOPT_CALL(MatAXPY(S, 1.0, impl_->SL, DIFFERENT_NONZERO_PATTERN));
@@ -253,12 +257,95 @@ void QP::build_constraints() {
   }
 }
 
+// A with θ's A.values: every user of A calls this, so that the Jacobians S·A follow a new θ
+// whichever of them sees it first.
+void QP::sync_A(const ParamSet& theta) {
+  if (impl_->A.sync(theta)) build_jacobians();
+}
+
+OwnedVec QP::rows_of(Vec a_eq, Vec a_ineq) const {
+  OwnedVec r;
+  FOLDOPT_CALL(VecDuplicate(impl_->work, r.out()));
+  FOLDOPT_CALL(VecZeroEntries(r));
+  if (neq_ > 0 && a_eq) FOLDOPT_CALL(MatMultTransposeAdd(impl_->SE, a_eq, r, r));
+  if (nineq_ > 0 && a_ineq) {
+    FOLDOPT_CALL(MatMultTransposeAdd(impl_->SU, a_ineq, r, r));
+    FOLDOPT_CALL(MatMultTransposeAdd(impl_->SL, a_ineq, r, r));
+  }
+  return r;
+}
+
 void QP::row_multipliers(const Multipliers& y, Vec rows) const {
-  FOLDOPT_CALL(VecZeroEntries(rows));
-  if (neq_ > 0 && y.eq) FOLDOPT_CALL(MatMultTransposeAdd(impl_->SE, y.eq, rows, rows));
-  if (nineq_ > 0 && y.ineq) {
-    FOLDOPT_CALL(MatMultTransposeAdd(impl_->SU, y.ineq, rows, rows));
-    FOLDOPT_CALL(MatMultTransposeAdd(impl_->SL, y.ineq, rows, rows));
+  FOLDOPT_CALL(VecCopy(rows_of(y.eq, y.ineq), rows));
+}
+
+void QP::constraint_param_t(Vec x, const ParamSet& theta, Vec u_eq, Vec u_ineq, ParamSet& out) {
+  sync_A(theta);
+  // c = S(Ax − b) for every kind (S_L's picks are −1: l − Ax ≤ 0), so ∂c/∂b = −S and
+  // ∂c/∂A.values is (S·dA) x: out_l −= S_Eᵀu_E + S_Lᵀu_I, out_u −= S_Uᵀu_I, out_A += outer(Sᵀu, x).
+  OwnedVec t;
+  FOLDOPT_CALL(VecDuplicate(impl_->work, t.out()));
+  if (out.has(names_.l)) {
+    FOLDOPT_CALL(VecZeroEntries(t));
+    if (neq_ > 0 && u_eq) FOLDOPT_CALL(MatMultTransposeAdd(impl_->SE, u_eq, t, t));
+    if (nineq_ > 0 && u_ineq) FOLDOPT_CALL(MatMultTransposeAdd(impl_->SL, u_ineq, t, t));
+    FOLDOPT_CALL(VecAXPY(out.get(names_.l), -1.0, t));
+  }
+  if (out.has(names_.u) && nineq_ > 0 && u_ineq) {
+    FOLDOPT_CALL(MatMultTranspose(impl_->SU, u_ineq, t));
+    FOLDOPT_CALL(VecAXPY(out.get(names_.u), -1.0, t));
+  }
+  if (impl_->A.in(out)) {
+    OwnedVec G = impl_->A.outer(rows_of(u_eq, u_ineq), x);
+    FOLDOPT_CALL(VecAXPY(out.get(names_.A_values), 1.0, G));
+  }
+}
+
+void QP::constraint_param(Vec x, const ParamSet& theta, const ParamSet& dtheta, Vec c_eq, Vec c_ineq) {
+  sync_A(theta);
+  // t = dA x − db per row, then c = S t with db the side each pick stands for.
+  OwnedVec t, tl, tu;
+  FOLDOPT_CALL(VecDuplicate(impl_->work, t.out()));
+  FOLDOPT_CALL(VecZeroEntries(t));
+  if (impl_->A.in(dtheta)) {
+    OwnedMat dA = impl_->A.direction(dtheta.get(names_.A_values));
+    FOLDOPT_CALL(MatMult(dA, x, t));
+  }
+  FOLDOPT_CALL(VecDuplicate(t, tl.out()));
+  FOLDOPT_CALL(VecDuplicate(t, tu.out()));
+  FOLDOPT_CALL(VecCopy(t, tl));
+  FOLDOPT_CALL(VecCopy(t, tu));
+  if (dtheta.has(names_.l)) FOLDOPT_CALL(VecAXPY(tl, -1.0, dtheta.get(names_.l)));
+  if (dtheta.has(names_.u)) FOLDOPT_CALL(VecAXPY(tu, -1.0, dtheta.get(names_.u)));
+  if (c_eq) {
+    if (neq_ > 0) FOLDOPT_CALL(MatMult(impl_->SE, tl, c_eq)); else FOLDOPT_CALL(VecZeroEntries(c_eq));
+  }
+  if (c_ineq) {
+    if (nineq_ > 0) {
+      FOLDOPT_CALL(MatMult(impl_->SU, tu, c_ineq));
+      FOLDOPT_CALL(MatMultAdd(impl_->SL, tl, c_ineq, c_ineq));
+    } else {
+      FOLDOPT_CALL(VecZeroEntries(c_ineq));
+    }
+  }
+}
+
+void QP::lagrangian_gradient_param_t(Vec x, const ParamSet& theta, Vec y_eq, Vec y_ineq, Vec v, ParamSet& out) {
+  // ∇ₓL = Px + q + Aᵀr: the objective's part, and vᵀAᵀr = rᵀ A v on A's pattern.
+  gradient_param_t(x, theta, v, out);
+  sync_A(theta);
+  if (impl_->A.in(out)) {
+    OwnedVec G = impl_->A.outer(rows_of(y_eq, y_ineq), v);
+    FOLDOPT_CALL(VecAXPY(out.get(names_.A_values), 1.0, G));
+  }
+}
+
+void QP::lagrangian_gradient_param(Vec x, const ParamSet& theta, Vec y_eq, Vec y_ineq, const ParamSet& dtheta, Vec y) {
+  gradient_param(x, theta, dtheta, y);
+  sync_A(theta);
+  if (impl_->A.in(dtheta)) {
+    OwnedMat dA = impl_->A.direction(dtheta.get(names_.A_values));
+    FOLDOPT_CALL(MatMultTransposeAdd(dA, rows_of(y_eq, y_ineq), y, y));
   }
 }
 
@@ -306,7 +393,7 @@ void QP::gradient_param(Vec x, const ParamSet& theta, const ParamSet& dtheta, Ve
 }
 
 void QP::constraint_values(Mat S, Vec b, Vec x, const ParamSet& theta, Vec c) {
-  impl_->A.sync(theta);
+  sync_A(theta);
   FOLDOPT_CALL(MatMult(impl_->A.op(), x, impl_->work));
   FOLDOPT_CALL(VecAXPY(impl_->work, -1.0, b));
   FOLDOPT_CALL(MatMult(S, impl_->work, c));
@@ -330,18 +417,13 @@ void QP::inequality(Vec x, const ParamSet& theta, Vec c) {
 
 OwnedMat QP::equality_jacobian(Vec, const ParamSet& theta) {
   FOLDOPT_CHECK(neq_ > 0, PETSC_ERR_ARG_WRONG, "qp: no equality rows");
-  if (impl_->A.sync(theta)) FOLDOPT_CALL(MatMatMult(impl_->SE, impl_->A.op(), MAT_INITIAL_MATRIX, PETSC_DEFAULT, impl_->JE.out()));
+  sync_A(theta);
   return OwnedMat::share(impl_->JE);
 }
 
 OwnedMat QP::inequality_jacobian(Vec, const ParamSet& theta) {
   FOLDOPT_CHECK(nineq_ > 0, PETSC_ERR_ARG_WRONG, "qp: no inequality rows");
-  if (impl_->A.sync(theta)) {
-    OwnedMat S;
-    FOLDOPT_CALL(MatDuplicate(impl_->SU, MAT_COPY_VALUES, S.out()));
-    FOLDOPT_CALL(MatAXPY(S, 1.0, impl_->SL, DIFFERENT_NONZERO_PATTERN));
-    FOLDOPT_CALL(MatMatMult(S, impl_->A.op(), MAT_INITIAL_MATRIX, PETSC_DEFAULT, impl_->JI.out()));
-  }
+  sync_A(theta);
   return OwnedMat::share(impl_->JI);
 }
 

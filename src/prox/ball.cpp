@@ -44,6 +44,7 @@ Prox::Capabilities BallProx::capabilities() const {
   c.projection = false;  // J is not an orthogonal projector outside the ball
   c.low_rank = true;
   c.factor = true;
+  c.parameters = !block_.empty();
   return c;
 }
 

@@ -89,6 +89,7 @@ Prox::Capabilities BoxProx::capabilities() const {
   Capabilities c;
   c.projection = true;
   c.factor = true;
+  c.parameters = !lo_.block.empty() || !hi_.block.empty() || !lambda_.empty();
   return c;
 }
 

@@ -48,6 +48,7 @@ Prox::Capabilities GroupL1Prox::capabilities() const {
   Capabilities c;
   c.low_rank = true;
   c.factor = true;
+  c.parameters = !block_.empty();
   return c;
 }
 

@@ -18,6 +18,7 @@ Prox::Capabilities IdentityProx::capabilities() const {
   Capabilities c;
   c.projection = true;  // J = I is an orthogonal projector
   c.factor = true;
+  c.parameters = false;  // fixed data
   return c;
 }
 

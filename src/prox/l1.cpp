@@ -31,6 +31,7 @@ L1Prox::L1Prox(const Layout& layout, const std::string& block) : layout_(layout)
 Prox::Capabilities L1Prox::capabilities() const {
   Capabilities c;
   c.factor = true;
+  c.parameters = !block_.empty();
   return c;
 }
 

@@ -58,6 +58,7 @@ Prox::Capabilities LinearConstraintProx::capabilities() const {
   c.projection = true;
   c.low_rank = true;
   c.factor = true;
+  c.parameters = false;  // fixed data
   return c;
 }
 

@@ -18,6 +18,7 @@ Prox::Capabilities NonnegativeProx::capabilities() const {
   Capabilities c;
   c.projection = true;
   c.factor = true;
+  c.parameters = false;  // fixed data
   return c;
 }
 

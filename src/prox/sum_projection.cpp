@@ -63,6 +63,7 @@ Prox::Capabilities SumProjectionProx::capabilities() const {
   c.projection = true;
   c.low_rank = true;
   c.factor = true;
+  c.parameters = false;  // fixed data
   return c;
 }
 

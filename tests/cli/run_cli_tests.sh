@@ -449,7 +449,7 @@ engine_success() {
 # Cases that run cli_data.py: skipped (exit 77) without a working python3.
 needs_python() {
   case "$1" in
-    default | generated_reference | bilinear | roundtrip_* | np_consistency | error_malformed_mtx | error_truncated_* | \
+    default | generated_reference | catalogue | bilinear | qp | roundtrip_* | np_consistency | error_malformed_mtx | error_truncated_* | \
       error_size_* | error_nan_* | error_pinf_lb | error_minf_ub | error_lb_gt_ub | error_nonsquare_h | error_nonsymmetric_h | \
       maximum_accepted | indefinite_bounded | huge_bounds | error_maximum_refused | error_indefinite_unbounded | \
       error_empty_h | error_empty_h_0x0 | error_overflow_q)

@@ -51,6 +51,8 @@ class ProxGradMap : public UpdateMap {
   void phi_t(Vec v, Vec y) override;
   void psi_t(Vec v, ParamSet& out) override;
   void psi_t_factored(Vec w, Vec jw, ParamSet& out) override;
+  /// A prox of fixed data (no parameter blocks): Ψᵀw = −α(∂∇f/∂θ)ᵀ J w.
+  bool gradient_from_factor() const override;
 
   bool has_readout() const override { return problem_.has_readout(); }
   void readout(Vec s, const ParamSet& theta, Vec x) override { problem_.readout(s, theta, x); }

@@ -86,6 +86,13 @@ class QP : public Problem, public AdmmSource {
   void inequality(Vec x, const ParamSet& theta, Vec c) override;
   OwnedMat equality_jacobian(Vec x, const ParamSet& theta) override;
   OwnedMat inequality_jacobian(Vec x, const ParamSet& theta) override;
+  /// The constraints' θ-derivatives, for maps on the primal-dual state (sqp): c_E = S_E(Ax − l),
+  /// c_I = S_U(Ax − u) + S_L(Ax − l), and ∇ₓL = Px + q + Aᵀr with r = S_Eᵀy_E + (S_U + S_L)ᵀy_I.
+  void constraint_param_t(Vec x, const ParamSet& theta, Vec u_eq, Vec u_ineq, ParamSet& out) override;
+  void constraint_param(Vec x, const ParamSet& theta, const ParamSet& dtheta, Vec c_eq, Vec c_ineq) override;
+  void lagrangian_gradient_param_t(Vec x, const ParamSet& theta, Vec y_eq, Vec y_ineq, Vec v, ParamSet& out) override;
+  void lagrangian_gradient_param(Vec x, const ParamSet& theta, Vec y_eq, Vec y_ineq, const ParamSet& dtheta,
+                                 Vec y) override;
 
   Vec known_solution() const override { return known_; }
 
@@ -100,6 +107,10 @@ class QP : public Problem, public AdmmSource {
   struct Impl;
   void build_constraints();
   void constraint_values(Mat S, Vec b, Vec x, const ParamSet& theta, Vec c);
+  void build_jacobians();
+  void sync_A(const ParamSet& theta);
+  /// r = S_Eᵀ a_E + (S_U + S_L)ᵀ a_I (either may be null), a vector of the rows of the batch's A.
+  OwnedVec rows_of(Vec a_eq, Vec a_ineq) const;
 
   Layout layout_;
   ParamSet theta_;

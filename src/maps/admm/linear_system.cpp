@@ -69,9 +69,17 @@ void LinearSystem::setup(Mat P, Mat A, PetscReal sigma, PetscReal rho) {
   FOLDOPT_CALL(KSPSetType(ksp_, KSPPREONLY));
   PC pc;
   FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
-  FOLDOPT_CALL(PCSetType(pc, reduced_ && size == 1 ? PCCHOLESKY : PCLU));
+  // Cholesky only for a symmetric K: P's values from θ need not be (a P.values direction moves
+  // entries alone), and LU then solves the QP the map folds.
+  PetscBool symmetric = PETSC_FALSE;
+  if (reduced_) {
+    PetscReal norm;
+    FOLDOPT_CALL(MatNorm(K, NORM_INFINITY, &norm));
+    FOLDOPT_CALL(MatIsSymmetric(K, 1e-14 * norm, &symmetric));
+  }
+  FOLDOPT_CALL(PCSetType(pc, symmetric && size == 1 ? PCCHOLESKY : PCLU));
   if (size > 1) FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
-  if (reduced_) FOLDOPT_CALL(MatSetOption(K, MAT_SYMMETRIC, PETSC_TRUE));
+  if (symmetric) FOLDOPT_CALL(MatSetOption(K, MAT_SYMMETRIC, PETSC_TRUE));
   FOLDOPT_CALL(KSPSetOperators(ksp_, K, K));
   FOLDOPT_CALL(KSPSetFromOptions(ksp_));
   factor(ksp_);

@@ -8,7 +8,7 @@
 //   Transposed solves use KSPSolveTranspose (K is symmetric whenever P is; a P from θ that is
 //   not is still solved exactly).
 // Algorithm: one KSP with the prefix <map prefix>admm_, preonly with LU (kkt) or Cholesky
-//   (reduced) at one rank, MUMPS LU in parallel; a new KSP for every new
+//   (reduced, when K is symmetric to 1e-14‖K‖∞; LU otherwise) at one rank, MUMPS LU in parallel; a new KSP for every new
 //   matrix, its options read each time (the command line wins);
 //   factored when (P, A, σ, ρ) change and reused by every solve.
 // References: R. J. Vanderbei, SIAM J. Optim. 5 (1995) 100–113 (quasi-definite matrices are

@@ -167,6 +167,8 @@ void ProxGradMap::psi_t(Vec v, ParamSet& out) {
   psi_t_from(v, work_, out);
 }
 
+bool ProxGradMap::gradient_from_factor() const { return !prox_->capabilities().parameters; }
+
 void ProxGradMap::psi_t_factored(Vec w, Vec jw, ParamSet& out) {
   check_linearized("psi_t_factored");
   FOLDOPT_CALL(VecCopy(jw, work_));
