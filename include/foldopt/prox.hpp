@@ -41,6 +41,10 @@ class Prox {
     bool projection = false;  ///< prox of an indicator: J is an orthogonal projector, factor K = J
     bool low_rank = false;    ///< J has a low-rank part (jacobian_structure gives U and c)
     bool factor = false;      ///< factor() gives K with J = K Kᵀ
+    /// J only through products that are inner solves (the `linear` prox: a folded ADMM solve),
+    /// each exact to the inner tolerance: no diagonal part or structure (jacobian_structure
+    /// refuses), no assembled forms.
+    bool nested = false;
   };
 
   virtual ~Prox() = default;
@@ -70,6 +74,9 @@ class Prox {
   /// Entries (global count over the batch) where J's diagonal part is nonzero: the free set
   /// of a projection, the support of soft-thresholding (for reports).
   virtual PetscInt free_count() const { return -1; }
+  /// A nested prox (capabilities().nested) is told the outer adjoint's relative tolerance and
+  /// keeps its inner one below it (default: nothing to do).
+  virtual void set_outer_rtol(PetscReal rtol) { (void)rtol; }
 
  protected:
   std::string prefix_ = "fold_";
@@ -77,7 +84,7 @@ class Prox {
 
 using ProxRegistry = Registry<Prox, const PartContext&>;
 /// Proximal operators by name: box, nonnegative, simplex, capped_simplex, capped_simplex_product,
-/// ball, halfspace, hyperplane, l1, group_l1 (and identity, h = 0).
+/// ball, halfspace, hyperplane, l1, group_l1, linear (and identity, h = 0).
 ProxRegistry& prox_registry();
 
 }  // namespace foldopt
