@@ -19,11 +19,13 @@
 
 #include <foldopt/checks.hpp>
 #include <foldopt/error.hpp>
+#include <foldopt/io.hpp>
 #include <foldopt/layer.hpp>
 #include <foldopt/maps/admm.hpp>
 #include <foldopt/maps/prox_grad.hpp>
 #include <foldopt/prox/linear.hpp>
 #include <foldopt/problems/qp.hpp>
+#include <foldopt/problems/qp_box.hpp>
 
 #include <cmath>
 #include <cstdlib>
@@ -195,7 +197,7 @@ struct LayerRun {
 };
 
 /// The layer over `p` with the given options: forward, backward of L = ⟨g, x*⟩.
-LayerRun run(QP& p, Vec g, const Options& opts) {
+LayerRun run(foldopt::Problem& p, Vec g, const Options& opts) {
   ScopedOptions so(opts);
   FoldedLayer layer(p);
   layer.set_check_minimum(false);
@@ -307,6 +309,37 @@ TEST(Fpgdb, NestedMapDotProducts) {
       EXPECT_LE(b.relative, tol) << "Psi at inner rtol " << rtol;
     }
   }
+}
+
+// The linear prox from files (-fold_prox_Amat, -fold_prox_l, -fold_prox_u) on a problem that is
+// not a QP: qp_box's objective ½xᵀHx − qᵀx (H = the qp instance's P, q = −its q, no bounds) with
+// the constraints of the qp instance, iterated by FISTA on the f-PGDb map; x* and dL/dq equal the
+// qp instance's through the ADMM map (dL/dq with the opposite sign).
+TEST(Fpgdb, ConstraintsFromFiles) {
+  std::unique_ptr<QP> p = QP::generate(PETSC_COMM_WORLD, instance(12, 8, 1, 3));
+  OwnedVec g = p->create_vec();
+  foldopt::fill_random(g, 42);
+  const LayerRun admm = run(*p, g, {});
+  const std::string dir = foldopt_test::temp_dir("fpgdb_files");
+  foldopt::io::write_mat(dir + "/A.mtx", p->A());
+  foldopt::io::write_vec(dir + "/l.mtx", p->params().get("l"));
+  foldopt::io::write_vec(dir + "/u.mtx", p->params().get("u"));
+  OwnedVec q, lb, ub;
+  VecDuplicate(p->params().get("q"), q.out());
+  VecCopy(p->params().get("q"), q);
+  VecScale(q, -1.0);
+  VecDuplicate(q, lb.out());
+  VecDuplicate(q, ub.out());
+  VecSet(lb, -INFINITY);
+  VecSet(ub, INFINITY);
+  foldopt::BoxQP box(p->P(), q, lb, ub);
+  const LayerRun f = run(box, g,
+                         {{"-fold_map_type", "prox_grad"}, {"-fold_prox_type", "linear"}, {"-fold_fwd_type", "fista"},
+                          {"-fold_prox_Amat", dir + "/A.mtx"}, {"-fold_prox_l", dir + "/l.mtx"},
+                          {"-fold_prox_u", dir + "/u.mtx"}});
+  EXPECT_LE((f.x - admm.x).lpNorm<Eigen::Infinity>(), 1e-8) << "the same x*";
+  const VectorXd dq = -foldopt_ref::to_eigen(f.grad.get("q"));
+  EXPECT_LE(rel(dq, foldopt_ref::to_eigen(admm.grad.get("q"))), 1e-7) << "dL/dq";
 }
 
 // Refusals: a problem without constraints and no -fold_prox_Amat; an unknown prox name.
