@@ -32,6 +32,7 @@
 #include <petscviewer.h>
 
 #include <string>
+#include <vector>
 
 namespace foldopt {
 
@@ -77,6 +78,8 @@ class Prox {
   /// A nested prox (capabilities().nested) is told the outer adjoint's relative tolerance and
   /// keeps its inner one below it (default: nothing to do).
   virtual void set_outer_rtol(PetscReal rtol) { (void)rtol; }
+  /// Option prefixes the prox's inner objects read only at set-up (UpdateMap has the same).
+  virtual std::vector<std::string> deferred_option_prefixes() const { return {}; }
 
  protected:
   std::string prefix_ = "fold_";

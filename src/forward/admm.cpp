@@ -64,6 +64,10 @@ AdmmForward::AdmmForward(const ForwardContext& ctx) : ctx_(ctx) {
 
 AdmmForward::~AdmmForward() = default;
 
+std::vector<std::string> AdmmForward::deferred_option_prefixes() const {
+  return own_map_ ? own_map_->deferred_option_prefixes() : std::vector<std::string>();
+}
+
 namespace {
 PetscErrorCode read_admm_forward_options(MPI_Comm comm, const char* prefix, PetscReal* tol, PetscInt* max_it, PetscBool* polish,
                                          PetscBool* monitor, PetscBool* adaptive, PetscReal* cert, PetscInt* check) {

@@ -21,11 +21,15 @@ class AdmmForward : public ForwardSolver {
   ~AdmmForward() override;
   /// The stopping tolerance (before set_from_options, whose -<prefix>admm_tol wins).
   void set_tolerance(PetscReal tol) { tol_ = tol; }
+  /// OSQP's ρ rule on or off (before set_from_options, whose -<prefix>admm_adaptive_rho wins).
+  void set_adaptive_rho(bool on) { adaptive_rho_ = on ? PETSC_TRUE : PETSC_FALSE; }
   std::string type() const override { return "admm"; }
   bool solves_map_state() const override { return true; }
   void set_from_options() override;
   ForwardReport solve(const ParamSet& theta, Vec s) override;
   void view(PetscViewer viewer) const override;
+  /// The owned ADMM map's (its linear system's factorization options), when it owns one.
+  std::vector<std::string> deferred_option_prefixes() const override;
 
  private:
   /// The polished state from s (equality-constrained QP on the guessed active set); false when

@@ -3,7 +3,8 @@
 // Method:    prox_lin(z) = argmin ½‖x − z‖² s.t. l ≤ Ax ≤ u, the QP of the ADMM map with P = I
 //            and q = −z (inner θ: q, l, u, P.values = 1, A.values), solved by the admm forward
 //            on the map's state s = (x, z, y) (warm start: the previous projection's state;
-//            polished to a fixed-point residual ≤ 1e-12 by default); the projection is x.
+//            polished to a fixed-point residual ≤ 1e-12 by default, ρ = 1 fixed by default:
+//            P = I is balanced with it); the projection is x.
 // Algorithm: at the projection's fixed point s*, with the ADMM map's Φ, Ψ and readout R = (I 0 0):
 //              Jᵀ v = (∂x*/∂z)ᵀ v = −(∂x*/∂q)ᵀ v = −(Ψᵀ w)_q,   (I − Φᵀ) w = Rᵀ v = (v, 0, 0)
 //            (J = Jᵀ: the Jacobian of a Euclidean projection is symmetric, 0 ⪯ J ⪯ I; on a
@@ -94,6 +95,7 @@ LinearProx::LinearProx(const Data& data) : data_(data) {
   d.A_name = "A (the linear prox's constraints)";
   d.q_name = "-z";
   map_.reset(new AdmmMap(d));
+  map_->set_rho(1.0);
   theta_in_ = map_->create_params();
   FOLDOPT_CALL(VecSet(theta_in_.get("P.values"), 1.0));
   {
@@ -139,6 +141,10 @@ void LinearProx::ensure() {
   ForwardContext c{data_.layout.comm, nullptr, map_.get(), inner_prefix_ + "fwd_"};
   std::unique_ptr<AdmmForward> f(new AdmmForward(c));
   f->set_tolerance(1e-12);
+  // ρ fixed at 1 (set in the constructor): P = I is balanced with it, and OSQP's rule would drive
+  // ρ to its floor where no row is active (r_prim = 0), where the fixed-point check (scaled by
+  // min(1, ρ)) then cannot go below the rounding of y / ρ.
+  f->set_adaptive_rho(false);
   fwd_ = std::move(f);
   adj_.reset(new AdjointSolver(data_.layout.comm, inner_prefix_));
   adj_->set_map(*map_);
@@ -169,6 +175,15 @@ void LinearProx::set_outer_rtol(PetscReal rtol) {
   ensure();
   if (!adj_->ksp()) adj_->set_from_options();
   if (!rtol_given_) FOLDOPT_CALL(KSPSetTolerances(adj_->ksp(), 0.1 * rtol, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT));
+}
+
+std::vector<std::string> LinearProx::deferred_option_prefixes() const {
+  std::vector<std::string> out = map_->deferred_option_prefixes();
+  if (adj_) {
+    const std::vector<std::string> a = adj_->deferred_option_prefixes();
+    out.insert(out.end(), a.begin(), a.end());
+  }
+  return out;
 }
 
 PetscReal LinearProx::inner_rtol() const {

@@ -92,6 +92,7 @@ class ProxGradMap : public UpdateMap {
   /// FGMRES when the prox is nested (its products are inner solves, exact to their tolerance).
   std::string default_ksp_type() const override;
   void set_adjoint_rtol(PetscReal rtol) override { prox_->set_outer_rtol(rtol); }
+  std::vector<std::string> deferred_option_prefixes() const override { return prox_->deferred_option_prefixes(); }
   std::string singular_reason() override;
   bool default_pc_left() const override { return problem_.default_pc_left(); }
 

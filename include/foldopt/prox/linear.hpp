@@ -15,8 +15,9 @@
 // prefix with `inner_`, fold_inner_ for fold_prox_):
 //   -fold_inner_ksp_*, -fold_inner_backward ...   the inner AdjointSolver (default rtol 0.1 × the
 //                                                 outer adjoint's; -fold_inner_ksp_rtol overrides)
-//   -fold_inner_admm_*                            the inner ADMM map (rho, sigma, alpha, kkt)
-//   -fold_inner_fwd_admm_*                        the inner admm forward (tol default 1e-12)
+//   -fold_inner_admm_*                            the inner ADMM map (rho default 1, sigma, alpha, kkt)
+//   -fold_inner_fwd_admm_*                        the inner admm forward (tol default 1e-12,
+//                                                 adaptive_rho default off)
 // Data: from the problem when it is an AdmmSource (qp: A, and θ's blocks l, u, A.values), else
 // from files -fold_prox_Amat FILE (required), -fold_prox_l FILE, -fold_prox_u FILE (one column
 // per instance, or one for all; an absent side is ±inf); no parameter blocks then.
@@ -29,6 +30,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace foldopt {
 
@@ -62,6 +64,7 @@ class LinearProx : public Prox {
   void param_t(Vec v, ParamSet& out) override;
   void param(const ParamSet& dtheta, Vec y) override;
   void set_outer_rtol(PetscReal rtol) override;
+  std::vector<std::string> deferred_option_prefixes() const override;
 
   /// The inner solvers (tests, reports).
   AdmmMap& inner_map() { return *map_; }
