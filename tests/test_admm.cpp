@@ -12,6 +12,7 @@
 // of L = ⟨g, x*(θ)⟩ with re-solves (P moved symmetrically, equality rows' l and u together),
 // dot-product tests of Φ/Φᵀ and Ψ/Ψᵀ, GMRES = the assembled-Jacobian path = the reduced form,
 // infeasible and unbounded QPs refused with that word, a batch of 2. Runs at np=1 and np=2.
+#include "qp_reference.hpp"
 #include "reference.hpp"
 #include "test_util.hpp"
 
@@ -55,108 +56,8 @@ QPGenerator instance(PetscInt n, PetscInt m, PetscInt batch, unsigned long seed,
   return g;
 }
 
-/// The stored nonzeros (i, j) of A in global CSR order, on every rank.
-std::vector<std::pair<int, int>> pattern_of(Mat A) {
-  PetscInt rstart, rend;
-  MatGetOwnershipRange(A, &rstart, &rend);
-  std::vector<int> ij;
-  for (PetscInt i = rstart; i < rend; ++i) {
-    PetscInt nc;
-    const PetscInt* c;
-    MatGetRow(A, i, &nc, &c, nullptr);
-    for (PetscInt k = 0; k < nc; ++k) {
-      ij.push_back(static_cast<int>(i));
-      ij.push_back(static_cast<int>(c[k]));
-    }
-    MatRestoreRow(A, i, &nc, &c, nullptr);
-  }
-  const int size = foldopt_test::comm_size();
-  int mine = static_cast<int>(ij.size());
-  std::vector<int> counts(size), displs(size, 0);
-  MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, PETSC_COMM_WORLD);
-  for (int r = 1; r < size; ++r) displs[r] = displs[r - 1] + counts[r - 1];
-  std::vector<int> all(displs[size - 1] + counts[size - 1]);
-  MPI_Allgatherv(ij.data(), mine, MPI_INT, all.data(), counts.data(), displs.data(), MPI_INT, PETSC_COMM_WORLD);
-  std::vector<std::pair<int, int>> out;
-  for (std::size_t k = 0; k + 1 < all.size(); k += 2) out.emplace_back(all[k], all[k + 1]);
-  return out;
-}
-
-struct Reference {
-  VectorXd dq, dl, du, dP, dA;
-  std::vector<int> weak;       ///< rows (over the batch) at a bound with y = 0
-  double stationarity = 0;     ///< max ‖Px + q + Aᵀy‖∞ over the instances
-  double feasibility = 0;      ///< max violation of l ≤ Ax ≤ u
-  double complementarity = 0;  ///< max |y_i| on inactive rows and wrong signs
-};
-
-/// The dense KKT reference at the solution x (B·n) and multipliers y (B·m). `weak_active`: hold
-/// the weakly active rows at their bound instead (the other choice, for the pinning test).
-Reference make_reference(QP& p, const VectorXd& x, const VectorXd& y, const VectorXd& g, bool weak_active = false) {
-  const MatrixXd P = foldopt_ref::gather_dense(p.P()), A = foldopt_ref::gather_dense(p.A());
-  const VectorXd q = foldopt_ref::to_eigen(p.params().get("q")), l = foldopt_ref::to_eigen(p.params().get("l")),
-                 u = foldopt_ref::to_eigen(p.params().get("u"));
-  const int n = static_cast<int>(P.rows()), m = static_cast<int>(A.rows()), B = static_cast<int>(p.layout().batch);
-  const auto pp = pattern_of(p.P()), pa = pattern_of(p.A());
-  Reference r;
-  r.dq = VectorXd::Zero(B * n);
-  r.dl = VectorXd::Zero(B * m);
-  r.du = VectorXd::Zero(B * m);
-  r.dP = VectorXd::Zero(static_cast<Eigen::Index>(pp.size()));
-  r.dA = VectorXd::Zero(static_cast<Eigen::Index>(pa.size()));
-  for (int b = 0; b < B; ++b) {
-    const VectorXd xb = x.segment(b * n, n), yb = y.segment(b * m, m), gb = g.segment(b * n, n), qb = q.segment(b * n, n);
-    const VectorXd z = A * xb;
-    r.stationarity = std::max(r.stationarity, (P * xb + qb + A.transpose() * yb).lpNorm<Eigen::Infinity>());
-    std::vector<int> S;
-    std::vector<int> at_u;
-    for (int i = 0; i < m; ++i) {
-      const int I = b * m + i;
-      const double lo = l[I], hi = u[I];
-      r.feasibility = std::max({r.feasibility, std::isfinite(lo) ? lo - z[i] : 0.0, std::isfinite(hi) ? z[i] - hi : 0.0});
-      const bool at_lo = std::isfinite(lo) && std::abs(z[i] - lo) <= 1e-9 * std::max(1.0, std::abs(lo));
-      const bool at_hi = std::isfinite(hi) && std::abs(z[i] - hi) <= 1e-9 * std::max(1.0, std::abs(hi));
-      if (lo == hi) {
-        S.push_back(i);
-        at_u.push_back(yb[i] > 0);
-      } else if (std::abs(yb[i]) > 1e-7) {
-        S.push_back(i);
-        at_u.push_back(yb[i] > 0);
-        if (yb[i] > 0 && !at_hi) r.complementarity = std::max(r.complementarity, yb[i]);
-        if (yb[i] < 0 && !at_lo) r.complementarity = std::max(r.complementarity, -yb[i]);
-      } else if (at_lo || at_hi) {
-        r.weak.push_back(I);
-        if (weak_active) {
-          S.push_back(i);
-          at_u.push_back(at_hi);
-        }
-      }
-    }
-    const int k = static_cast<int>(S.size());
-    MatrixXd K = MatrixXd::Zero(n + k, n + k);
-    K.topLeftCorner(n, n) = P;
-    for (int a = 0; a < k; ++a) {
-      K.block(n + a, 0, 1, n) = A.row(S[a]);
-      K.block(0, n + a, n, 1) = A.row(S[a]).transpose();
-    }
-    VectorXd rhs = VectorXd::Zero(n + k);
-    rhs.head(n) = gb;
-    const VectorXd lam = K.fullPivLu().solve(rhs);
-    const VectorXd lx = lam.head(n);
-    VectorXd ly_full = VectorXd::Zero(m);
-    for (int a = 0; a < k; ++a) {
-      ly_full[S[a]] = lam[n + a];
-      (at_u[a] ? r.du : r.dl)[b * m + S[a]] = lam[n + a];
-    }
-    r.dq.segment(b * n, n) = -lx;
-    for (std::size_t e = 0; e < pp.size(); ++e) r.dP[e] += -lx[pp[e].first] * xb[pp[e].second];
-    for (std::size_t e = 0; e < pa.size(); ++e) {
-      const int i = pa[e].first, j = pa[e].second;
-      r.dA[e] += -(yb[i] * lx[j] + ly_full[i] * xb[j]);
-    }
-  }
-  return r;
-}
+using qp_ref::make_reference;
+using qp_ref::Reference;
 
 /// The multipliers y of the layer's state.
 VectorXd multipliers(FoldedLayer& layer) {

@@ -32,6 +32,7 @@
 #include <petscviewer.h>
 
 #include <string>
+#include <vector>
 
 namespace foldopt {
 
@@ -44,6 +45,10 @@ class Prox {
     /// param_t/param take products into parameter blocks θ (bounds, λ, a radius from θ); false
     /// for a prox of fixed data, whose Ψᵀ part is zero. Assumed where a prox does not say.
     bool parameters = true;
+    /// J only through products that are inner solves (the `linear` prox: a folded ADMM solve),
+    /// each exact to the inner tolerance: no diagonal part or structure (jacobian_structure
+    /// refuses), no assembled forms.
+    bool nested = false;
   };
 
   virtual ~Prox() = default;
@@ -73,6 +78,11 @@ class Prox {
   /// Entries (global count over the batch) where J's diagonal part is nonzero: the free set
   /// of a projection, the support of soft-thresholding (for reports).
   virtual PetscInt free_count() const { return -1; }
+  /// A nested prox (capabilities().nested) is told the outer adjoint's relative tolerance and
+  /// keeps its inner one below it (default: nothing to do).
+  virtual void set_outer_rtol(PetscReal rtol) { (void)rtol; }
+  /// Option prefixes the prox's inner objects read only at set-up (UpdateMap has the same).
+  virtual std::vector<std::string> deferred_option_prefixes() const { return {}; }
 
  protected:
   std::string prefix_ = "fold_";
@@ -80,7 +90,7 @@ class Prox {
 
 using ProxRegistry = Registry<Prox, const PartContext&>;
 /// Proximal operators by name: box, nonnegative, simplex, capped_simplex, capped_simplex_product,
-/// ball, halfspace, hyperplane, l1, group_l1 (and identity, h = 0).
+/// ball, halfspace, hyperplane, l1, group_l1, linear (and identity, h = 0).
 ProxRegistry& prox_registry();
 
 }  // namespace foldopt

@@ -162,6 +162,12 @@ class UpdateMap {
   /// The preconditioner of the adjoint solve when none is given (-fold_pc_type): "" for none;
   /// and whether it goes on the left (unless -fold_ksp_pc_side says otherwise).
   virtual std::string default_pc_type() const { return ""; }
+  /// The adjoint's Krylov method when none is given (-fold_ksp_type): "" for GMRES. A map whose
+  /// products are themselves inner solves (exact only to an inner tolerance) asks for FGMRES.
+  virtual std::string default_ksp_type() const { return ""; }
+  /// Told by the adjoint solver, before each solve, the relative tolerance it solves to: a map
+  /// with nested (inner) solves keeps their tolerance below it (default: nothing to do).
+  virtual void set_adjoint_rtol(PetscReal rtol) { (void)rtol; }
   virtual bool default_pc_left() const { return false; }
   /// The scale of the fixed-point residual: ‖s − U(s)‖ is divided by it before the check. A
   /// prox-gradient map returns α, since s − U(s) = α G_α(s) (the gradient mapping) and a tiny α

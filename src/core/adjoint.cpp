@@ -219,7 +219,8 @@ void AdjointSolver::set_from_options() {
     FOLDOPT_CALL(KSPSetTolerances(ksp_, 1e-10, 1e-50, PETSC_DEFAULT, 100000));
   }
   FOLDOPT_CALL(KSPSetOptionsPrefix(ksp_, prefix_.c_str()));
-  FOLDOPT_CALL(KSPSetType(ksp_, KSPGMRES));
+  const std::string ksp_default = map_->default_ksp_type();
+  FOLDOPT_CALL(KSPSetType(ksp_, ksp_default.empty() ? KSPGMRES : ksp_default.c_str()));
   PC pc;
   FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
   const std::string pc_default = map_->default_pc_type();
@@ -370,6 +371,7 @@ void AdjointSolver::solve(Vec g, Vec w) {
   PetscInt maxit;
   FOLDOPT_CALL(KSPGetTolerances(ksp_, &rtol, &atol, &dtol, &maxit));
   report_.rtol = rtol;
+  map_->set_adjoint_rtol(rtol);
   LogScope log(log_events().adjoint);
   FOLDOPT_CALL(VecNorm(g, NORM_2, &report_.rhs_norm));
   const double t0 = wall_time();

@@ -29,6 +29,7 @@
 #include <foldopt/checks.hpp>
 #include <foldopt/error.hpp>
 #include <foldopt/maps/admm.hpp>
+#include <foldopt/problem.hpp>
 
 #include "core/options.hpp"
 #include "core/util.hpp"
@@ -44,9 +45,27 @@
 namespace foldopt {
 
 AdmmForward::AdmmForward(const ForwardContext& ctx) : ctx_(ctx) {
-  FOLDOPT_CHECK(dynamic_cast<AdmmMap*>(ctx.map) != nullptr, PETSC_ERR_ARG_WRONG,
-                "forward solver 'admm' iterates the ADMM map (-fold_map_type admm); the map is '%s'",
-                ctx.map ? ctx.map->type().c_str() : "none");
+  if (dynamic_cast<AdmmMap*>(ctx.map) != nullptr) return;
+  // Another map over a QP (f-PGDb: prox_grad with the linear prox) whose state is x: the forward
+  // solves the QP with the problem's own ADMM map and returns x.
+  const bool qp = ctx.problem != nullptr && dynamic_cast<const AdmmSource*>(ctx.problem) != nullptr;
+  const bool state_is_x = qp && ctx.map != nullptr && !ctx.map->has_readout() &&
+                          ctx.map->layout().n == ctx.problem->layout().n && ctx.map->layout().batch == ctx.problem->layout().batch;
+  FOLDOPT_CHECK(state_is_x, PETSC_ERR_ARG_WRONG,
+                "forward solver 'admm' iterates the ADMM map (-fold_map_type admm), or solves a QP (problem qp) for a map "
+                "whose state is its unknowns x; the map is '%s'%s",
+                ctx.map ? ctx.map->type().c_str() : "none", qp ? "" : " and the problem is not a QP");
+  std::string prefix = ctx.prefix;  // fold_fwd_ -> fold_ (the map's options)
+  if (prefix.size() >= 4 && prefix.compare(prefix.size() - 4, 4, "fwd_") == 0) prefix.resize(prefix.size() - 4);
+  own_map_ = AdmmMap::create(MapContext{ctx.comm, ctx.problem, prefix});
+  own_state_ = own_map_->create_vec();
+  FOLDOPT_CALL(VecZeroEntries(own_state_));
+}
+
+AdmmForward::~AdmmForward() = default;
+
+std::vector<std::string> AdmmForward::deferred_option_prefixes() const {
+  return own_map_ ? own_map_->deferred_option_prefixes() : std::vector<std::string>();
 }
 
 namespace {
@@ -83,6 +102,7 @@ OwnedVec dup(Vec v) {
 }  // namespace
 
 void AdmmForward::set_from_options() {
+  if (own_map_) own_map_->set_from_options();
   const char* pre = ctx_.prefix.c_str();
   options::check_real(pre, "admm_tol", 0, 1, true, true);
   options::check_int(pre, "admm_max_it", 1, PETSC_MAX_INT);
@@ -303,7 +323,15 @@ bool AdmmForward::polish(AdmmMap& map, const ParamSet& theta, Vec s, Vec out) {
 }
 
 ForwardReport AdmmForward::solve(const ParamSet& theta, Vec s) {
-  AdmmMap& map = *dynamic_cast<AdmmMap*>(ctx_.map);
+  if (!own_map_) return solve_state(*dynamic_cast<AdmmMap*>(ctx_.map), theta, s);
+  AdmmMap& map = *static_cast<AdmmMap*>(own_map_.get());
+  ForwardReport rep = solve_state(map, theta, own_state_);
+  map.readout(own_state_, theta, s);
+  rep.reason += " (the QP's ADMM state, x returned)";
+  return rep;
+}
+
+ForwardReport AdmmForward::solve_state(AdmmMap& map, const ParamSet& theta, Vec s) {
   const double t0 = wall_time();
   ForwardReport rep;
   rep.solver = "admm";

@@ -23,6 +23,7 @@ std::unique_ptr<Prox> make_halfspace_prox(const PartContext& ctx);
 std::unique_ptr<Prox> make_hyperplane_prox(const PartContext& ctx);
 std::unique_ptr<Prox> make_l1_prox(const PartContext& ctx);
 std::unique_ptr<Prox> make_group_l1_prox(const PartContext& ctx);
+std::unique_ptr<Prox> make_linear_prox(const PartContext& ctx);
 
 /// Set the context's prefix and read the options.
 inline std::unique_ptr<Prox> configured(std::unique_ptr<Prox> p, const PartContext& ctx) {

@@ -44,6 +44,7 @@ ProxRegistry& prox_registry() {
     reg.add("hyperplane", make_hyperplane_prox);
     reg.add("l1", make_l1_prox);
     reg.add("group_l1", make_group_l1_prox);
+    reg.add("linear", make_linear_prox);
     return reg;
   }();
   return r;

@@ -343,18 +343,19 @@ def cmd_check(d, xfile, grad):
     return 0 if ok else 1
 
 
-def cmd_compare(a, b):
+def cmd_compare(a, b, tol=1e-9):
+    tol = float(tol)
     if is_matrix_file(a) or is_matrix_file(b):
         (ma, na, A), (mb, nb, Bm) = read_mat(a), read_mat(b)
         same = (ma, na) == (mb, nb) and set(A) == set(Bm)
         keys = sorted(A)
         r = rel_diff([A[k] for k in keys], [Bm.get(k, 0.0) for k in keys]) if same else INF
-        good = r <= 1e-9
+        good = r <= tol
         print("%s vs %s: %s, relative difference %.2e %s" %
               (a, b, "same pattern" if same else "different sizes or patterns", r, "ok" if good else "FAIL"))
         return 0 if good else 1
     r = rel_diff(read_vec(a), read_vec(b))
-    good = r <= 1e-9
+    good = r <= tol
     print("%s vs %s: relative difference %.2e %s" % (a, b, r, "ok" if good else "FAIL"))
     return 0 if good else 1
 
@@ -567,8 +568,8 @@ def main(argv):
         return cmd_qp(argv[2], argv[3]) or 0
     if len(argv) == 5 and argv[1] == "check":
         return cmd_check(argv[2], argv[3], argv[4])
-    if len(argv) == 4 and argv[1] == "compare":
-        return cmd_compare(argv[2], argv[3])
+    if len(argv) in (4, 5) and argv[1] == "compare":
+        return cmd_compare(*argv[2:])
     if len(argv) in (4, 5, 6) and argv[1] == "kkt":
         return cmd_kkt(*argv[2:])
     if len(argv) == 4 and argv[1] == "bad":

@@ -37,7 +37,7 @@ ERROR_CASES="missing_file missing_dldx malformed_mtx truncated_mtx truncated_bin
   maximum_refused indefinite_unbounded empty_h empty_h_0x0 overflow_q check_minimum_steps_zero"
 # Successful runs on the small inputs of the engine cases (cli_data.py engine).
 ENGINE_CASES="maximum_accepted indefinite_bounded huge_bounds"
-CASES="default generated_reference catalogue bilinear portfolio qp help_lists_problems log_view view_to_file view_once roundtrip_mtx roundtrip_bin np_consistency $ENGINE_CASES $(for c in $ERROR_CASES; do printf 'error_%s ' "$c"; done)"
+CASES="default generated_reference catalogue bilinear portfolio qp fpgdb help_lists_problems log_view view_to_file view_once roundtrip_mtx roundtrip_bin np_consistency $ENGINE_CASES $(for c in $ERROR_CASES; do printf 'error_%s ' "$c"; done)"
 
 if [ "${1:-}" = list ]; then
   for c in $CASES; do echo "$c"; done
@@ -300,6 +300,27 @@ case_portfolio() {
   echo "ok: portfolio through the sqp map, blocks c and gamma written, the same from its files"
 }
 
+# f-PGDb on a generated qp instance (a batch of 2): -fold_map_type prox_grad -fold_prox_type linear,
+# the projection onto l <= Ax <= u a folded ADMM solve whose inner adjoint report is nested in the
+# map's, FGMRES outside by default; x* and every gradient block equal the ADMM map's run to 1e-7.
+case_fpgdb() {
+  rm -rf "$OUT" "$W/admm" && mkdir -p "$OUT" "$W/admm"
+  expect_success -problem qp -n 30 -m 20 -batch 2 -warm_start_steps 0 -x_out "$W/admm/x.mtx" -grad_out "$W/admm/g.mtx"
+  grep -q '^forward: admm, CONVERGED' "$W/stdout" || fail "no converged admm forward (admm map)"
+  expect_success -problem qp -n 30 -m 20 -batch 2 -warm_start_steps 0 -fold_map_type prox_grad -fold_prox_type linear \
+    -fold_view -x_out "$OUT/x.mtx" -grad_out "$OUT/g.mtx"
+  grep -q '^FoldedLayer: map prox_grad' "$W/stdout" || fail "the map is not prox_grad"
+  grep -q '^  prox: linear: projection onto {l <= Ax <= u}' "$W/stdout" || fail "the prox is not linear"
+  grep -q '^    inner adjoint (-fold_inner_\*): [0-9]* solves' "$W/stdout" || fail "no nested inner adjoint report"
+  grep -q '^forward: admm, CONVERGED' "$W/stdout" || fail "no converged admm forward (f-PGDb)"
+  grep -q '^backward: krylov fgmres' "$W/stdout" || fail "the outer adjoint is not FGMRES"
+  local f
+  for f in x g.q g.l g.u g.P.values g.A.values; do
+    "$PYTHON" "$DATA" compare "$W/admm/$f.mtx" "$OUT/$f.mtx" 1e-7 || fail "$f differs between f-PGDb and the admm map"
+  done
+  echo "ok: f-PGDb on qp (prox_grad + linear prox) gives the admm map's x* and gradients"
+}
+
 # The qp problem's generated default instance (the ADMM map and forward): the fixed point to
 # 1e-10, every gradient block written as what it is, and the same run from the files -problem_out
 # wrote (±inf bounds included) gives the same x* and gradients.
@@ -449,7 +470,7 @@ engine_success() {
 # Cases that run cli_data.py: skipped (exit 77) without a working python3.
 needs_python() {
   case "$1" in
-    default | generated_reference | catalogue | bilinear | qp | roundtrip_* | np_consistency | error_malformed_mtx | error_truncated_* | \
+    default | generated_reference | catalogue | bilinear | qp | fpgdb | roundtrip_* | np_consistency | error_malformed_mtx | error_truncated_* | \
       error_size_* | error_nan_* | error_pinf_lb | error_minf_ub | error_lb_gt_ub | error_nonsquare_h | error_nonsymmetric_h | \
       maximum_accepted | indefinite_bounded | huge_bounds | error_maximum_refused | error_indefinite_unbounded | \
       error_empty_h | error_empty_h_0x0 | error_overflow_q)
@@ -470,6 +491,7 @@ run_case() {
     bilinear) case_bilinear ;;
     portfolio) case_portfolio ;;
     qp) case_qp ;;
+    fpgdb) case_fpgdb ;;
     help_lists_problems) case_help_lists_problems ;;
     view_once) case_view_once ;;
     log_view) case_log_view ;;

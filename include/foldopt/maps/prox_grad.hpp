@@ -18,6 +18,13 @@
 //                           e.g. ‖H‖∞ ≥ λmax(H), else 1)
 //   -fold_stepsize auto     α = 2/(λmin + λmax) of the stepsize operator at each linearization
 // The fixed-point check divides ‖s − U(s)‖ by α (the gradient mapping).
+//
+// The prox: the problem's (Problem::prox(), else its bounds), or a registered one by name,
+//   -fold_prox_type NAME (prox_registry(); built with the options prefix fold_prox_ and the
+//   problem in its PartContext): e.g. `linear` on the qp problem is f-PGDb, the projection onto
+//   {l ≤ Ax ≤ u} a folded ADMM solve. A nested prox (Prox::Capabilities::nested) has no diagonal
+//   or assembled forms; the adjoint then defaults to FGMRES and the prox keeps its inner rtol
+//   ≤ 0.1 × the adjoint's (set_adjoint_rtol); its report is printed nested in the map's.
 #ifndef FOLDOPT_MAPS_PROX_GRAD_HPP
 #define FOLDOPT_MAPS_PROX_GRAD_HPP
 
@@ -84,6 +91,10 @@ class ProxGradMap : public UpdateMap {
   OwnedMat stepsize_operator() override;
   PetscReal fixed_point_scale() const override { return alpha_; }
   std::string default_pc_type() const override { return problem_.default_pc_type(); }
+  /// FGMRES when the prox is nested (its products are inner solves, exact to their tolerance).
+  std::string default_ksp_type() const override;
+  void set_adjoint_rtol(PetscReal rtol) override { prox_->set_outer_rtol(rtol); }
+  std::vector<std::string> deferred_option_prefixes() const override { return prox_->deferred_option_prefixes(); }
   std::string singular_reason() override;
   bool default_pc_left() const override { return problem_.default_pc_left(); }
 

@@ -76,22 +76,45 @@ void ProxGradMap::set_stepsize(PetscReal alpha) {
 }
 
 namespace {
-PetscErrorCode read_pgd_options(MPI_Comm comm, const char* prefix, PetscReal* alpha, PetscBool* set) {
+PetscErrorCode read_pgd_options(MPI_Comm comm, const char* prefix, PetscReal* alpha, PetscBool* set, char* prox, size_t len,
+                                PetscBool* prox_set) {
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, prefix, "Proximal-gradient map", "ProxGradMap");
   PetscCall(PetscOptionsReal("-pgd_stepsize", "Stepsize alpha of the proximal-gradient step (default 1/B, B the objective's curvature bound)",
                              "ProxGradMap::set_stepsize", *alpha, alpha, set));
+  PetscCall(PetscOptionsString("-prox_type", "Replace the problem's prox by a registered one (prox_registry(): e.g. linear, the projection onto l <= Ax <= u by a folded ADMM solve)",
+                               "ProxGradMap", prox, prox, len, prox_set));
   PetscOptionsEnd();
   PetscFunctionReturn(0);
 }
 }  // namespace
 
+std::string ProxGradMap::default_ksp_type() const { return prox_->capabilities().nested ? "fgmres" : ""; }
+
 void ProxGradMap::set_from_options() {
   UpdateMap::set_from_options();
   options::check_real(prefix_.c_str(), "pgd_stepsize", 0, 1e300, true);
+  options::check_string(prefix_.c_str(), "prox_type");
   PetscReal alpha = alpha_;
-  PetscBool set = PETSC_FALSE;
-  FOLDOPT_CALL(read_pgd_options(layout().comm, prefix_.c_str(), &alpha, &set));
+  PetscBool set = PETSC_FALSE, prox_set = PETSC_FALSE;
+  char prox_name[64] = "";
+  FOLDOPT_CALL(read_pgd_options(layout().comm, prefix_.c_str(), &alpha, &set, prox_name, sizeof prox_name, &prox_set));
+  bool built = false;
+  {
+    // -<prefix>prox_type NAME: a registered prox replaces the problem's (built once per name).
+    const std::string name = prox_name;
+    if (prox_set && name != prox_->type()) {
+      built = true;
+      PartContext c;
+      c.comm = layout().comm;
+      c.problem = &problem_;
+      c.layout = layout();
+      c.prefix = prefix_ + "prox_";
+      own_prox_ = prox_registry().create("prox", name, c);  // (configured: its options are read)
+      prox_ = own_prox_.get();
+      linearized_ = false;
+    }
+  }
   if (set) {
     FOLDOPT_CHECK(rule_ == StepsizeRule::fixed, PETSC_ERR_ARG_INCOMP,
                   "-%spgd_stepsize %g and -%sstepsize auto: give a stepsize or ask for one, not both", prefix_.c_str(),
@@ -100,7 +123,7 @@ void ProxGradMap::set_from_options() {
     alpha_source_ = "-" + prefix_ + "pgd_stepsize";
   }
   f_->set_from_options();
-  prox_->set_from_options();
+  if (!built) prox_->set_from_options();  // (a prox built above has read its options)
 }
 
 void ProxGradMap::apply(Vec x, const ParamSet& theta, Vec y) {
@@ -120,6 +143,15 @@ void ProxGradMap::linearize(Vec x, const ParamSet& theta) {
   f_->value_gradient(x_, theta_, work_);
   FOLDOPT_CALL(VecWAXPY(z_, -alpha_, work_, x_));
   prox_->linearize(z_, alpha_, theta_);
+  if (prox_->capabilities().nested) {  // J only through products: no structure
+    nfree_ = prox_->free_count();
+    if (f_->capabilities().hessian)
+      hess_ = f_->hessian(x_, theta_);
+    else
+      hess_.reset();
+    linearized_ = true;
+    return;
+  }
   OwnedMat U;
   OwnedVec c;
   prox_->jacobian_structure(d_, &U, &c);
@@ -209,10 +241,11 @@ void ProxGradMap::readout_param_t(Vec g, ParamSet& out) {
 
 bool ProxGradMap::has_diagonal() const {
   const Objective::Capabilities c = f_->capabilities();
+  if (prox_->capabilities().nested) return false;
   return c.hessian || (c.hessian_diagonal && !prox_->capabilities().low_rank);
 }
 
-bool ProxGradMap::can_assemble() const { return f_->capabilities().hessian; }
+bool ProxGradMap::can_assemble() const { return f_->capabilities().hessian && !prox_->capabilities().nested; }
 
 void ProxGradMap::get_diagonal(Vec dg) {
   check_linearized("get_diagonal");
@@ -303,7 +336,7 @@ void ProxGradMap::smooth_mult(Vec v, Vec y) {
 
 OwnedMat ProxGradMap::assemble_symmetric() {
   check_linearized("assemble_symmetric");
-  if (!hess_ || has_low_rank() || !has_symmetric_form()) return OwnedMat();
+  if (!hess_ || has_low_rank() || !has_symmetric_form() || prox_->capabilities().nested) return OwnedMat();
   // K = diag(√d) for a diagonal J = diag(d): I − K (I − α∇²f) K.
   OwnedVec k;
   FOLDOPT_CALL(VecDuplicate(d_, k.out()));
@@ -325,7 +358,7 @@ OwnedMat ProxGradMap::assemble_symmetric() {
 // U² the entrywise square of U.
 bool ProxGradMap::has_symmetric_diagonal() const {
   const Objective::Capabilities c = f_->capabilities();
-  return prox_->capabilities().projection && c.diagonal && (c.hessian_diagonal || c.hessian);
+  return prox_->capabilities().projection && !prox_->capabilities().nested && c.diagonal && (c.hessian_diagonal || c.hessian);
 }
 
 void ProxGradMap::symmetric_diagonal(Vec out) {
@@ -352,7 +385,7 @@ void ProxGradMap::symmetric_diagonal(Vec out) {
 
 OwnedMat ProxGradMap::stepsize_operator() {
   check_linearized("stepsize_operator");
-  if (!hess_ || nfree_ == 0 || has_low_rank()) return OwnedMat();
+  if (!hess_ || nfree_ == 0 || has_low_rank() || prox_->capabilities().nested) return OwnedMat();
   PetscInt rstart, rend;
   FOLDOPT_CALL(VecGetOwnershipRange(d_, &rstart, &rend));
   std::vector<PetscInt> idx;
@@ -379,14 +412,20 @@ OwnedMat ProxGradMap::stepsize_operator() {
 std::string ProxGradMap::describe() const {
   std::ostringstream s;
   s << type() << " (stepsize " << alpha_;
-  if (linearized_) s << ", " << nfree_ << " of " << layout().global() << " entries free";
+  if (linearized_ && nfree_ >= 0) s << ", " << nfree_ << " of " << layout().global() << " entries free";
   s << ")";
   return s.str();
 }
 
 void ProxGradMap::view(PetscViewer viewer) const {
   PetscViewerASCIIPrintf(viewer, "  objective: %s\n", f_->describe().c_str());
-  PetscViewerASCIIPrintf(viewer, "  prox: %s\n", prox_->describe().c_str());
+  if (prox_->capabilities().nested) {  // its own report (the inner solves), nested
+    PetscViewerASCIIPushTab(viewer);
+    prox_->view(viewer);
+    PetscViewerASCIIPopTab(viewer);
+  } else {
+    PetscViewerASCIIPrintf(viewer, "  prox: %s\n", prox_->describe().c_str());
+  }
   PetscViewerASCIIPrintf(viewer, "  stepsize %.6g (%s)\n", (double)alpha_, alpha_source_.c_str());
   if (problem_.has_readout())
     PetscViewerASCIIPrintf(viewer, "  state of %" PetscInt_FMT " entries, solution of %" PetscInt_FMT " (readout)\n",
