@@ -469,7 +469,7 @@ TEST(Sqp, RefusesForwardWithoutMultipliersAndLargeInstances) {
     }
   }
   {
-    ScopedOptions o(Options{{"-fold_fwd_type", "tao"}, {"-fold_sqp_max_size", "9"}});
+    ScopedOptions o(Options{{"-fold_fwd_type", "tao"}, {"-fold_sqp_max_size", "9"}, {"-fold_sqp_qp", "dense"}});
     auto p = instance(kTao);
     FoldedLayer layer(*p);
     layer.set_from_options();

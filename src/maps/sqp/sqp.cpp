@@ -33,6 +33,8 @@
 
 #include "core/options.hpp"
 #include "maps/sqp/dense.hpp"
+#include "maps/sqp/sparse.hpp"
+#include "objectives/common.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -70,12 +72,16 @@ constexpr PetscReal kPolishTol = 1e-13;
 bool finite_bound(PetscReal b) { return std::isfinite(b) && std::abs(b) < PETSC_INFINITY; }
 
 PetscErrorCode read_sqp_options(MPI_Comm comm, const char* prefix, char* hessian, size_t len, PetscReal* scale,
-                                PetscInt* max_size, PetscInt* max_it, PetscInt* polish) {
+                                PetscInt* max_size, PetscInt* max_it, PetscInt* polish, char* route, size_t rlen) {
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, prefix, "SQP map", "SqpMap");
   PetscCall(PetscOptionsString("-sqp_hessian", "Hessian of the SQP step's QP: exact (the Lagrangian's) or identity (beta I)",
                                "SqpMap::set_hessian", hessian, hessian, len, nullptr));
   PetscCall(PetscOptionsReal("-sqp_hessian_scale", "beta of -sqp_hessian identity", "SqpMap::set_hessian", *scale, scale, nullptr));
+  PetscCall(PetscOptionsString("-sqp_qp",
+                               "The step's QP: dense (Eigen KKT on every rank), admm (sparse, distributed: the ADMM map, "
+                               "derivatives by a sparse KKT solve on the active set) or auto (dense up to -sqp_max_size)",
+                               "SqpMap", route, route, rlen, nullptr));
   PetscCall(PetscOptionsInt("-sqp_max_size", "Largest number of unknowns plus constraints of the dense KKT route",
                             "SqpMap", *max_size, max_size, nullptr));
   PetscCall(PetscOptionsInt("-sqp_qp_max_it", "Active-set iterations allowed for the step's QP", "SqpMap", *max_it, max_it,
@@ -94,6 +100,9 @@ struct SqpMap::Impl {
   Hessian hessian = Hessian::exact;
   PetscReal scale = 1;
   PetscInt max_size = 1000, qp_max_it = 100, polish_max = 3;
+  enum class Route { dense, admm, automatic } route = Route::automatic;
+  std::unique_ptr<sqp_detail::SparseStep> sparse;  // the admm route's QP and KKT solves
+  OwnedVec d, lE, mI;                                // its step and multipliers
   PetscInt polish_steps = 0;   // of the last state_from_primal_dual
   PetscReal polish_start = -1; // the forward's fixed-point residual before polishing
   OwnedVec x, ye, yi, g, ce, ci, lb, ub;     // work vectors in the problem's and constraints' layouts
@@ -107,12 +116,45 @@ struct SqpMap::Impl {
 
   explicit Impl(Problem& problem) : p(problem) {}
 
+  /// The route of the step's QP: the admm route when chosen, or (auto) above the dense limit.
+  bool sparse_route() const {
+    return route == Route::admm || (route == Route::automatic && nx + me + mi > max_size);
+  }
+  /// The sparse route's QP Hessian B at x and the state's multipliers (in ye, yi).
+  OwnedMat qp_hessian(const ParamSet& th) {
+    if (hessian == Hessian::identity) {
+      OwnedVec b = p.create_vec();
+      FOLDOPT_CALL(VecSet(b, scale));
+      return objectives_detail::diagonal_matrix(b);
+    }
+    OwnedMat H = p.lagrangian_hessian(x, th, me > 0 ? ye.get() : nullptr, mi > 0 ? yi.get() : nullptr);
+    FOLDOPT_CHECK(static_cast<bool>(H), PETSC_ERR_SUP,
+                  "update map 'sqp': problem %s gives no assembled Lagrangian Hessian (-fold_sqp_hessian exact); "
+                  "use -fold_sqp_hessian identity",
+                  p.type().c_str());
+    return H;
+  }
+  /// The sparse route's step at the state in (x, ye, yi): x += d, (ye, yi) the new multipliers.
+  void sparse_step(const ParamSet& th, const std::string& prefix, bool linearize) {
+    if (!sparse) {
+      sparse.reset(new sqp_detail::SparseStep(p, prefix));
+      d = p.create_vec();
+      if (me > 0) lE = p.create_constraint_vec(me);
+      if (mi > 0) mI = p.create_constraint_vec(mi);
+    }
+    OwnedMat B = qp_hessian(th);
+    sparse->solve(x, me > 0 ? ye.get() : nullptr, mi > 0 ? yi.get() : nullptr, th, B, d, lE, mI, linearize);
+    if (!linearize) FOLDOPT_CALL(VecAXPY(x, 1.0, d));
+    if (me > 0) FOLDOPT_CALL(VecCopy(lE, ye));
+    if (mi > 0) FOLDOPT_CALL(VecCopy(mI, yi));
+  }
+
   void check_size() const {
     const PetscInt total = nx + me + mi;
     FOLDOPT_CHECK(total <= max_size, PETSC_ERR_SUP,
                   "update map 'sqp': %" PetscInt_FMT " unknowns and %" PetscInt_FMT " constraints exceed the dense KKT "
-                  "route's limit of %" PetscInt_FMT " (-fold_sqp_max_size; every rank holds the dense KKT matrix): the "
-                  "sparse route through the ADMM map is not built yet",
+                  "route's limit of %" PetscInt_FMT " (-fold_sqp_max_size; every rank holds the dense KKT matrix): use "
+                  "-fold_sqp_qp admm or auto (the sparse route through the ADMM map)",
                   nx, me + mi, max_size);
   }
 
@@ -332,16 +374,22 @@ void SqpMap::set_from_options() {
   options::check_int(pre, "sqp_max_size", 1, PETSC_MAX_INT);
   options::check_int(pre, "sqp_qp_max_it", 1, 1000000);
   options::check_int(pre, "sqp_polish", 0, 100);
-  char h[64];
+  options::check_choice(pre, "sqp_qp", {"dense", "admm", "auto"});
+  char h[64], route[16];
+  std::snprintf(route, sizeof route, "%s",
+                impl_->route == Impl::Route::dense ? "dense" : (impl_->route == Impl::Route::admm ? "admm" : "auto"));
   std::snprintf(h, sizeof h, "%s", impl_->hessian == Hessian::exact ? "exact" : "identity");
   PetscReal scale = impl_->scale;
   FOLDOPT_CALL(read_sqp_options(layout().comm, pre, h, sizeof h, &scale, &impl_->max_size, &impl_->qp_max_it,
-                                &impl_->polish_max));
+                                &impl_->polish_max, route, sizeof route));
+  const std::string r(route);
+  impl_->route = r == "dense" ? Impl::Route::dense : (r == "admm" ? Impl::Route::admm : Impl::Route::automatic);
   set_hessian(std::string(h) == "identity" ? Hessian::identity : Hessian::exact, scale);
 }
 
 std::string SqpMap::describe() const {
-  return std::string("sqp (dense KKT on the active set, Hessian ") +
+  return std::string(impl_->sparse_route() ? "sqp (step QP by admm, sparse KKT on the active set, Hessian "
+                                            : "sqp (dense KKT on the active set, Hessian ") +
          (impl_->hessian == Hessian::exact ? "exact" : detail::format("%g I", (double)impl_->scale)) + ")";
 }
 
@@ -354,14 +402,30 @@ void SqpMap::view(PetscViewer viewer) const {
   if (m.polish_start >= 0)
     PetscViewerASCIIPrintf(viewer, "  polish: %" PetscInt_FMT " SQP step%s from the forward's point (its fixed-point residual %.3e; -%ssqp_polish %" PetscInt_FMT ")\n",
                            m.polish_steps, m.polish_steps == 1 ? "" : "s", (double)m.polish_start, prefix_.c_str(), m.polish_max);
-  if (m.linearized)
+  if (m.linearized && m.sparse_route())
+    PetscViewerASCIIPrintf(viewer,
+                           "  step QP by the ADMM map (-%ssqp_qp %s; options -%ssqp_admm_*): %" PetscInt_FMT
+                           " of %" PetscInt_FMT " inequality rows active, %" PetscInt_FMT " ADMM iterations (%s)\n"
+                           "  KKT matrix on the active set: %" PetscInt_FMT " rows, %s (-%ssqp_kkt_), %" PetscInt_FMT
+                           " factorization%s\n",
+                           prefix_.c_str(), m.route == Impl::Route::admm ? "admm" : "auto", prefix_.c_str(),
+                           m.sparse->active_inequalities(), m.sparse->inequality_rows(), m.sparse->admm_iterations(),
+                           m.sparse->admm_reason().c_str(), m.sparse->kkt_size(), m.sparse->describe().c_str(),
+                           prefix_.c_str(), m.sparse->factorizations(), m.sparse->factorizations() == 1 ? "" : "s");
+  else if (m.linearized)
     PetscViewerASCIIPrintf(viewer, "  step QP at the linearization: %" PetscInt_FMT " of %ld inequality rows active, %" PetscInt_FMT
                            " active-set iterations\n",
                            active_inequalities(), (long)m.qp.rows.size(), m.sol.iterations);
 }
 
-PetscInt SqpMap::active_inequalities() const { return static_cast<PetscInt>(impl_->sol.active.size()); }
-PetscInt SqpMap::qp_iterations() const { return impl_->sol.iterations; }
+PetscInt SqpMap::active_inequalities() const {
+  return impl_->sparse_route() && impl_->sparse ? impl_->sparse->active_inequalities()
+                                                : static_cast<PetscInt>(impl_->sol.active.size());
+}
+PetscInt SqpMap::qp_iterations() const {
+  return impl_->sparse_route() && impl_->sparse ? impl_->sparse->admm_iterations() : impl_->sol.iterations;
+}
+bool SqpMap::sparse_route() const { return impl_->sparse_route(); }
 
 void SqpMap::split(Vec s, Vec x, Vec y_eq, Vec y_ineq) const {
   const Impl& m = *impl_;
@@ -404,6 +468,11 @@ void SqpMap::join(Vec x, Vec y_eq, Vec y_ineq, Vec s) const {
 void SqpMap::apply(Vec s, const ParamSet& theta, Vec y) {
   Impl& m = *impl_;
   split(s, m.x, m.ye, m.yi);
+  if (m.sparse_route()) {
+    m.sparse_step(theta, prefix_, false);
+    join(m.x, m.ye, m.yi, y);
+    return;
+  }
   QpSolution sol;  // the linearization's stays as it is
   Qp q = m.build(theta, sol);
   m.solve(q, sol);
@@ -418,23 +487,32 @@ void SqpMap::linearize(Vec s, const ParamSet& theta) {
   Impl& m = *impl_;
   split(s, m.x, m.ye, m.yi);
   m.theta = theta.share();
-  m.qp = m.build(m.theta, m.sol);
-  m.solve(m.qp, m.sol);
   if (!m.xs) {
     m.xs = problem_.create_vec();
     if (m.me > 0) m.lamE = problem_.create_constraint_vec(m.me);
     if (m.mi > 0) m.muI = problem_.create_constraint_vec(m.mi);
   }
   FOLDOPT_CALL(VecCopy(m.x, m.xs));
-  if (m.me > 0) dense::set_local(m.lamE, m.sol.lamE);
-  if (m.mi > 0) dense::set_local(m.muI, m.inequality_multipliers(m.qp, m.sol.mu));
+  if (m.sparse_route()) {
+    m.sparse_step(m.theta, prefix_, true);
+    if (m.me > 0) FOLDOPT_CALL(VecCopy(m.ye, m.lamE));
+    if (m.mi > 0) FOLDOPT_CALL(VecCopy(m.yi, m.muI));
+  } else {
+    m.qp = m.build(m.theta, m.sol);
+    m.solve(m.qp, m.sol);
+    if (m.me > 0) dense::set_local(m.lamE, m.sol.lamE);
+    if (m.mi > 0) dense::set_local(m.muI, m.inequality_multipliers(m.qp, m.sol.mu));
+  }
   // H_L at the step's multipliers; the KKT matrix with it (the products' K has B, see the header).
   {
     OwnedMat H = problem_.lagrangian_hessian(m.xs, m.theta, m.lamE, m.muI);
     FOLDOPT_CHECK(static_cast<bool>(H), PETSC_ERR_SUP,
                   "update map 'sqp': its derivatives need the assembled Lagrangian Hessian, which problem %s does not give",
                   problem_.type().c_str());
-    m.HL = dense::all_of(H.get());
+    if (m.sparse_route())
+      m.sparse->set_lagrangian_hessian(std::move(H));
+    else
+      m.HL = dense::all_of(H.get());
   }
   m.linearized = true;
 }
@@ -446,6 +524,11 @@ void SqpMap::phi_t(Vec v, Vec y) {
   if (m.me > 0) vE = problem_.create_constraint_vec(m.me);
   if (m.mi > 0) vI = problem_.create_constraint_vec(m.mi);
   split(v, vx, vE, vI);
+  if (m.sparse_route()) {
+    m.sparse->phi_t(vx, vE, vI, m.g);
+    join(m.g, nullptr, nullptr, y);
+    return;
+  }
   const Eigen::VectorXd dx = dense::all_of(vx.get());
   const Eigen::VectorXd w = m.lift(dx, dense::all_of(vE.get()), dense::all_of(vI.get()));
   const Eigen::VectorXd z = m.sol.lu.solve(w);
@@ -459,6 +542,11 @@ void SqpMap::phi(Vec u, Vec y) {
   FOLDOPT_CHECK(m.linearized, PETSC_ERR_ORDER, "update map 'sqp': phi before linearize");
   OwnedVec ux = problem_.create_vec();
   split(u, ux, nullptr, nullptr);
+  if (m.sparse_route()) {
+    m.sparse->phi(ux, m.g, m.ye, m.yi);
+    join(m.g, m.ye, m.yi, y);
+    return;
+  }
   const Eigen::VectorXd dx = dense::all_of(ux.get());
   const Eigen::Index mA = m.sol.GA.rows();
   Eigen::VectorXd rhs(m.nx + mA);
@@ -478,6 +566,14 @@ void SqpMap::psi(const ParamSet& dtheta, Vec y) {
   FOLDOPT_CHECK(m.linearized, PETSC_ERR_ORDER, "update map 'sqp': psi before linearize");
   problem_.lagrangian_gradient_param(m.xs, m.theta, m.lamE, m.muI, dtheta, m.g);
   problem_.constraint_param(m.xs, m.theta, dtheta, m.ce, m.ci);
+  if (m.sparse_route()) {
+    const std::string lbn = problem_.lower_bound_block(), ubn = problem_.upper_bound_block();
+    Vec dlo = (!lbn.empty() && dtheta.has(lbn)) ? dtheta.get(lbn) : nullptr;
+    Vec dhi = (!ubn.empty() && dtheta.has(ubn)) ? dtheta.get(ubn) : nullptr;
+    m.sparse->psi(m.g, m.ce, m.ci, dlo, dhi, m.x, m.ye, m.yi);
+    join(m.x, m.ye, m.yi, y);
+    return;
+  }
   const Eigen::VectorXd Lt = dense::all_of(m.g.get()), cEt = dense::all_of(m.ce.get()), cIt = dense::all_of(m.ci.get());
   Eigen::VectorXd dlo, dhi;
   const std::string lbn = problem_.lower_bound_block(), ubn = problem_.upper_bound_block();
@@ -511,14 +607,24 @@ void SqpMap::psi_t(Vec v, ParamSet& out) {
   if (m.me > 0) vE = problem_.create_constraint_vec(m.me);
   if (m.mi > 0) vI = problem_.create_constraint_vec(m.mi);
   split(v, vx, vE, vI);
-  const Eigen::VectorXd w = m.lift(dense::all_of(vx.get()), dense::all_of(vE.get()), dense::all_of(vI.get()));
-  const Eigen::VectorXd z = m.sol.lu.solve(w);
-  // a = z_x; b on the equalities and on the active rows.
-  dense::set_local(vx, z.head(m.nx));
-  Eigen::VectorXd bE, bI;
-  m.project(z, &bE, &bI);
-  if (m.me > 0) dense::set_local(vE, bE);
-  if (m.mi > 0) dense::set_local(vI, bI);
+  Eigen::VectorXd z;
+  OwnedVec glo_s, ghi_s;  // the sparse route's bound parts
+  if (m.sparse_route()) {
+    glo_s = problem_.create_vec();
+    ghi_s = problem_.create_vec();
+    OwnedVec a = problem_.create_vec();
+    m.sparse->psi_t(vx, vE, vI, a, vE, vI, glo_s, ghi_s);
+    FOLDOPT_CALL(VecCopy(a, vx));
+  } else {
+    const Eigen::VectorXd w = m.lift(dense::all_of(vx.get()), dense::all_of(vE.get()), dense::all_of(vI.get()));
+    z = m.sol.lu.solve(w);
+    // a = z_x; b on the equalities and on the active rows.
+    dense::set_local(vx, z.head(m.nx));
+    Eigen::VectorXd bE, bI;
+    m.project(z, &bE, &bI);
+    if (m.me > 0) dense::set_local(vE, bE);
+    if (m.mi > 0) dense::set_local(vI, bI);
+  }
   ParamSet part = out.zeros_like();
   problem_.lagrangian_gradient_param_t(m.xs, m.theta, m.lamE, m.muI, vx, part);
   out.set_zero();
@@ -528,6 +634,11 @@ void SqpMap::psi_t(Vec v, ParamSet& out) {
   out.axpy(-1.0, part);
   // Bound rows whose bound is a parameter block: ∂h/∂lb = 1 (lower row), ∂h/∂ub = −1 (upper row).
   const std::string lbn = problem_.lower_bound_block(), ubn = problem_.upper_bound_block();
+  if (m.sparse_route()) {
+    if (!lbn.empty() && out.has(lbn)) FOLDOPT_CALL(VecAXPY(out.get(lbn), 1.0, glo_s));
+    if (!ubn.empty() && out.has(ubn)) FOLDOPT_CALL(VecAXPY(out.get(ubn), 1.0, ghi_s));
+    return;
+  }
   Eigen::VectorXd glo = Eigen::VectorXd::Zero(m.nx), ghi = Eigen::VectorXd::Zero(m.nx);
   for (std::size_t k = 0; k < m.sol.active.size(); ++k) {
     const Row& r = m.qp.rows[m.sol.active[k]];
