@@ -12,6 +12,9 @@
 //   and IPOPT: every block equals the prox-gradient map's gradient (1e-8), at n = 30 (-fold_sqp_qp
 //   admm) and at n = 1100 under the default -fold_sqp_qp auto (above the dense limit of 1000:
 //   the admm route is chosen by size), against the prox-gradient map and finite differences.
+// - A portfolio batch's state is B instances of n + 2 entries, instance after instance (join
+//   puts values by global index where that layout says; split inverts it); the batch gradients
+//   above (IPOPT, 3 instances) go through it.
 // - -fold_sqp_qp dense above the limit is refused naming the option.
 // IPOPT tests skip visibly when IPOPT is not built (or under AddressSanitizer).
 #include "reference.hpp"
@@ -123,6 +126,7 @@ Run portfolio_run(const std::string& forward, PetscInt n, PetscInt batch, Option
   auto* sqp = dynamic_cast<foldopt::SqpMap*>(&layer.map());
   EXPECT_NE(sqp, nullptr);
   if (sqp) r.sparse = sqp->sparse_route();
+  if (sqp && r.sparse) EXPECT_GE(sqp->qp_iterations(), 1) << "the ADMM forward ran on the step's QP";
   EXPECT_LE(layer.fixed_point_residual(), 1e-10);
   const Reference ref = kkt_reference(gather_dense(p->V()), to_eigen(p->params().get("c")), p->gamma(),
                                       to_eigen(layer.solution()), to_eigen(g));
@@ -241,6 +245,40 @@ TEST(SqpSparse, BoxQpAdmmRouteMatchesProxGradient) {
 TEST(SqpSparse, BoxQpAboveDenseLimitAutoRoute) {
   SKIP_WITHOUT_IPOPT();
   check_box(1100, {}, true);
+}
+
+/// A portfolio batch's state is instance after instance (x_b, y_E,b, y_I,b): B instances of
+/// n + 2 entries (per-instance convergence of the adjoint); split inverts join.
+TEST(SqpSparse, PortfolioBatchStateIsPerInstance) {
+  const PetscInt n = 8, B = 3;
+  auto p = Portfolio::generate(PETSC_COMM_WORLD, n, B, 1);
+  foldopt::SqpMap map(*p);
+  EXPECT_EQ(map.layout().batch, B);
+  EXPECT_EQ(map.layout().n, n + 2);
+  OwnedVec x = p->create_vec(), ye = p->create_constraint_vec(B), yi = p->create_constraint_vec(B), s = map.create_vec();
+  auto fill = [](Vec v, double base) {
+    PetscInt rs, re;
+    VecGetOwnershipRange(v, &rs, &re);
+    for (PetscInt J = rs; J < re; ++J) VecSetValue(v, J, base + J, INSERT_VALUES);
+    VecAssemblyBegin(v);
+    VecAssemblyEnd(v);
+  };
+  fill(x, 0);
+  fill(ye, 100);
+  fill(yi, 200);
+  map.join(x, ye, yi, s);
+  const VectorXd st = to_eigen(s);
+  ASSERT_EQ(st.size(), B * (n + 2));
+  for (PetscInt b = 0; b < B; ++b) {
+    for (PetscInt j = 0; j < n; ++j) EXPECT_EQ(st[b * (n + 2) + j], b * n + j);
+    EXPECT_EQ(st[b * (n + 2) + n], 100 + b);
+    EXPECT_EQ(st[b * (n + 2) + n + 1], 200 + b);
+  }
+  OwnedVec x2 = p->create_vec(), ye2 = p->create_constraint_vec(B), yi2 = p->create_constraint_vec(B);
+  map.split(s, x2, ye2, yi2);
+  EXPECT_EQ(max_abs(to_eigen(x2) - to_eigen(x)), 0.0);
+  EXPECT_EQ(max_abs(to_eigen(ye2) - to_eigen(ye)), 0.0);
+  EXPECT_EQ(max_abs(to_eigen(yi2) - to_eigen(yi)), 0.0);
 }
 
 TEST(SqpSparse, DenseRouteRefusedAboveLimit) {

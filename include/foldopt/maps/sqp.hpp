@@ -29,8 +29,12 @@
 // up to -fold_sqp_polish SQP steps (default 3; locally quadratic: on the generated portfolio,
 // IPOPT's fixed-point residual ~1e-9 becomes ~1e-15 in 2 steps).
 // The minimum check of the layer (Φ's eigenvalues) cannot tell a minimum from a saddle point here:
-// with the exact Hessian Φ = 0 at every nondegenerate KKT point. The state is one instance of
-// N + m_E + m_I entries, so the adjoint of a batch is judged on the whole state.
+// with the exact Hessian Φ = 0 at every nondegenerate KKT point. A batch's state is instance after
+// instance (x_b, y_E,b, y_I,b) when the constraint rows split evenly over the B instances (taken
+// as instance after instance, as the built-in problems order them: portfolio's row b is instance
+// b's), so the adjoint judges every instance as for the other maps; otherwise (rows coupling the
+// instances) one instance of N + m_E + m_I entries, judged on the whole. Per-instance judgement is
+// never looser than the whole's (max_b ‖r_b‖/‖g_b‖ ≤ rtol implies ‖r‖/‖g‖ ≤ rtol).
 // Options (prefix fold_): -sqp_qp dense|admm|auto, -sqp_hessian exact|identity, -sqp_hessian_scale β (1), -sqp_max_size N
 // (1000), -sqp_qp_max_it K (100: active-set iterations of the QP), -sqp_polish K (3).
 #ifndef FOLDOPT_MAPS_SQP_HPP
@@ -50,8 +54,9 @@ class SqpMap : public UpdateMap {
   ~SqpMap() override;
 
   std::string type() const override { return "sqp"; }
-  /// The state: on each rank its x entries, then its y_E entries, then its y_I entries (the
-  /// problem's and the constraints' PETSc splits), one instance of N + m_E + m_I entries.
+  /// The state: instance after instance (x_b, y_E,b, y_I,b), n + m_E/B + m_I/B entries each, when
+  /// the B instances' constraint rows split evenly (m_E and m_I multiples of B, rows taken as
+  /// instance after instance); otherwise one instance of N + m_E + m_I entries.
   const Layout& layout() const override { return state_layout_; }
   const Layout& solution_layout() const override { return problem_.layout(); }
   ParamSet create_params() const override { return problem_.params().zeros_like(); }

@@ -71,6 +71,23 @@ constexpr PetscReal kPolishTol = 1e-13;
 
 bool finite_bound(PetscReal b) { return std::isfinite(b) && std::abs(b) < PETSC_INFINITY; }
 
+/// The scatter between the state (instances of `stride` entries) and a part of `len` entries per
+/// instance at `offset` within each: part index J ↔ state index (J / len)·stride + offset + J % len.
+OwnedVecScatter part_scatter(Vec state, Vec part, PetscInt len, PetscInt stride, PetscInt offset) {
+  PetscInt rs, re;
+  FOLDOPT_CALL(VecGetOwnershipRange(part, &rs, &re));
+  std::vector<PetscInt> idx(static_cast<std::size_t>(re - rs));
+  for (PetscInt J = rs; J < re; ++J) idx[J - rs] = (J / len) * stride + offset + J % len;
+  MPI_Comm comm;
+  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)part, &comm));
+  OwnedIS from, to;
+  FOLDOPT_CALL(ISCreateGeneral(comm, re - rs, idx.data(), PETSC_COPY_VALUES, from.out()));
+  FOLDOPT_CALL(ISCreateStride(comm, re - rs, rs, 1, to.out()));
+  OwnedVecScatter sc;
+  FOLDOPT_CALL(VecScatterCreate(state, from, part, to, sc.out()));
+  return sc;
+}
+
 PetscErrorCode read_sqp_options(MPI_Comm comm, const char* prefix, char* hessian, size_t len, PetscReal* scale,
                                 PetscInt* max_size, PetscInt* max_it, PetscInt* polish, char* route, size_t rlen) {
   PetscFunctionBeginUser;
@@ -103,6 +120,8 @@ struct SqpMap::Impl {
   enum class Route { dense, admm, automatic } route = Route::automatic;
   std::unique_ptr<sqp_detail::SparseStep> sparse;  // the admm route's QP and KKT solves
   OwnedVec d, lE, mI;                                // its step and multipliers
+  OwnedVecScatter sx, se, si;                        // state ↔ x, y_E, y_I (instance after instance)
+  OwnedVec zE, zI;                                   // zeros, for join without multipliers
   PetscInt polish_steps = 0;   // of the last state_from_primal_dual
   PetscReal polish_start = -1; // the forward's fixed-point residual before polishing
   OwnedVec x, ye, yi, g, ce, ci, lb, ub;     // work vectors in the problem's and constraints' layouts
@@ -350,10 +369,27 @@ SqpMap::SqpMap(Problem& problem) : problem_(problem), impl_(new Impl(problem)) {
     m.ci = problem.create_constraint_vec(m.mi);
     FOLDOPT_CALL(VecGetLocalSize(m.yi, &m.mil));
   }
+  // A batch folds per instance when its constraint rows split evenly over the instances (taken
+  // as instance after instance, as the built-in problems order them); otherwise one instance.
+  const PetscInt B = l.batch;
+  const PetscInt Bs = (B > 1 && m.me % B == 0 && m.mi % B == 0) ? B : 1;
   state_layout_.comm = l.comm;
-  state_layout_.n = m.nx + m.me + m.mi;
-  state_layout_.batch = 1;
+  state_layout_.n = (m.nx + m.me + m.mi) / Bs;
+  state_layout_.batch = Bs;
   state_layout_.local = m.nxl + m.mel + m.mil;
+  const PetscInt n = m.nx / Bs, eb = m.me / Bs, ib = m.mi / Bs;
+  OwnedVec s = create_vec();
+  m.sx = part_scatter(s, m.x, n, state_layout_.n, 0);
+  if (m.me > 0) {
+    m.se = part_scatter(s, m.ye, eb, state_layout_.n, n);
+    m.zE = problem.create_constraint_vec(m.me);
+    FOLDOPT_CALL(VecZeroEntries(m.zE));
+  }
+  if (m.mi > 0) {
+    m.si = part_scatter(s, m.yi, ib, state_layout_.n, n + eb);
+    m.zI = problem.create_constraint_vec(m.mi);
+    FOLDOPT_CALL(VecZeroEntries(m.zI));
+  }
 }
 
 SqpMap::~SqpMap() = default;
@@ -429,40 +465,26 @@ bool SqpMap::sparse_route() const { return impl_->sparse_route(); }
 
 void SqpMap::split(Vec s, Vec x, Vec y_eq, Vec y_ineq) const {
   const Impl& m = *impl_;
-  const PetscScalar* a;
-  FOLDOPT_CALL(VecGetArrayRead(s, &a));
-  auto put = [&](Vec v, PetscInt off, PetscInt n) {
-    if (!v || n == 0) return;
-    PetscScalar* b;
-    FOLDOPT_CALL(VecGetArray(v, &b));
-    for (PetscInt i = 0; i < n; ++i) b[i] = a[off + i];
-    FOLDOPT_CALL(VecRestoreArray(v, &b));
+  auto get = [&](VecScatter sc, Vec v) {
+    if (!v || !sc) return;
+    FOLDOPT_CALL(VecScatterBegin(sc, s, v, INSERT_VALUES, SCATTER_FORWARD));
+    FOLDOPT_CALL(VecScatterEnd(sc, s, v, INSERT_VALUES, SCATTER_FORWARD));
   };
-  put(x, 0, m.nxl);
-  put(y_eq, m.nxl, m.mel);
-  put(y_ineq, m.nxl + m.mel, m.mil);
-  FOLDOPT_CALL(VecRestoreArrayRead(s, &a));
+  get(m.sx, x);
+  get(m.se, y_eq);
+  get(m.si, y_ineq);
 }
 
 void SqpMap::join(Vec x, Vec y_eq, Vec y_ineq, Vec s) const {
   const Impl& m = *impl_;
-  PetscScalar* a;
-  FOLDOPT_CALL(VecGetArray(s, &a));
-  auto get = [&](Vec v, PetscInt off, PetscInt n) {
-    if (n == 0) return;
-    if (!v) {
-      for (PetscInt i = 0; i < n; ++i) a[off + i] = 0;
-      return;
-    }
-    const PetscScalar* b;
-    FOLDOPT_CALL(VecGetArrayRead(v, &b));
-    for (PetscInt i = 0; i < n; ++i) a[off + i] = b[i];
-    FOLDOPT_CALL(VecRestoreArrayRead(v, &b));
+  auto put = [&](VecScatter sc, Vec v) {
+    if (!sc) return;
+    FOLDOPT_CALL(VecScatterBegin(sc, v, s, INSERT_VALUES, SCATTER_REVERSE));
+    FOLDOPT_CALL(VecScatterEnd(sc, v, s, INSERT_VALUES, SCATTER_REVERSE));
   };
-  get(x, 0, m.nxl);
-  get(y_eq, m.nxl, m.mel);
-  get(y_ineq, m.nxl + m.mel, m.mil);
-  FOLDOPT_CALL(VecRestoreArray(s, &a));
+  put(m.sx, x);
+  put(m.se, y_eq ? y_eq : m.zE.get());
+  put(m.si, y_ineq ? y_ineq : m.zI.get());
 }
 
 void SqpMap::apply(Vec s, const ParamSet& theta, Vec y) {
