@@ -18,6 +18,7 @@
 // - -fold_sqp_qp dense above the limit is refused naming the option.
 // IPOPT tests skip visibly when IPOPT is not built (or under AddressSanitizer).
 #include "reference.hpp"
+#include "sqp_reference.hpp"
 #include "test_util.hpp"
 
 #include <foldopt/checks.hpp>
@@ -38,7 +39,6 @@
 
 namespace {
 
-using Eigen::MatrixXd;
 using Eigen::VectorXd;
 using foldopt::FoldedLayer;
 using foldopt::OwnedVec;
@@ -49,57 +49,8 @@ using foldopt_ref::to_eigen;
 using foldopt_test::ScopedOptions;
 using Options = std::vector<std::pair<std::string, std::string>>;
 
-#define SKIP_WITHOUT_IPOPT()                                                                        \
-  do {                                                                                              \
-    if (!foldopt::ipopt_built_in()) GTEST_SKIP() << "built without IPOPT";                         \
-    if (foldopt_test::address_sanitizer_on())                                                       \
-      GTEST_SKIP() << "AddressSanitizer cannot load the IPOPT plugin (dlopen with RTLD_DEEPBIND)"; \
-  } while (0)
-
 double rel(const VectorXd& a, const VectorXd& b) { return (a - b).norm() / std::max(b.norm(), 1e-300); }
 double max_abs(const VectorXd& v) { return v.size() ? v.cwiseAbs().maxCoeff() : 0.0; }
-
-/// ∂L/∂c and ∂L/∂γ of L = gᵀx* by the implicit derivative of the KKT conditions of
-/// max cᵀx, xᵀVx ≤ γ (active), Σx = 1, x ≥ 0, per instance (active bounds from x*, multipliers
-/// by least squares on stationarity).
-struct Reference {
-  VectorXd dc;
-  double dgamma = 0;
-};
-Reference kkt_reference(const MatrixXd& V, const VectorXd& c, double gamma, const VectorXd& xs, const VectorXd& g) {
-  const Eigen::Index n = V.rows(), B = c.size() / n;
-  Reference ref;
-  ref.dc = VectorXd::Zero(c.size());
-  for (Eigen::Index b = 0; b < B; ++b) {
-    const VectorXd x = xs.segment(b * n, n), cb = c.segment(b * n, n), gb = g.segment(b * n, n);
-    std::vector<Eigen::Index> act;
-    for (Eigen::Index i = 0; i < n; ++i)
-      if (x[i] < 1e-7) act.push_back(i);
-    const Eigen::Index na = static_cast<Eigen::Index>(act.size());
-    const VectorXd Vx = V * x;
-    EXPECT_NEAR(x.dot(Vx), gamma, 1e-8);
-    MatrixXd A = MatrixXd::Zero(n, 2 + na);
-    A.col(0) = VectorXd::Ones(n);
-    A.col(1) = 2 * Vx;
-    for (Eigen::Index k = 0; k < na; ++k) A(act[k], 2 + k) = -1;
-    const VectorXd mult = A.colPivHouseholderQr().solve(cb);
-    EXPECT_LT(max_abs(A * mult - cb), 1e-7);
-    const double yI = mult[1];
-    const Eigen::Index N = n + 2 + na;
-    MatrixXd K = MatrixXd::Zero(N, N);
-    K.topLeftCorner(n, n) = 2 * yI * V;
-    K.block(0, n, n, 2 + na) = A;
-    K.block(n, 0, 1, n) = VectorXd::Ones(n).transpose();
-    K.block(n + 1, 0, 1, n) = 2 * Vx.transpose();
-    for (Eigen::Index k = 0; k < na; ++k) K(n + 2 + k, act[k]) = 1;
-    VectorXd rhs = VectorXd::Zero(N);
-    rhs.head(n) = gb;
-    const VectorXd lam = K.transpose().fullPivLu().solve(rhs);
-    ref.dc.segment(b * n, n) = lam.head(n);
-    ref.dgamma += lam[n + 1];
-  }
-  return ref;
-}
 
 struct Run {
   VectorXd dc, dgamma;
@@ -128,8 +79,8 @@ Run portfolio_run(const std::string& forward, PetscInt n, PetscInt batch, Option
   if (sqp) r.sparse = sqp->sparse_route();
   if (sqp && r.sparse) EXPECT_GE(sqp->qp_iterations(), 1) << "the ADMM forward ran on the step's QP";
   EXPECT_LE(layer.fixed_point_residual(), 1e-10);
-  const Reference ref = kkt_reference(gather_dense(p->V()), to_eigen(p->params().get("c")), p->gamma(),
-                                      to_eigen(layer.solution()), to_eigen(g));
+  const foldopt_test::PortfolioReference ref = foldopt_test::portfolio_kkt_reference(
+      gather_dense(p->V()), to_eigen(p->params().get("c")), p->gamma(), to_eigen(layer.solution()), to_eigen(g));
   EXPECT_GT(ref.dc.norm(), 1e-3);
   EXPECT_LT(rel(r.dc, ref.dc), 1e-8) << "admm route against the KKT reference";
   EXPECT_LT(std::abs(r.dgamma[0] - ref.dgamma) / std::abs(ref.dgamma), 1e-8);

@@ -111,21 +111,24 @@ void LinearSystem::solve(Vec r, Vec x, bool transpose) {
   }
 }
 
-std::string LinearSystem::describe() const {
-  std::string out = reduced_ ? "reduced P + sigma I + rho A'A" : "quasi-definite KKT [P + sigma I, A'; A, -I/rho]";
-  if (!ksp_) return out;
+std::string describe_solver(KSP ksp) {
   KSPType kt;
   PC pc;
   PCType pt;
-  FOLDOPT_CALL(KSPGetType(ksp_, &kt));
-  FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
+  FOLDOPT_CALL(KSPGetType(ksp, &kt));
+  FOLDOPT_CALL(KSPGetPC(ksp, &pc));
   FOLDOPT_CALL(PCGetType(pc, &pt));
   MatSolverType st = nullptr;
   PetscBool factor = PETSC_FALSE;
   FOLDOPT_CALL(PetscObjectTypeCompareAny((PetscObject)pc, &factor, PCLU, PCCHOLESKY, ""));
   if (factor) FOLDOPT_CALL(PCFactorGetMatSolverType(pc, &st));
-  return detail::format("%s, %" PetscInt_FMT " rows, %s + %s%s%s%s", out.c_str(), size_, kt, pt ? pt : "none", st ? " (" : "",
-                        st ? st : "", st ? ")" : "");
+  return detail::format("%s + %s%s%s%s", kt, pt ? pt : "none", st ? " (" : "", st ? st : "", st ? ")" : "");
+}
+
+std::string LinearSystem::describe() const {
+  std::string out = reduced_ ? "reduced P + sigma I + rho A'A" : "quasi-definite KKT [P + sigma I, A'; A, -I/rho]";
+  if (!ksp_) return out;
+  return detail::format("%s, %" PetscInt_FMT " rows, %s", out.c_str(), size_, describe_solver(ksp_).c_str());
 }
 
 }  // namespace admm_detail

@@ -31,6 +31,9 @@ namespace admm_detail {
 /// more than MUMPS's default 20%). Collective.
 void factor(KSP ksp);
 
+/// "preonly + lu (mumps)" and the like: a KSP's type, its PC's and a factorization's solver.
+std::string describe_solver(KSP ksp);
+
 class LinearSystem {
  public:
   LinearSystem(MPI_Comm comm, const std::string& prefix) : comm_(comm), prefix_(prefix) {}

@@ -375,20 +375,7 @@ void SparseStep::psi_t(Vec vx, Vec vE, Vec vI, Vec a, Vec bE, Vec bI, Vec glo, V
   if (ghi) FOLDOPT_CALL(VecPointwiseMult(ghi, Eu_, xw_));
 }
 
-std::string SparseStep::describe() const {
-  if (!ksp_) return "not factored yet";
-  KSPType kt;
-  PC pc;
-  PCType pt;
-  FOLDOPT_CALL(KSPGetType(ksp_, &kt));
-  FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
-  FOLDOPT_CALL(PCGetType(pc, &pt));
-  MatSolverType st = nullptr;
-  PetscBool factor = PETSC_FALSE;
-  FOLDOPT_CALL(PetscObjectTypeCompareAny((PetscObject)pc, &factor, PCLU, PCCHOLESKY, ""));
-  if (factor) FOLDOPT_CALL(PCFactorGetMatSolverType(pc, &st));
-  return detail::format("%s + %s%s%s%s", kt, pt ? pt : "none", st ? " (" : "", st ? st : "", st ? ")" : "");
-}
+std::string SparseStep::describe() const { return ksp_ ? admm_detail::describe_solver(ksp_) : "not factored yet"; }
 
 }  // namespace sqp_detail
 }  // namespace foldopt

@@ -21,7 +21,11 @@
 //   from the stationarity residual ∇f + J_Eᵀy_E + J_Iᵀy_I), it stops after one solve at a fixed
 //   point. A weakly active row (μ = 0 and h = 0) counts as inactive. The KKT system is solved by
 //   Eigen's partial-pivoting LU; a singular K (dependent active gradients, a singular reduced
-//   Hessian) is refused. Dense data on every rank: see the header.
+//   Hessian) is refused. Dense data on every rank: see the header. That is the dense route; the
+//   admm route (-fold_sqp_qp admm, or auto above -fold_sqp_max_size) solves the same QP by the
+//   ADMM map and applies the same formulas with a sparse factored K (maps/sqp/sparse.hpp).
+//   The state is split into (x, y_E, y_I) by three VecScatters: instance after instance
+//   (x_b, y_E,b, y_I,b) when m_E and m_I are multiples of the batch B, else one instance.
 // References: J. Nocedal, S. J. Wright, Numerical Optimization (2nd ed., 2006), §18.1–18.3 (SQP
 //   and its local convergence), §16.5 (active sets); M. Hintermüller, K. Ito, K. Kunisch, "The
 //   primal-dual active set strategy as a semismooth Newton method", SIAM J. Optim. 13 (2003);
@@ -32,6 +36,7 @@
 #include <foldopt/forward.hpp>
 
 #include "core/options.hpp"
+#include "core/util.hpp"
 #include "maps/sqp/dense.hpp"
 #include "maps/sqp/sparse.hpp"
 #include "objectives/common.hpp"
@@ -70,23 +75,6 @@ struct QpSolution {
 constexpr PetscReal kPolishTol = 1e-13;
 
 bool finite_bound(PetscReal b) { return std::isfinite(b) && std::abs(b) < PETSC_INFINITY; }
-
-/// The scatter between the state (instances of `stride` entries) and a part of `len` entries per
-/// instance at `offset` within each: part index J ↔ state index (J / len)·stride + offset + J % len.
-OwnedVecScatter part_scatter(Vec state, Vec part, PetscInt len, PetscInt stride, PetscInt offset) {
-  PetscInt rs, re;
-  FOLDOPT_CALL(VecGetOwnershipRange(part, &rs, &re));
-  std::vector<PetscInt> idx(static_cast<std::size_t>(re - rs));
-  for (PetscInt J = rs; J < re; ++J) idx[J - rs] = (J / len) * stride + offset + J % len;
-  MPI_Comm comm;
-  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)part, &comm));
-  OwnedIS from, to;
-  FOLDOPT_CALL(ISCreateGeneral(comm, re - rs, idx.data(), PETSC_COPY_VALUES, from.out()));
-  FOLDOPT_CALL(ISCreateStride(comm, re - rs, rs, 1, to.out()));
-  OwnedVecScatter sc;
-  FOLDOPT_CALL(VecScatterCreate(state, from, part, to, sc.out()));
-  return sc;
-}
 
 PetscErrorCode read_sqp_options(MPI_Comm comm, const char* prefix, char* hessian, size_t len, PetscReal* scale,
                                 PetscInt* max_size, PetscInt* max_it, PetscInt* polish, char* route, size_t rlen) {
