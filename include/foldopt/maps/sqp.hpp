@@ -45,6 +45,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace foldopt {
 
@@ -63,6 +64,10 @@ class SqpMap : public UpdateMap {
   void set_from_options() override;
   void view(PetscViewer viewer) const override;
   std::string describe() const override;
+  /// The admm route reads its ADMM map's, forward's and KKT solve's options when it first solves.
+  std::vector<std::string> deferred_option_prefixes() const override {
+    return {prefix_ + "sqp_admm_", prefix_ + "sqp_kkt_"};
+  }
 
   void apply(Vec s, const ParamSet& theta, Vec y) override;
   void linearize(Vec s, const ParamSet& theta) override;

@@ -20,22 +20,26 @@
 namespace foldopt {
 namespace admm_detail {
 
-void factor(KSP ksp) {
+bool factor(KSP ksp, PetscInt workspace) {
   PC pc;
   FOLDOPT_CALL(KSPGetPC(ksp, &pc));
   PetscBool direct = PETSC_FALSE;
   FOLDOPT_CALL(PetscObjectTypeCompareAny((PetscObject)pc, &direct, PCLU, PCCHOLESKY, ""));
+  Mat F = nullptr;
   if (direct) {
     FOLDOPT_CALL(PCFactorSetUpMatSolverType(pc));
     MatSolverType st = nullptr;
     FOLDOPT_CALL(PCFactorGetMatSolverType(pc, &st));
     if (st && std::string(st) == MATSOLVERMUMPS) {
-      Mat F;
       FOLDOPT_CALL(PCFactorGetMatrix(pc, &F));
-      FOLDOPT_CALL(MatMumpsSetIcntl(F, 14, 100));  // -<prefix>mat_mumps_icntl_14 still decides
+      FOLDOPT_CALL(MatMumpsSetIcntl(F, 14, workspace));  // -<prefix>mat_mumps_icntl_14 still decides
     }
   }
   FOLDOPT_CALL(KSPSetUp(ksp));
+  if (!F) return true;
+  PetscInt info = 0;
+  FOLDOPT_CALL(MatMumpsGetInfog(F, 1, &info));
+  return info != -8 && info != -9;
 }
 
 void LinearSystem::setup(Mat P, Mat A, PetscReal sigma, PetscReal rho) {
@@ -64,17 +68,20 @@ void LinearSystem::setup(Mat P, Mat A, PetscReal sigma, PetscReal rho) {
   MPI_Comm_size(comm_, &size);
   // A new KSP for each new matrix (its options read again: the same values), so that the
   // factorization's settings (MUMPS's workspace) apply to every factorization.
-  FOLDOPT_CALL(KSPCreate(comm_, ksp_.out()));
-  FOLDOPT_CALL(KSPSetOptionsPrefix(ksp_, prefix_.c_str()));
-  FOLDOPT_CALL(KSPSetType(ksp_, KSPPREONLY));
-  PC pc;
-  FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
-  FOLDOPT_CALL(PCSetType(pc, reduced_ && size == 1 ? PCCHOLESKY : PCLU));
-  if (size > 1) FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
   if (reduced_) FOLDOPT_CALL(MatSetOption(K, MAT_SYMMETRIC, PETSC_TRUE));
-  FOLDOPT_CALL(KSPSetOperators(ksp_, K, K));
-  FOLDOPT_CALL(KSPSetFromOptions(ksp_));
-  factor(ksp_);
+  // MUMPS short of workspace (a dense block): again with 4 times the margin, up to 6400%.
+  for (PetscInt workspace = 100;; workspace *= 4) {
+    FOLDOPT_CALL(KSPCreate(comm_, ksp_.out()));
+    FOLDOPT_CALL(KSPSetOptionsPrefix(ksp_, prefix_.c_str()));
+    FOLDOPT_CALL(KSPSetType(ksp_, KSPPREONLY));
+    PC pc;
+    FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
+    FOLDOPT_CALL(PCSetType(pc, reduced_ && size == 1 ? PCCHOLESKY : PCLU));
+    if (size > 1) FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
+    FOLDOPT_CALL(KSPSetOperators(ksp_, K, K));
+    FOLDOPT_CALL(KSPSetFromOptions(ksp_));
+    if (factor(ksp_, workspace) || workspace >= 6400) break;
+  }
   K_ = std::move(K);
   FOLDOPT_CALL(MatCreateVecs(K_, sol_.out(), rhs_.out()));
   ++factorizations_;

@@ -19,8 +19,10 @@
 //   |y_k| > 1e-8 max(1, ‖y‖∞) on the side of its sign); its rows, signed as the dense route's
 //   (−e_i for a lower bound), form G_A = S A with a selection S (maps/admm/rows.hpp), and
 //     K = [B  G_Aᵀ; G_A  0]
-//   is factored once (KSP preonly + LU by MUMPS at every rank count, prefix <map prefix>sqp_kkt_)
-//   and reused by every product. The products are the dense route's formulas (sqp.cpp) with
+//   is solved by GMRES (rtol 1e-13) preconditioned by the LU (MUMPS at every rank count) of
+//   [B, G_Aᵀ; G_A, −δI], δ = 1e-8 (iterative refinement: 1–2 iterations; the zero block itself
+//   left MUMPS short of workspace), factored once per linearization and reused by every product
+//   (prefix <map prefix>sqp_kkt_). The products are the dense route's formulas (sqp.cpp) with
 //   the multiplier parts moved by S: [v_x; S [v_E; v_I; 0]] into K, t = Sᵀ z_c out of it
 //   (t's equality and inequality parts are the state's multipliers; its bound part, on the
 //   active bounds, the bounds' gradient: ∂/∂lb = t where active at lb, ∂/∂ub = t at ub).

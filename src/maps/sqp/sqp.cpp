@@ -85,7 +85,8 @@ PetscErrorCode read_sqp_options(MPI_Comm comm, const char* prefix, char* hessian
   PetscCall(PetscOptionsReal("-sqp_hessian_scale", "beta of -sqp_hessian identity", "SqpMap::set_hessian", *scale, scale, nullptr));
   PetscCall(PetscOptionsString("-sqp_qp",
                                "The step's QP: dense (Eigen KKT on every rank), admm (sparse, distributed: the ADMM map, "
-                               "derivatives by a sparse KKT solve on the active set) or auto (dense up to -sqp_max_size)",
+                               "derivatives by a sparse KKT solve on the active set) or auto (dense up to -sqp_max_size); "
+                               "the admm route's options: -sqp_admm_* (the ADMM map's and forward's), -sqp_kkt_*",
                                "SqpMap", route, route, rlen, nullptr));
   PetscCall(PetscOptionsInt("-sqp_max_size", "Largest number of unknowns plus constraints of the dense KKT route",
                             "SqpMap", *max_size, max_size, nullptr));
@@ -421,8 +422,10 @@ void SqpMap::view(PetscViewer viewer) const {
   const Impl& m = *impl_;
   PetscViewerASCIIPrintf(viewer,
                          "  state: %" PetscInt_FMT " unknowns, %" PetscInt_FMT " equality and %" PetscInt_FMT
-                         " inequality multipliers (readout x); dense route up to %" PetscInt_FMT " (-%ssqp_max_size)\n",
-                         m.nx, m.me, m.mi, m.max_size, prefix_.c_str());
+                         " inequality multipliers (readout x), %" PetscInt_FMT " instance%s of %" PetscInt_FMT
+                         "; dense route up to %" PetscInt_FMT " (-%ssqp_max_size)\n",
+                         m.nx, m.me, m.mi, state_layout_.batch, state_layout_.batch == 1 ? "" : "s", state_layout_.n,
+                         m.max_size, prefix_.c_str());
   if (m.polish_start >= 0)
     PetscViewerASCIIPrintf(viewer, "  polish: %" PetscInt_FMT " SQP step%s from the forward's point (its fixed-point residual %.3e; -%ssqp_polish %" PetscInt_FMT ")\n",
                            m.polish_steps, m.polish_steps == 1 ? "" : "s", (double)m.polish_start, prefix_.c_str(), m.polish_max);
