@@ -14,8 +14,7 @@
 // - One inequality (min ½‖x − c‖² in a ball, TAO almm's inequality-only multipliers and IPOPT's):
 //   x*, y_I and the SQP gradient against their closed forms; equality only (topk through almm):
 //   the KKT conditions.
-// - A box QP through the SQP map and IPOPT (bounds and H's values as parameter blocks): every
-//   block equals the prox-gradient map's gradient (1e-8); Ψ's dot-product test with those blocks.
+// - (A box QP through the SQP map's dense and admm routes: tests/test_sqp_sparse.cpp.)
 // - Errors: a forward without multipliers, an instance above -fold_sqp_max_size.
 // IPOPT tests skip visibly when IPOPT is not built (or under AddressSanitizer).
 #include "reference.hpp"
@@ -28,7 +27,6 @@
 #include <foldopt/layer.hpp>
 #include <foldopt/maps/sqp.hpp>
 #include <foldopt/problems/portfolio.hpp>
-#include <foldopt/problems/qp_box.hpp>
 #include <foldopt/problems/topk.hpp>
 
 #include "forward/ipopt/ipopt_forward.hpp"
@@ -363,40 +361,6 @@ TEST(Sqp, FiniteDifferencesThroughIpopt) {
 }
 
 TEST(Sqp, FiniteDifferencesThroughTao) { check_fd_through(kTao); }
-
-/// A box QP (bounds only, bounds and H's values as parameter blocks) through the SQP map and
-/// IPOPT: every block's gradient equals the prox-gradient map's (its own tests pin it against
-/// closed forms), and the Ψ products with the bound blocks pass the dot-product test.
-TEST(Sqp, BoxQpBoundBlocksMatchProxGradient) {
-  SKIP_WITHOUT_IPOPT();
-  foldopt::BoxQPGenerator gen;
-  gen.n = 30;
-  gen.batch = 2;
-  auto p = foldopt::BoxQP::generate(PETSC_COMM_WORLD, gen);
-  OwnedVec g = p->create_vec();
-  foldopt::fill_random(g, 5);
-  ParamSet ref, grad;
-  {
-    FoldedLayer layer(*p);
-    layer.set_from_options();
-    layer.forward(p->params());
-    ref = layer.backward(g).copy();
-  }
-  ScopedOptions o(Options{{"-fold_map_type", "sqp"}, {"-fold_fwd_type", "ipopt"}});
-  FoldedLayer layer(*p);
-  layer.set_from_options();
-  layer.forward(p->params());
-  grad = layer.backward(g);
-  EXPECT_LE(layer.adjoint().report().iterations, 2);
-  for (const std::string& b : {"q", "lb", "ub", "H.values"}) {
-    const VectorXd a = to_eigen(grad.get(b)), r = to_eigen(ref.get(b));
-    ASSERT_GT(r.norm(), 1e-3) << b;
-    EXPECT_LT(rel(a, r), 1e-8) << "block " << b;
-  }
-  const foldopt::DotTest psi = foldopt::dot_test_psi(layer.map());
-  EXPECT_GT(std::abs(psi.lhs), 1e-3);
-  EXPECT_LT(psi.relative, 1e-12);
-}
 
 TEST(Sqp, RefusesForwardWithoutMultipliersAndLargeInstances) {
   {

@@ -8,9 +8,9 @@
 //   iterations); the route is the one asked for (the view names the ADMM map).
 // - Dot-product tests of Φ/Φᵀ (identity Hessian, Φ ≠ 0) and Ψ/Ψᵀ on the admm route to 1e-12;
 //   the identity Hessian gives the same gradient with more adjoint iterations.
-// - A box QP (bounds only; q, lb, ub and H's values as blocks) through the SQP map's admm route
-//   and IPOPT: every block equals the prox-gradient map's gradient (1e-8), at n = 30 (-fold_sqp_qp
-//   admm) and at n = 1100 under the default -fold_sqp_qp auto (above the dense limit of 1000:
+// - A box QP (bounds only; q, lb, ub and H's values as blocks) through the SQP map and IPOPT:
+//   every block equals the prox-gradient map's gradient (1e-8), Ψ's dot-product test with those
+//   blocks, at n = 30 through the dense route (auto) and the admm route (-fold_sqp_qp admm) and at n = 1100 under the default -fold_sqp_qp auto (above the dense limit of 1000:
 //   the admm route is chosen by size), against the prox-gradient map and finite differences.
 // - A portfolio batch's state is B instances of n + 2 entries, instance after instance (join
 //   puts values by global index where that layout says; split inverts it); the batch gradients
@@ -145,7 +145,7 @@ TEST(SqpSparse, DotTestsAndIdentityHessian) {
 }
 
 /// A box QP through the SQP map (IPOPT forward) against the prox-gradient map, every block.
-void check_box(PetscInt n, Options opts, bool fd) {
+void check_box(PetscInt n, Options opts, bool fd, bool sparse = true) {
   foldopt::BoxQPGenerator gen;
   gen.n = n;
   gen.batch = n > 100 ? 1 : 2;
@@ -168,7 +168,7 @@ void check_box(PetscInt n, Options opts, bool fd) {
   ParamSet grad = layer.backward(g);
   auto* sqp = dynamic_cast<foldopt::SqpMap*>(&layer.map());
   ASSERT_NE(sqp, nullptr);
-  EXPECT_TRUE(sqp->sparse_route());
+  EXPECT_EQ(sqp->sparse_route(), sparse);
   EXPECT_GT(sqp->active_inequalities(), 0);
   EXPECT_LE(layer.adjoint().report().iterations, 2);
   for (const std::string& b : {"q", "lb", "ub", "H.values"}) {
@@ -186,6 +186,11 @@ void check_box(PetscInt n, Options opts, bool fd) {
       EXPECT_LT(c.relative, 1e-6) << "block " << c.block << ": folded " << c.folded << ", fd " << c.fd;
     }
   }
+}
+
+TEST(SqpSparse, BoxQpDenseRouteMatchesProxGradient) {
+  SKIP_WITHOUT_IPOPT();
+  check_box(30, {}, false, false);
 }
 
 TEST(SqpSparse, BoxQpAdmmRouteMatchesProxGradient) {
