@@ -14,11 +14,11 @@
 // - One inequality (min ½‖x − c‖² in a ball, TAO almm's inequality-only multipliers and IPOPT's):
 //   x*, y_I and the SQP gradient against their closed forms; equality only (topk through almm):
 //   the KKT conditions.
-// - A box QP through the SQP map and IPOPT (bounds and H's values as parameter blocks): every
-//   block equals the prox-gradient map's gradient (1e-8); Ψ's dot-product test with those blocks.
+// - (A box QP through the SQP map's dense and admm routes: tests/test_sqp_sparse.cpp.)
 // - Errors: a forward without multipliers, an instance above -fold_sqp_max_size.
 // IPOPT tests skip visibly when IPOPT is not built (or under AddressSanitizer).
 #include "reference.hpp"
+#include "sqp_reference.hpp"
 #include "test_util.hpp"
 
 #include <foldopt/checks.hpp>
@@ -27,7 +27,6 @@
 #include <foldopt/layer.hpp>
 #include <foldopt/maps/sqp.hpp>
 #include <foldopt/problems/portfolio.hpp>
-#include <foldopt/problems/qp_box.hpp>
 #include <foldopt/problems/topk.hpp>
 
 #include "forward/ipopt/ipopt_forward.hpp"
@@ -40,7 +39,6 @@
 
 namespace {
 
-using Eigen::MatrixXd;
 using Eigen::VectorXd;
 using foldopt::FoldedLayer;
 using foldopt::OwnedMat;
@@ -51,13 +49,6 @@ using foldopt_test::ScopedOptions;
 using Options = std::vector<std::pair<std::string, std::string>>;
 using foldopt_ref::to_eigen;
 using foldopt_ref::gather_dense;
-
-#define SKIP_WITHOUT_IPOPT()                                                                        \
-  do {                                                                                              \
-    if (!foldopt::ipopt_built_in()) GTEST_SKIP() << "built without IPOPT";                         \
-    if (foldopt_test::address_sanitizer_on())                                                       \
-      GTEST_SKIP() << "AddressSanitizer cannot load the IPOPT plugin (dlopen with RTLD_DEEPBIND)"; \
-  } while (0)
 
 /// The instances: through IPOPT 3 instances of 8 assets (instance 1 spans both ranks at np = 2);
 /// through TAO one instance of 8 (spanning both ranks), where almm is fast (on batches its time
@@ -79,56 +70,6 @@ OwnedVec loss_gradient(Portfolio& p) {
 
 double max_abs(const VectorXd& v) { return v.size() ? v.cwiseAbs().maxCoeff() : 0.0; }
 
-/// The dense reference gradient (∂L/∂c per instance, ∂L/∂γ summed) of L = gᵀx*(c, γ): the
-/// implicit derivative of the KKT conditions of max cᵀx, xᵀVx ≤ γ (active), Σx = 1, x ≥ 0.
-struct Reference {
-  VectorXd dc;
-  double dgamma = 0;
-};
-Reference kkt_reference(const MatrixXd& V, const VectorXd& c, double gamma, const VectorXd& xs, const VectorXd& g) {
-  const Eigen::Index n = V.rows(), B = c.size() / n;
-  Reference ref;
-  ref.dc = VectorXd::Zero(c.size());
-  for (Eigen::Index b = 0; b < B; ++b) {
-    const VectorXd x = xs.segment(b * n, n), cb = c.segment(b * n, n), gb = g.segment(b * n, n);
-    std::vector<Eigen::Index> act;  // x_i = 0
-    for (Eigen::Index i = 0; i < n; ++i)
-      if (x[i] < 1e-7) act.push_back(i);
-    const Eigen::Index na = static_cast<Eigen::Index>(act.size());
-    const VectorXd Vx = V * x;
-    EXPECT_NEAR(x.dot(Vx), gamma, 1e-8) << "instance " << b << ": the risk constraint must be active";
-    EXPECT_NEAR(x.sum(), 1.0, 1e-9);
-    // Multipliers from stationarity −c + y_E 1 + 2 y_I V x − Σ_A z_i e_i = 0 (least squares).
-    MatrixXd A(n, 2 + na);
-    A.col(0) = VectorXd::Ones(n);
-    A.col(1) = 2 * Vx;
-    for (Eigen::Index k = 0; k < na; ++k) {
-      A.col(2 + k).setZero();
-      A(act[k], 2 + k) = -1;
-    }
-    const VectorXd mult = A.colPivHouseholderQr().solve(cb);
-    EXPECT_LT(max_abs(A * mult - cb), 1e-7) << "stationarity at x* of instance " << b;
-    const double yI = mult[1];
-    EXPECT_GT(yI, 1e-6);
-    for (Eigen::Index k = 0; k < na; ++k) EXPECT_GT(mult[2 + k], 1e-8) << "strict complementarity";
-    // Jacobian of the KKT residual in (x, y_E, y_I, z_A).
-    const Eigen::Index N = n + 2 + na;
-    MatrixXd K = MatrixXd::Zero(N, N);
-    K.topLeftCorner(n, n) = 2 * yI * V;
-    K.block(0, n, n, 2 + na) = A;
-    K.block(n, 0, 1, n) = VectorXd::Ones(n).transpose();
-    K.block(n + 1, 0, 1, n) = 2 * Vx.transpose();
-    for (Eigen::Index k = 0; k < na; ++k) K(n + 2 + k, act[k]) = 1;
-    // dx/dθ = −K⁻¹ ∂F/∂θ with ∂F/∂c = [−I; 0], ∂F/∂γ = [0; 0; −1; 0]: ∂L/∂θ = −(∂F/∂θ)ᵀ K⁻ᵀ [g; 0].
-    VectorXd rhs = VectorXd::Zero(N);
-    rhs.head(n) = gb;
-    const VectorXd lam = K.transpose().fullPivLu().solve(rhs);
-    ref.dc.segment(b * n, n) = lam.head(n);
-    ref.dgamma += lam[n + 1];
-  }
-  return ref;
-}
-
 double rel(const VectorXd& a, const VectorXd& b) { return (a - b).norm() / std::max(b.norm(), 1e-300); }
 
 /// Solve and differentiate through the layer with the given options; compare with the reference.
@@ -141,8 +82,8 @@ void check_against_reference(const Case& c, Options opts, PetscInt* iterations =
   layer.forward(p->params());
   OwnedVec g = loss_gradient(*p);
   ParamSet grad = layer.backward(g);
-  const Reference ref = kkt_reference(gather_dense(p->V()), to_eigen(p->params().get("c")), p->gamma(),
-                                      to_eigen(layer.solution()), to_eigen(g));
+  const foldopt_test::PortfolioReference ref = foldopt_test::portfolio_kkt_reference(
+      gather_dense(p->V()), to_eigen(p->params().get("c")), p->gamma(), to_eigen(layer.solution()), to_eigen(g));
   ASSERT_GT(ref.dc.norm(), 1e-3);
   ASSERT_GT(std::abs(ref.dgamma), 1e-3);
   const VectorXd dc = to_eigen(grad.get("c")), dg = to_eigen(grad.get("gamma"));
@@ -421,40 +362,6 @@ TEST(Sqp, FiniteDifferencesThroughIpopt) {
 
 TEST(Sqp, FiniteDifferencesThroughTao) { check_fd_through(kTao); }
 
-/// A box QP (bounds only, bounds and H's values as parameter blocks) through the SQP map and
-/// IPOPT: every block's gradient equals the prox-gradient map's (its own tests pin it against
-/// closed forms), and the Ψ products with the bound blocks pass the dot-product test.
-TEST(Sqp, BoxQpBoundBlocksMatchProxGradient) {
-  SKIP_WITHOUT_IPOPT();
-  foldopt::BoxQPGenerator gen;
-  gen.n = 30;
-  gen.batch = 2;
-  auto p = foldopt::BoxQP::generate(PETSC_COMM_WORLD, gen);
-  OwnedVec g = p->create_vec();
-  foldopt::fill_random(g, 5);
-  ParamSet ref, grad;
-  {
-    FoldedLayer layer(*p);
-    layer.set_from_options();
-    layer.forward(p->params());
-    ref = layer.backward(g).copy();
-  }
-  ScopedOptions o(Options{{"-fold_map_type", "sqp"}, {"-fold_fwd_type", "ipopt"}});
-  FoldedLayer layer(*p);
-  layer.set_from_options();
-  layer.forward(p->params());
-  grad = layer.backward(g);
-  EXPECT_LE(layer.adjoint().report().iterations, 2);
-  for (const std::string& b : {"q", "lb", "ub", "H.values"}) {
-    const VectorXd a = to_eigen(grad.get(b)), r = to_eigen(ref.get(b));
-    ASSERT_GT(r.norm(), 1e-3) << b;
-    EXPECT_LT(rel(a, r), 1e-8) << "block " << b;
-  }
-  const foldopt::DotTest psi = foldopt::dot_test_psi(layer.map());
-  EXPECT_GT(std::abs(psi.lhs), 1e-3);
-  EXPECT_LT(psi.relative, 1e-12);
-}
-
 TEST(Sqp, RefusesForwardWithoutMultipliersAndLargeInstances) {
   {
     ScopedOptions o(Options{{"-fold_fwd_type", "tao"}, {"-fold_fwd_tao_type", "pdipm"}});
@@ -469,7 +376,7 @@ TEST(Sqp, RefusesForwardWithoutMultipliersAndLargeInstances) {
     }
   }
   {
-    ScopedOptions o(Options{{"-fold_fwd_type", "tao"}, {"-fold_sqp_max_size", "9"}});
+    ScopedOptions o(Options{{"-fold_fwd_type", "tao"}, {"-fold_sqp_max_size", "9"}, {"-fold_sqp_qp", "dense"}});
     auto p = instance(kTao);
     FoldedLayer layer(*p);
     layer.set_from_options();

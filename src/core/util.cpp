@@ -73,4 +73,19 @@ void check_problem_layout(Vec x, const Problem& p, const char* solver) {
                 solver, p.layout().global(), p.type().c_str(), size, p.default_forward().c_str());
 }
 
+OwnedVecScatter part_scatter(Vec state, Vec part, PetscInt len, PetscInt stride, PetscInt offset) {
+  PetscInt rs, re;
+  FOLDOPT_CALL(VecGetOwnershipRange(part, &rs, &re));
+  std::vector<PetscInt> idx(static_cast<std::size_t>(re - rs));
+  for (PetscInt J = rs; J < re; ++J) idx[J - rs] = (J / len) * stride + offset + J % len;
+  MPI_Comm comm;
+  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)part, &comm));
+  OwnedIS from, to;
+  FOLDOPT_CALL(ISCreateGeneral(comm, re - rs, idx.data(), PETSC_COPY_VALUES, from.out()));
+  FOLDOPT_CALL(ISCreateStride(comm, re - rs, rs, 1, to.out()));
+  OwnedVecScatter sc;
+  FOLDOPT_CALL(VecScatterCreate(state, from, part, to, sc.out()));
+  return sc;
+}
+
 }  // namespace foldopt

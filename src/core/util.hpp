@@ -22,6 +22,11 @@ class Problem;
 /// state is not the problem's unknowns, e.g. ADMM's (x, z, y)), naming itself. Collective.
 void check_problem_layout(Vec x, const Problem& p, const char* solver);
 
+/// The scatter between a state of instances of `stride` entries each and one part of it, `len`
+/// entries per instance at `offset` within each (split as `part` is): part index J ↔ state index
+/// (J / len)·stride + offset + J % len. SCATTER_FORWARD gathers the part from the state.
+OwnedVecScatter part_scatter(Vec state, Vec part, PetscInt len, PetscInt stride, PetscInt offset);
+
 /// Peak resident memory of this process in bytes (getrusage).
 double peak_rss_bytes();
 

@@ -267,16 +267,18 @@ bool AdmmForward::polish(AdmmMap& map, const ParamSet& theta, Vec s, Vec out) {
     }
   }
   OwnedKSP ksp;
-  FOLDOPT_CALL(KSPCreate(comm, ksp.out()));
-  FOLDOPT_CALL(KSPSetType(ksp, KSPPREONLY));
-  PC pc;
-  FOLDOPT_CALL(KSPGetPC(ksp, &pc));
-  FOLDOPT_CALL(PCSetType(pc, PCLU));
   int size = 1;
   MPI_Comm_size(comm, &size);
-  if (size > 1) FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
-  FOLDOPT_CALL(KSPSetOperators(ksp, Kd, Kd));
-  admm_detail::factor(ksp);
+  for (PetscInt workspace = 100;; workspace *= 4) {  // MUMPS short of workspace: a larger margin
+    FOLDOPT_CALL(KSPCreate(comm, ksp.out()));
+    FOLDOPT_CALL(KSPSetType(ksp, KSPPREONLY));
+    PC pc;
+    FOLDOPT_CALL(KSPGetPC(ksp, &pc));
+    FOLDOPT_CALL(PCSetType(pc, PCLU));
+    if (size > 1) FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
+    FOLDOPT_CALL(KSPSetOperators(ksp, Kd, Kd));
+    if (admm_detail::factor(ksp, workspace) || workspace >= 6400) break;
+  }
   KSPConvergedReason reason;
   OwnedVec res = dup(rhs), corr = dup(rhs);
   FOLDOPT_CALL(KSPSolve(ksp, rhs, sol));

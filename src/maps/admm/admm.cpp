@@ -27,6 +27,7 @@
 #include <foldopt/problem.hpp>
 
 #include "core/options.hpp"
+#include "core/util.hpp"
 #include "core/vec_array.hpp"
 #include "maps/admm/linear_system.hpp"
 #include "objectives/common.hpp"
@@ -58,23 +59,6 @@ struct AdmmMap::Impl {
 };
 
 namespace {
-
-OwnedVecScatter part_scatter(Vec state, Vec part, PetscInt n, PetscInt m, PetscInt offset) {
-  // part index J = b·len + j ↔ state index b(n + 2m) + offset + j
-  const PetscInt len = offset == 0 ? n : m;
-  PetscInt rs, re;
-  FOLDOPT_CALL(VecGetOwnershipRange(part, &rs, &re));
-  std::vector<PetscInt> idx(static_cast<std::size_t>(re - rs));
-  for (PetscInt J = rs; J < re; ++J) idx[J - rs] = (J / len) * (n + 2 * m) + offset + J % len;
-  MPI_Comm comm;
-  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)part, &comm));
-  OwnedIS from, to;
-  FOLDOPT_CALL(ISCreateGeneral(comm, re - rs, idx.data(), PETSC_COPY_VALUES, from.out()));
-  FOLDOPT_CALL(ISCreateStride(comm, re - rs, rs, 1, to.out()));
-  OwnedVecScatter sc;
-  FOLDOPT_CALL(VecScatterCreate(state, from, part, to, sc.out()));
-  return sc;
-}
 
 void gather_part(VecScatter sc, Vec state, Vec part) {
   FOLDOPT_CALL(VecScatterBegin(sc, state, part, INSERT_VALUES, SCATTER_FORWARD));
@@ -112,9 +96,10 @@ AdmmMap::AdmmMap(const AdmmData& data) : data_(data) {
   FOLDOPT_CALL(MatCreateVecs(I.A.op(), nullptr, I.z.out()));
   for (OwnedVec* v : {&I.z1, &I.z2, &I.y, &I.zt, &I.c, &I.D, &I.El, &I.Eu}) FOLDOPT_CALL(VecDuplicate(I.z, v->out()));
   OwnedVec s = create_vec();
-  I.sx = part_scatter(s, I.x, l.n, m_, 0);
-  I.sz = part_scatter(s, I.z, l.n, m_, l.n);
-  I.sy = part_scatter(s, I.z, l.n, m_, l.n + m_);
+  // part index J = b·len + j ↔ state index b(n + 2m) + offset + j
+  I.sx = part_scatter(s, I.x, l.n, l.n + 2 * m_, 0);
+  I.sz = part_scatter(s, I.z, m_, l.n + 2 * m_, l.n);
+  I.sy = part_scatter(s, I.z, m_, l.n + 2 * m_, l.n + m_);
 }
 
 AdmmMap::~AdmmMap() = default;

@@ -20,22 +20,26 @@
 namespace foldopt {
 namespace admm_detail {
 
-void factor(KSP ksp) {
+bool factor(KSP ksp, PetscInt workspace) {
   PC pc;
   FOLDOPT_CALL(KSPGetPC(ksp, &pc));
   PetscBool direct = PETSC_FALSE;
   FOLDOPT_CALL(PetscObjectTypeCompareAny((PetscObject)pc, &direct, PCLU, PCCHOLESKY, ""));
+  Mat F = nullptr;
   if (direct) {
     FOLDOPT_CALL(PCFactorSetUpMatSolverType(pc));
     MatSolverType st = nullptr;
     FOLDOPT_CALL(PCFactorGetMatSolverType(pc, &st));
     if (st && std::string(st) == MATSOLVERMUMPS) {
-      Mat F;
       FOLDOPT_CALL(PCFactorGetMatrix(pc, &F));
-      FOLDOPT_CALL(MatMumpsSetIcntl(F, 14, 100));  // -<prefix>mat_mumps_icntl_14 still decides
+      FOLDOPT_CALL(MatMumpsSetIcntl(F, 14, workspace));  // -<prefix>mat_mumps_icntl_14 still decides
     }
   }
   FOLDOPT_CALL(KSPSetUp(ksp));
+  if (!F) return true;
+  PetscInt info = 0;
+  FOLDOPT_CALL(MatMumpsGetInfog(F, 1, &info));
+  return info != -8 && info != -9;
 }
 
 void LinearSystem::setup(Mat P, Mat A, PetscReal sigma, PetscReal rho) {
@@ -64,11 +68,6 @@ void LinearSystem::setup(Mat P, Mat A, PetscReal sigma, PetscReal rho) {
   MPI_Comm_size(comm_, &size);
   // A new KSP for each new matrix (its options read again: the same values), so that the
   // factorization's settings (MUMPS's workspace) apply to every factorization.
-  FOLDOPT_CALL(KSPCreate(comm_, ksp_.out()));
-  FOLDOPT_CALL(KSPSetOptionsPrefix(ksp_, prefix_.c_str()));
-  FOLDOPT_CALL(KSPSetType(ksp_, KSPPREONLY));
-  PC pc;
-  FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
   // Cholesky only for a symmetric K: P's values from θ need not be (a P.values direction moves
   // entries alone), and LU then solves the QP the map folds.
   PetscBool symmetric = PETSC_FALSE;
@@ -77,12 +76,20 @@ void LinearSystem::setup(Mat P, Mat A, PetscReal sigma, PetscReal rho) {
     FOLDOPT_CALL(MatNorm(K, NORM_INFINITY, &norm));
     FOLDOPT_CALL(MatIsSymmetric(K, 1e-14 * norm, &symmetric));
   }
-  FOLDOPT_CALL(PCSetType(pc, symmetric && size == 1 ? PCCHOLESKY : PCLU));
-  if (size > 1) FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
   if (symmetric) FOLDOPT_CALL(MatSetOption(K, MAT_SYMMETRIC, PETSC_TRUE));
-  FOLDOPT_CALL(KSPSetOperators(ksp_, K, K));
-  FOLDOPT_CALL(KSPSetFromOptions(ksp_));
-  factor(ksp_);
+  // MUMPS short of workspace (a dense block): again with 4 times the margin, up to 6400%.
+  for (PetscInt workspace = 100;; workspace *= 4) {
+    FOLDOPT_CALL(KSPCreate(comm_, ksp_.out()));
+    FOLDOPT_CALL(KSPSetOptionsPrefix(ksp_, prefix_.c_str()));
+    FOLDOPT_CALL(KSPSetType(ksp_, KSPPREONLY));
+    PC pc;
+    FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
+    FOLDOPT_CALL(PCSetType(pc, symmetric && size == 1 ? PCCHOLESKY : PCLU));
+    if (size > 1) FOLDOPT_CALL(PCFactorSetMatSolverType(pc, MATSOLVERMUMPS));
+    FOLDOPT_CALL(KSPSetOperators(ksp_, K, K));
+    FOLDOPT_CALL(KSPSetFromOptions(ksp_));
+    if (factor(ksp_, workspace) || workspace >= 6400) break;
+  }
   K_ = std::move(K);
   FOLDOPT_CALL(MatCreateVecs(K_, sol_.out(), rhs_.out()));
   ++factorizations_;
@@ -119,21 +126,24 @@ void LinearSystem::solve(Vec r, Vec x, bool transpose) {
   }
 }
 
-std::string LinearSystem::describe() const {
-  std::string out = reduced_ ? "reduced P + sigma I + rho A'A" : "quasi-definite KKT [P + sigma I, A'; A, -I/rho]";
-  if (!ksp_) return out;
+std::string describe_solver(KSP ksp) {
   KSPType kt;
   PC pc;
   PCType pt;
-  FOLDOPT_CALL(KSPGetType(ksp_, &kt));
-  FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
+  FOLDOPT_CALL(KSPGetType(ksp, &kt));
+  FOLDOPT_CALL(KSPGetPC(ksp, &pc));
   FOLDOPT_CALL(PCGetType(pc, &pt));
   MatSolverType st = nullptr;
   PetscBool factor = PETSC_FALSE;
   FOLDOPT_CALL(PetscObjectTypeCompareAny((PetscObject)pc, &factor, PCLU, PCCHOLESKY, ""));
   if (factor) FOLDOPT_CALL(PCFactorGetMatSolverType(pc, &st));
-  return detail::format("%s, %" PetscInt_FMT " rows, %s + %s%s%s%s", out.c_str(), size_, kt, pt ? pt : "none", st ? " (" : "",
-                        st ? st : "", st ? ")" : "");
+  return detail::format("%s + %s%s%s%s", kt, pt ? pt : "none", st ? " (" : "", st ? st : "", st ? ")" : "");
+}
+
+std::string LinearSystem::describe() const {
+  std::string out = reduced_ ? "reduced P + sigma I + rho A'A" : "quasi-definite KKT [P + sigma I, A'; A, -I/rho]";
+  if (!ksp_) return out;
+  return detail::format("%s, %" PetscInt_FMT " rows, %s", out.c_str(), size_, describe_solver(ksp_).c_str());
 }
 
 }  // namespace admm_detail

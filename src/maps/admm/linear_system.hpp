@@ -26,10 +26,15 @@
 namespace foldopt {
 namespace admm_detail {
 
-/// KSPSetUp, for a MUMPS factorization with ICNTL(14) = 100 (workspace 100% above the
-/// analysis's estimate: delayed pivots on quasi-definite matrices with tiny diagonal entries need
-/// more than MUMPS's default 20%). Collective.
-void factor(KSP ksp);
+/// KSPSetUp, for a MUMPS factorization with ICNTL(14) = `workspace` (default 100: 100% above
+/// the analysis's estimate: delayed pivots on quasi-definite matrices with tiny diagonal entries
+/// need more than MUMPS's default 20%). Returns false when MUMPS ran short of workspace
+/// (INFOG(1) = -8 or -9: a dense block makes its estimate low); the caller may retry with a new
+/// KSP and a larger `workspace`. Collective.
+bool factor(KSP ksp, PetscInt workspace = 100);
+
+/// "preonly + lu (mumps)" and the like: a KSP's type, its PC's and a factorization's solver.
+std::string describe_solver(KSP ksp);
 
 class LinearSystem {
  public:

@@ -21,7 +21,11 @@
 //   from the stationarity residual ∇f + J_Eᵀy_E + J_Iᵀy_I), it stops after one solve at a fixed
 //   point. A weakly active row (μ = 0 and h = 0) counts as inactive. The KKT system is solved by
 //   Eigen's partial-pivoting LU; a singular K (dependent active gradients, a singular reduced
-//   Hessian) is refused. Dense data on every rank: see the header.
+//   Hessian) is refused. Dense data on every rank: see the header. That is the dense route; the
+//   admm route (-fold_sqp_qp admm, or auto above -fold_sqp_max_size) solves the same QP by the
+//   ADMM map and applies the same formulas with a sparse factored K (maps/sqp/sparse.hpp).
+//   The state is split into (x, y_E, y_I) by three VecScatters: instance after instance
+//   (x_b, y_E,b, y_I,b) when m_E and m_I are multiples of the batch B, else one instance.
 // References: J. Nocedal, S. J. Wright, Numerical Optimization (2nd ed., 2006), §18.1–18.3 (SQP
 //   and its local convergence), §16.5 (active sets); M. Hintermüller, K. Ito, K. Kunisch, "The
 //   primal-dual active set strategy as a semismooth Newton method", SIAM J. Optim. 13 (2003);
@@ -32,7 +36,10 @@
 #include <foldopt/forward.hpp>
 
 #include "core/options.hpp"
+#include "core/util.hpp"
 #include "maps/sqp/dense.hpp"
+#include "maps/sqp/sparse.hpp"
+#include "objectives/common.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -70,12 +77,17 @@ constexpr PetscReal kPolishTol = 1e-13;
 bool finite_bound(PetscReal b) { return std::isfinite(b) && std::abs(b) < PETSC_INFINITY; }
 
 PetscErrorCode read_sqp_options(MPI_Comm comm, const char* prefix, char* hessian, size_t len, PetscReal* scale,
-                                PetscInt* max_size, PetscInt* max_it, PetscInt* polish) {
+                                PetscInt* max_size, PetscInt* max_it, PetscInt* polish, char* route, size_t rlen) {
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, prefix, "SQP map", "SqpMap");
   PetscCall(PetscOptionsString("-sqp_hessian", "Hessian of the SQP step's QP: exact (the Lagrangian's) or identity (beta I)",
                                "SqpMap::set_hessian", hessian, hessian, len, nullptr));
   PetscCall(PetscOptionsReal("-sqp_hessian_scale", "beta of -sqp_hessian identity", "SqpMap::set_hessian", *scale, scale, nullptr));
+  PetscCall(PetscOptionsString("-sqp_qp",
+                               "The step's QP: dense (Eigen KKT on every rank), admm (sparse, distributed: the ADMM map, "
+                               "derivatives by a sparse KKT solve on the active set) or auto (dense up to -sqp_max_size); "
+                               "the admm route's options: -sqp_admm_* (the ADMM map's and forward's), -sqp_kkt_*",
+                               "SqpMap", route, route, rlen, nullptr));
   PetscCall(PetscOptionsInt("-sqp_max_size", "Largest number of unknowns plus constraints of the dense KKT route",
                             "SqpMap", *max_size, max_size, nullptr));
   PetscCall(PetscOptionsInt("-sqp_qp_max_it", "Active-set iterations allowed for the step's QP", "SqpMap", *max_it, max_it,
@@ -94,6 +106,11 @@ struct SqpMap::Impl {
   Hessian hessian = Hessian::exact;
   PetscReal scale = 1;
   PetscInt max_size = 1000, qp_max_it = 100, polish_max = 3;
+  enum class Route { dense, admm, automatic } route = Route::automatic;
+  std::unique_ptr<sqp_detail::SparseStep> sparse;  // the admm route's QP and KKT solves
+  OwnedVec d, lE, mI;                                // its step and multipliers
+  OwnedVecScatter sx, se, si;                        // state ↔ x, y_E, y_I (instance after instance)
+  OwnedVec zE, zI;                                   // zeros, for join without multipliers
   PetscInt polish_steps = 0;   // of the last state_from_primal_dual
   PetscReal polish_start = -1; // the forward's fixed-point residual before polishing
   OwnedVec x, ye, yi, g, ce, ci, lb, ub;     // work vectors in the problem's and constraints' layouts
@@ -107,12 +124,45 @@ struct SqpMap::Impl {
 
   explicit Impl(Problem& problem) : p(problem) {}
 
+  /// The route of the step's QP: the admm route when chosen, or (auto) above the dense limit.
+  bool sparse_route() const {
+    return route == Route::admm || (route == Route::automatic && nx + me + mi > max_size);
+  }
+  /// The sparse route's QP Hessian B at x and the state's multipliers (in ye, yi).
+  OwnedMat qp_hessian(const ParamSet& th) {
+    if (hessian == Hessian::identity) {
+      OwnedVec b = p.create_vec();
+      FOLDOPT_CALL(VecSet(b, scale));
+      return objectives_detail::diagonal_matrix(b);
+    }
+    OwnedMat H = p.lagrangian_hessian(x, th, me > 0 ? ye.get() : nullptr, mi > 0 ? yi.get() : nullptr);
+    FOLDOPT_CHECK(static_cast<bool>(H), PETSC_ERR_SUP,
+                  "update map 'sqp': problem %s gives no assembled Lagrangian Hessian (-fold_sqp_hessian exact); "
+                  "use -fold_sqp_hessian identity",
+                  p.type().c_str());
+    return H;
+  }
+  /// The sparse route's step at the state in (x, ye, yi): x += d, (ye, yi) the new multipliers.
+  void sparse_step(const ParamSet& th, const std::string& prefix, bool linearize) {
+    if (!sparse) {
+      sparse.reset(new sqp_detail::SparseStep(p, prefix));
+      d = p.create_vec();
+      if (me > 0) lE = p.create_constraint_vec(me);
+      if (mi > 0) mI = p.create_constraint_vec(mi);
+    }
+    OwnedMat B = qp_hessian(th);
+    sparse->solve(x, me > 0 ? ye.get() : nullptr, mi > 0 ? yi.get() : nullptr, th, B, d, lE, mI, linearize);
+    if (!linearize) FOLDOPT_CALL(VecAXPY(x, 1.0, d));
+    if (me > 0) FOLDOPT_CALL(VecCopy(lE, ye));
+    if (mi > 0) FOLDOPT_CALL(VecCopy(mI, yi));
+  }
+
   void check_size() const {
     const PetscInt total = nx + me + mi;
     FOLDOPT_CHECK(total <= max_size, PETSC_ERR_SUP,
                   "update map 'sqp': %" PetscInt_FMT " unknowns and %" PetscInt_FMT " constraints exceed the dense KKT "
-                  "route's limit of %" PetscInt_FMT " (-fold_sqp_max_size; every rank holds the dense KKT matrix): the "
-                  "sparse route through the ADMM map is not built yet",
+                  "route's limit of %" PetscInt_FMT " (-fold_sqp_max_size; every rank holds the dense KKT matrix): use "
+                  "-fold_sqp_qp admm or auto (the sparse route through the ADMM map)",
                   nx, me + mi, max_size);
   }
 
@@ -308,10 +358,27 @@ SqpMap::SqpMap(Problem& problem) : problem_(problem), impl_(new Impl(problem)) {
     m.ci = problem.create_constraint_vec(m.mi);
     FOLDOPT_CALL(VecGetLocalSize(m.yi, &m.mil));
   }
+  // A batch folds per instance when its constraint rows split evenly over the instances (taken
+  // as instance after instance, as the built-in problems order them); otherwise one instance.
+  const PetscInt B = l.batch;
+  const PetscInt Bs = (B > 1 && m.me % B == 0 && m.mi % B == 0) ? B : 1;
   state_layout_.comm = l.comm;
-  state_layout_.n = m.nx + m.me + m.mi;
-  state_layout_.batch = 1;
+  state_layout_.n = (m.nx + m.me + m.mi) / Bs;
+  state_layout_.batch = Bs;
   state_layout_.local = m.nxl + m.mel + m.mil;
+  const PetscInt n = m.nx / Bs, eb = m.me / Bs, ib = m.mi / Bs;
+  OwnedVec s = create_vec();
+  m.sx = part_scatter(s, m.x, n, state_layout_.n, 0);
+  if (m.me > 0) {
+    m.se = part_scatter(s, m.ye, eb, state_layout_.n, n);
+    m.zE = problem.create_constraint_vec(m.me);
+    FOLDOPT_CALL(VecZeroEntries(m.zE));
+  }
+  if (m.mi > 0) {
+    m.si = part_scatter(s, m.yi, ib, state_layout_.n, n + eb);
+    m.zI = problem.create_constraint_vec(m.mi);
+    FOLDOPT_CALL(VecZeroEntries(m.zI));
+  }
 }
 
 SqpMap::~SqpMap() = default;
@@ -332,16 +399,22 @@ void SqpMap::set_from_options() {
   options::check_int(pre, "sqp_max_size", 1, PETSC_MAX_INT);
   options::check_int(pre, "sqp_qp_max_it", 1, 1000000);
   options::check_int(pre, "sqp_polish", 0, 100);
-  char h[64];
+  options::check_choice(pre, "sqp_qp", {"dense", "admm", "auto"});
+  char h[64], route[16];
+  std::snprintf(route, sizeof route, "%s",
+                impl_->route == Impl::Route::dense ? "dense" : (impl_->route == Impl::Route::admm ? "admm" : "auto"));
   std::snprintf(h, sizeof h, "%s", impl_->hessian == Hessian::exact ? "exact" : "identity");
   PetscReal scale = impl_->scale;
   FOLDOPT_CALL(read_sqp_options(layout().comm, pre, h, sizeof h, &scale, &impl_->max_size, &impl_->qp_max_it,
-                                &impl_->polish_max));
+                                &impl_->polish_max, route, sizeof route));
+  const std::string r(route);
+  impl_->route = r == "dense" ? Impl::Route::dense : (r == "admm" ? Impl::Route::admm : Impl::Route::automatic);
   set_hessian(std::string(h) == "identity" ? Hessian::identity : Hessian::exact, scale);
 }
 
 std::string SqpMap::describe() const {
-  return std::string("sqp (dense KKT on the active set, Hessian ") +
+  return std::string(impl_->sparse_route() ? "sqp (step QP by admm, sparse KKT on the active set, Hessian "
+                                            : "sqp (dense KKT on the active set, Hessian ") +
          (impl_->hessian == Hessian::exact ? "exact" : detail::format("%g I", (double)impl_->scale)) + ")";
 }
 
@@ -349,61 +422,70 @@ void SqpMap::view(PetscViewer viewer) const {
   const Impl& m = *impl_;
   PetscViewerASCIIPrintf(viewer,
                          "  state: %" PetscInt_FMT " unknowns, %" PetscInt_FMT " equality and %" PetscInt_FMT
-                         " inequality multipliers (readout x); dense route up to %" PetscInt_FMT " (-%ssqp_max_size)\n",
-                         m.nx, m.me, m.mi, m.max_size, prefix_.c_str());
+                         " inequality multipliers (readout x), %" PetscInt_FMT " instance%s of %" PetscInt_FMT
+                         "; dense route up to %" PetscInt_FMT " (-%ssqp_max_size)\n",
+                         m.nx, m.me, m.mi, state_layout_.batch, state_layout_.batch == 1 ? "" : "s", state_layout_.n,
+                         m.max_size, prefix_.c_str());
   if (m.polish_start >= 0)
     PetscViewerASCIIPrintf(viewer, "  polish: %" PetscInt_FMT " SQP step%s from the forward's point (its fixed-point residual %.3e; -%ssqp_polish %" PetscInt_FMT ")\n",
                            m.polish_steps, m.polish_steps == 1 ? "" : "s", (double)m.polish_start, prefix_.c_str(), m.polish_max);
-  if (m.linearized)
+  if (m.linearized && m.sparse_route())
+    PetscViewerASCIIPrintf(viewer,
+                           "  step QP by the ADMM map (-%ssqp_qp %s; options -%ssqp_admm_*): %" PetscInt_FMT
+                           " of %" PetscInt_FMT " inequality rows active, %" PetscInt_FMT " ADMM iterations (%s)\n"
+                           "  KKT matrix on the active set: %" PetscInt_FMT " rows, %s (-%ssqp_kkt_), %" PetscInt_FMT
+                           " factorization%s\n",
+                           prefix_.c_str(), m.route == Impl::Route::admm ? "admm" : "auto", prefix_.c_str(),
+                           m.sparse->active_inequalities(), m.sparse->inequality_rows(), m.sparse->admm_iterations(),
+                           m.sparse->admm_reason().c_str(), m.sparse->kkt_size(), m.sparse->describe().c_str(),
+                           prefix_.c_str(), m.sparse->factorizations(), m.sparse->factorizations() == 1 ? "" : "s");
+  else if (m.linearized)
     PetscViewerASCIIPrintf(viewer, "  step QP at the linearization: %" PetscInt_FMT " of %ld inequality rows active, %" PetscInt_FMT
                            " active-set iterations\n",
                            active_inequalities(), (long)m.qp.rows.size(), m.sol.iterations);
 }
 
-PetscInt SqpMap::active_inequalities() const { return static_cast<PetscInt>(impl_->sol.active.size()); }
-PetscInt SqpMap::qp_iterations() const { return impl_->sol.iterations; }
+PetscInt SqpMap::active_inequalities() const {
+  return impl_->sparse_route() && impl_->sparse ? impl_->sparse->active_inequalities()
+                                                : static_cast<PetscInt>(impl_->sol.active.size());
+}
+PetscInt SqpMap::qp_iterations() const {
+  return impl_->sparse_route() && impl_->sparse ? impl_->sparse->admm_iterations() : impl_->sol.iterations;
+}
+bool SqpMap::sparse_route() const { return impl_->sparse_route(); }
 
 void SqpMap::split(Vec s, Vec x, Vec y_eq, Vec y_ineq) const {
   const Impl& m = *impl_;
-  const PetscScalar* a;
-  FOLDOPT_CALL(VecGetArrayRead(s, &a));
-  auto put = [&](Vec v, PetscInt off, PetscInt n) {
-    if (!v || n == 0) return;
-    PetscScalar* b;
-    FOLDOPT_CALL(VecGetArray(v, &b));
-    for (PetscInt i = 0; i < n; ++i) b[i] = a[off + i];
-    FOLDOPT_CALL(VecRestoreArray(v, &b));
+  auto get = [&](VecScatter sc, Vec v) {
+    if (!v || !sc) return;
+    FOLDOPT_CALL(VecScatterBegin(sc, s, v, INSERT_VALUES, SCATTER_FORWARD));
+    FOLDOPT_CALL(VecScatterEnd(sc, s, v, INSERT_VALUES, SCATTER_FORWARD));
   };
-  put(x, 0, m.nxl);
-  put(y_eq, m.nxl, m.mel);
-  put(y_ineq, m.nxl + m.mel, m.mil);
-  FOLDOPT_CALL(VecRestoreArrayRead(s, &a));
+  get(m.sx, x);
+  get(m.se, y_eq);
+  get(m.si, y_ineq);
 }
 
 void SqpMap::join(Vec x, Vec y_eq, Vec y_ineq, Vec s) const {
   const Impl& m = *impl_;
-  PetscScalar* a;
-  FOLDOPT_CALL(VecGetArray(s, &a));
-  auto get = [&](Vec v, PetscInt off, PetscInt n) {
-    if (n == 0) return;
-    if (!v) {
-      for (PetscInt i = 0; i < n; ++i) a[off + i] = 0;
-      return;
-    }
-    const PetscScalar* b;
-    FOLDOPT_CALL(VecGetArrayRead(v, &b));
-    for (PetscInt i = 0; i < n; ++i) a[off + i] = b[i];
-    FOLDOPT_CALL(VecRestoreArrayRead(v, &b));
+  auto put = [&](VecScatter sc, Vec v) {
+    if (!sc) return;
+    FOLDOPT_CALL(VecScatterBegin(sc, v, s, INSERT_VALUES, SCATTER_REVERSE));
+    FOLDOPT_CALL(VecScatterEnd(sc, v, s, INSERT_VALUES, SCATTER_REVERSE));
   };
-  get(x, 0, m.nxl);
-  get(y_eq, m.nxl, m.mel);
-  get(y_ineq, m.nxl + m.mel, m.mil);
-  FOLDOPT_CALL(VecRestoreArray(s, &a));
+  put(m.sx, x);
+  put(m.se, y_eq ? y_eq : m.zE.get());
+  put(m.si, y_ineq ? y_ineq : m.zI.get());
 }
 
 void SqpMap::apply(Vec s, const ParamSet& theta, Vec y) {
   Impl& m = *impl_;
   split(s, m.x, m.ye, m.yi);
+  if (m.sparse_route()) {
+    m.sparse_step(theta, prefix_, false);
+    join(m.x, m.ye, m.yi, y);
+    return;
+  }
   QpSolution sol;  // the linearization's stays as it is
   Qp q = m.build(theta, sol);
   m.solve(q, sol);
@@ -418,23 +500,32 @@ void SqpMap::linearize(Vec s, const ParamSet& theta) {
   Impl& m = *impl_;
   split(s, m.x, m.ye, m.yi);
   m.theta = theta.share();
-  m.qp = m.build(m.theta, m.sol);
-  m.solve(m.qp, m.sol);
   if (!m.xs) {
     m.xs = problem_.create_vec();
     if (m.me > 0) m.lamE = problem_.create_constraint_vec(m.me);
     if (m.mi > 0) m.muI = problem_.create_constraint_vec(m.mi);
   }
   FOLDOPT_CALL(VecCopy(m.x, m.xs));
-  if (m.me > 0) dense::set_local(m.lamE, m.sol.lamE);
-  if (m.mi > 0) dense::set_local(m.muI, m.inequality_multipliers(m.qp, m.sol.mu));
+  if (m.sparse_route()) {
+    m.sparse_step(m.theta, prefix_, true);
+    if (m.me > 0) FOLDOPT_CALL(VecCopy(m.ye, m.lamE));
+    if (m.mi > 0) FOLDOPT_CALL(VecCopy(m.yi, m.muI));
+  } else {
+    m.qp = m.build(m.theta, m.sol);
+    m.solve(m.qp, m.sol);
+    if (m.me > 0) dense::set_local(m.lamE, m.sol.lamE);
+    if (m.mi > 0) dense::set_local(m.muI, m.inequality_multipliers(m.qp, m.sol.mu));
+  }
   // H_L at the step's multipliers; the KKT matrix with it (the products' K has B, see the header).
   {
     OwnedMat H = problem_.lagrangian_hessian(m.xs, m.theta, m.lamE, m.muI);
     FOLDOPT_CHECK(static_cast<bool>(H), PETSC_ERR_SUP,
                   "update map 'sqp': its derivatives need the assembled Lagrangian Hessian, which problem %s does not give",
                   problem_.type().c_str());
-    m.HL = dense::all_of(H.get());
+    if (m.sparse_route())
+      m.sparse->set_lagrangian_hessian(std::move(H));
+    else
+      m.HL = dense::all_of(H.get());
   }
   m.linearized = true;
 }
@@ -446,6 +537,11 @@ void SqpMap::phi_t(Vec v, Vec y) {
   if (m.me > 0) vE = problem_.create_constraint_vec(m.me);
   if (m.mi > 0) vI = problem_.create_constraint_vec(m.mi);
   split(v, vx, vE, vI);
+  if (m.sparse_route()) {
+    m.sparse->phi_t(vx, vE, vI, m.g);
+    join(m.g, nullptr, nullptr, y);
+    return;
+  }
   const Eigen::VectorXd dx = dense::all_of(vx.get());
   const Eigen::VectorXd w = m.lift(dx, dense::all_of(vE.get()), dense::all_of(vI.get()));
   const Eigen::VectorXd z = m.sol.lu.solve(w);
@@ -459,6 +555,11 @@ void SqpMap::phi(Vec u, Vec y) {
   FOLDOPT_CHECK(m.linearized, PETSC_ERR_ORDER, "update map 'sqp': phi before linearize");
   OwnedVec ux = problem_.create_vec();
   split(u, ux, nullptr, nullptr);
+  if (m.sparse_route()) {
+    m.sparse->phi(ux, m.g, m.ye, m.yi);
+    join(m.g, m.ye, m.yi, y);
+    return;
+  }
   const Eigen::VectorXd dx = dense::all_of(ux.get());
   const Eigen::Index mA = m.sol.GA.rows();
   Eigen::VectorXd rhs(m.nx + mA);
@@ -478,6 +579,14 @@ void SqpMap::psi(const ParamSet& dtheta, Vec y) {
   FOLDOPT_CHECK(m.linearized, PETSC_ERR_ORDER, "update map 'sqp': psi before linearize");
   problem_.lagrangian_gradient_param(m.xs, m.theta, m.lamE, m.muI, dtheta, m.g);
   problem_.constraint_param(m.xs, m.theta, dtheta, m.ce, m.ci);
+  if (m.sparse_route()) {
+    const std::string lbn = problem_.lower_bound_block(), ubn = problem_.upper_bound_block();
+    Vec dlo = (!lbn.empty() && dtheta.has(lbn)) ? dtheta.get(lbn) : nullptr;
+    Vec dhi = (!ubn.empty() && dtheta.has(ubn)) ? dtheta.get(ubn) : nullptr;
+    m.sparse->psi(m.g, m.ce, m.ci, dlo, dhi, m.x, m.ye, m.yi);
+    join(m.x, m.ye, m.yi, y);
+    return;
+  }
   const Eigen::VectorXd Lt = dense::all_of(m.g.get()), cEt = dense::all_of(m.ce.get()), cIt = dense::all_of(m.ci.get());
   Eigen::VectorXd dlo, dhi;
   const std::string lbn = problem_.lower_bound_block(), ubn = problem_.upper_bound_block();
@@ -511,14 +620,24 @@ void SqpMap::psi_t(Vec v, ParamSet& out) {
   if (m.me > 0) vE = problem_.create_constraint_vec(m.me);
   if (m.mi > 0) vI = problem_.create_constraint_vec(m.mi);
   split(v, vx, vE, vI);
-  const Eigen::VectorXd w = m.lift(dense::all_of(vx.get()), dense::all_of(vE.get()), dense::all_of(vI.get()));
-  const Eigen::VectorXd z = m.sol.lu.solve(w);
-  // a = z_x; b on the equalities and on the active rows.
-  dense::set_local(vx, z.head(m.nx));
-  Eigen::VectorXd bE, bI;
-  m.project(z, &bE, &bI);
-  if (m.me > 0) dense::set_local(vE, bE);
-  if (m.mi > 0) dense::set_local(vI, bI);
+  Eigen::VectorXd z;
+  OwnedVec glo_s, ghi_s;  // the sparse route's bound parts
+  if (m.sparse_route()) {
+    glo_s = problem_.create_vec();
+    ghi_s = problem_.create_vec();
+    OwnedVec a = problem_.create_vec();
+    m.sparse->psi_t(vx, vE, vI, a, vE, vI, glo_s, ghi_s);
+    FOLDOPT_CALL(VecCopy(a, vx));
+  } else {
+    const Eigen::VectorXd w = m.lift(dense::all_of(vx.get()), dense::all_of(vE.get()), dense::all_of(vI.get()));
+    z = m.sol.lu.solve(w);
+    // a = z_x; b on the equalities and on the active rows.
+    dense::set_local(vx, z.head(m.nx));
+    Eigen::VectorXd bE, bI;
+    m.project(z, &bE, &bI);
+    if (m.me > 0) dense::set_local(vE, bE);
+    if (m.mi > 0) dense::set_local(vI, bI);
+  }
   ParamSet part = out.zeros_like();
   problem_.lagrangian_gradient_param_t(m.xs, m.theta, m.lamE, m.muI, vx, part);
   out.set_zero();
@@ -528,6 +647,11 @@ void SqpMap::psi_t(Vec v, ParamSet& out) {
   out.axpy(-1.0, part);
   // Bound rows whose bound is a parameter block: ∂h/∂lb = 1 (lower row), ∂h/∂ub = −1 (upper row).
   const std::string lbn = problem_.lower_bound_block(), ubn = problem_.upper_bound_block();
+  if (m.sparse_route()) {
+    if (!lbn.empty() && out.has(lbn)) FOLDOPT_CALL(VecAXPY(out.get(lbn), 1.0, glo_s));
+    if (!ubn.empty() && out.has(ubn)) FOLDOPT_CALL(VecAXPY(out.get(ubn), 1.0, ghi_s));
+    return;
+  }
   Eigen::VectorXd glo = Eigen::VectorXd::Zero(m.nx), ghi = Eigen::VectorXd::Zero(m.nx);
   for (std::size_t k = 0; k < m.sol.active.size(); ++k) {
     const Row& r = m.qp.rows[m.sol.active[k]];
