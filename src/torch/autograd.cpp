@@ -74,8 +74,13 @@ at::Tensor copy_of(Vec v, at::IntArrayRef shape) {
   return t;
 }
 
-/// A tensor on v's storage; the tensor holds a reference to v until it is freed.
+/// A tensor on v's storage; the tensor holds a reference to v until it is freed. A rank without
+/// entries gets an empty tensor of its own: from_blob never calls the deleter of a null pointer,
+/// which would keep v (and PETSc's communicator) alive on that rank alone.
 at::Tensor on_storage(Vec v, at::IntArrayRef shape) {
+  PetscInt n = 0;
+  FOLDOPT_CALL(VecGetLocalSize(v, &n));
+  if (n == 0) return at::empty(shape, at::TensorOptions().dtype(at::kDouble));
   PetscScalar* a = nullptr;
   FOLDOPT_CALL(VecGetArray(v, &a));
   FOLDOPT_CALL(PetscObjectReference(reinterpret_cast<PetscObject>(v)));
