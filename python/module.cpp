@@ -19,6 +19,7 @@
 #include <foldopt/problem.hpp>
 #include <foldopt/update_map.hpp>
 
+#include "core/util.hpp"
 #include "torch/bridge.hpp"
 
 #include <pybind11/numpy.h>
@@ -38,18 +39,6 @@ namespace py = pybind11;
 using namespace foldopt;
 
 namespace {
-
-/// The message as one line (runs of white space become one blank).
-std::string one_line(const std::string& m) {
-  std::string out;
-  for (char c : m) {
-    const bool space = c == '\n' || c == '\r' || c == '\t' || c == ' ';
-    if (space && (out.empty() || out.back() == ' ')) continue;
-    out += space ? ' ' : c;
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
 
 /// PETSc errors return codes (no traceback) while foldopt runs; petsc4py's handler otherwise.
 struct ErrorHandlerScope {
@@ -131,8 +120,6 @@ class HeldArrays {
   std::vector<Vec> vecs_;
   std::vector<PetscScalar*> a_;
 };
-
-HeldArrays hold(Vec v) { return HeldArrays({v}); }
 
 /// A Python exception from a callback, as a foldopt::Error of this rank (not collective).
 [[noreturn]] void rethrow_python(const std::string& where, py::error_already_set& e) {
@@ -273,32 +260,23 @@ class PyLayer {
   /// Forward on arrays: (call, x*, s*) as new arrays.
   py::tuple forward(const std::vector<Array>& theta) {
     ErrorHandlerScope eh;
-    std::vector<const PetscScalar*> data;
-    check_sizes(theta);
-    for (const auto& a : theta) data.push_back(data_of(a));
-    ParamSet p = b().wrap(data);
+    ParamSet p = wrap_arrays(theta);
     const long call = b().forward(p);
     return py::make_tuple(call, copy_of(b().solution()), copy_of(b().state()));
   }
   /// Install (θ, s*) without a forward solve: returns the call number (as forward's).
   long set_solution(const std::vector<Array>& theta, const Array& state) {
     ErrorHandlerScope eh;
-    check_sizes(theta);
-    std::vector<const PetscScalar*> data;
-    for (const auto& a : theta) data.push_back(data_of(a));
+    ParamSet p = wrap_arrays(theta);
     check_size(state, b().state_layout().local, "the state");
-    ParamSet p = b().wrap(data);
     OwnedVec s = b().wrap_state(data_of(state));
     return b().set_solution(p, s);
   }
   py::list backward(long call, const std::vector<Array>& theta, const Array& state, const Array& g) {
     ErrorHandlerScope eh;
-    check_sizes(theta);
+    ParamSet p = wrap_arrays(theta);
     check_size(state, b().state_layout().local, "the state");
     check_size(g, b().solution_layout().local, "the gradient dL/dx*");
-    std::vector<const PetscScalar*> data;
-    for (const auto& a : theta) data.push_back(data_of(a));
-    ParamSet p = b().wrap(data);
     OwnedVec s = b().wrap_state(data_of(state));
     OwnedVec gv = b().wrap_solution(data_of(g));
     ParamSet grad = b().backward(call, p, s, gv);
@@ -356,7 +334,7 @@ class PyLayer {
 
   py::dict report() {
     FoldedLayer& l = b().layer();
-    py::dict r, f, a, rho, m;
+    py::dict r, f, a, rho;
     const ForwardReport& fr = l.forward_report();
     f["solver"] = fr.solver;
     f["converged"] = fr.converged;
@@ -404,12 +382,17 @@ class PyLayer {
                      detail::format("%s: %lld entries given on rank %d, where the layer holds %lld", what.c_str(),
                                     (long long)a.size(), rank, (long long)local));
   }
-  void check_sizes(const std::vector<Array>& theta) {
+  /// θ over the arrays (sizes checked: this rank's entries of each block).
+  ParamSet wrap_arrays(const std::vector<Array>& theta) {
     const ParamSet& blocks = b().blocks();
     FOLDOPT_CHECK(theta.size() == blocks.size(), PETSC_ERR_ARG_SIZ,
                   "foldopt: %zu parameter blocks given, the layer has %zu", theta.size(), blocks.size());
-    for (std::size_t i = 0; i < theta.size(); ++i)
+    std::vector<const PetscScalar*> data;
+    for (std::size_t i = 0; i < theta.size(); ++i) {
       check_size(theta[i], b().local_size(i), "parameter block '" + blocks[i].name + "'");
+      data.push_back(data_of(theta[i]));
+    }
+    return b().wrap(data);
   }
   ParamSet set_of(const std::vector<py::object>& theta) {
     const ParamSet& blocks = b().blocks();

@@ -17,6 +17,10 @@ PetscReal worst_instance_ratio(Vec r, Vec g, const Layout& layout);
 /// Peak resident memory of this process in bytes (getrusage).
 double peak_rss_bytes();
 
+/// A message as one line: PETSc's messages may hold newlines (and tabs); each run of white
+/// space becomes one blank (the executable's and the Python module's error lines).
+std::string one_line(const std::string& m);
+
 }  // namespace foldopt
 
 #endif
