@@ -299,7 +299,8 @@ class PyLayer {
         d[py::str(m.first)] = py::reinterpret_steal<py::object>(PyPetscMat_New(m.second));
     return d;
   }
-  /// Forward on petsc4py Vecs (each with the block's layout): (call, x* as a new Vec).
+  /// Forward on petsc4py Vecs (each with the block's layout; for a matrix-values block also a
+  /// Mat with the block's pattern, whose values are taken): (call, x* as a new Vec).
   py::tuple forward_petsc(const std::vector<py::object>& theta) {
     ErrorHandlerScope eh;
     ParamSet p = set_of(theta);
@@ -399,8 +400,18 @@ class PyLayer {
     FOLDOPT_CHECK(theta.size() == blocks.size(), PETSC_ERR_ARG_SIZ,
                   "foldopt: %zu parameter blocks given, the layer has %zu", theta.size(), blocks.size());
     ParamSet p;
+    py::object mat_type = py::module_::import("petsc4py.PETSc").attr("Mat");
     for (std::size_t i = 0; i < theta.size(); ++i) {
-      Vec v = PyPetscVec_Get(theta[i].ptr());
+      OwnedVec values;  // a Mat given for a matrix-values block: its values in CSR order
+      if (py::isinstance(theta[i], mat_type)) {
+        FOLDOPT_CHECK(blocks[i].kind == BlockKind::matrix_values, PETSC_ERR_ARG_WRONG,
+                      "parameter block '%s': a petsc4py Mat is accepted only for a matrix-values block",
+                      blocks[i].name.c_str());
+        Mat M = PyPetscMat_Get(theta[i].ptr());
+        if (!M) throw py::error_already_set();
+        values = matrix_values::values(M);
+      }
+      Vec v = values ? values.get() : PyPetscVec_Get(theta[i].ptr());
       if (!v) throw py::error_already_set();
       PetscInt n = 0, local = 0;
       FOLDOPT_CALL(VecGetSize(v, &n));

@@ -18,7 +18,8 @@ order (row by row, columns ascending: scipy's and torch.sparse_csr_tensor's valu
 At one rank that is the whole block; under `mpiexec -n P` each rank holds its range
 [start, start + local) of every block (layer.sizes(); layer.local(name, whole) cuts it out of a
 whole array made alike on every rank). petsc4py Vecs are accepted for theta and dL/dx*, and the
-gradients then come back as petsc4py objects (a Mat with its pattern for matrix values).
+gradients then come back as petsc4py objects (a Mat with its pattern for matrix values;
+a Mat is accepted for a matrix-values block too).
 Library errors raise foldopt.Error with the library's one-line message.
 """
 import atexit as _atexit
@@ -51,6 +52,10 @@ def _options_string(options):
 
 def _is_petsc_vec(a):
     return isinstance(a, _PETSc.Vec)
+
+
+def _is_petsc(a):
+    return isinstance(a, (_PETSc.Vec, _PETSc.Mat))
 
 
 class FoldedLayer:
@@ -110,10 +115,11 @@ class FoldedLayer:
         return list(theta)
 
     def forward(self, theta):
-        """x*(theta) for theta a dict {block: array or petsc4py Vec} or a sequence in names order.
-        Returns this rank's entries of x* (a new array), or a new petsc4py Vec for Vec input."""
+        """x*(theta) for theta a dict {block: array or petsc4py Vec} or a sequence in names order
+        (a matrix-values block may be a petsc4py Mat with the block's pattern). Returns this
+        rank's entries of x* (a new array), or a new petsc4py Vec for petsc4py input."""
         theta = self._ordered(theta)
-        if theta and all(_is_petsc_vec(t) for t in theta):
+        if theta and all(_is_petsc(t) for t in theta):
             call, x = self._c.forward_petsc(theta)
             self._last = ("petsc", call)
             return x

@@ -152,6 +152,17 @@ class Interface(unittest.TestCase):
         lo, hi = Xg.getOwnershipRange()
         vals = np.concatenate([Xg.getRow(i)[1] for i in range(lo, hi)]) if hi > lo else np.zeros(0)
         np.testing.assert_allclose(vals, g2["X.values"], rtol=0, atol=1e-12)
+        # A Mat for the matrix-values block (0.9 X): the same as its values given as a Vec.
+        X2 = layer.data_matrices()["X"].copy()
+        X2.scale(0.9)
+        theta = dict(vecs)
+        theta["X.values"] = X2
+        x3 = layer.forward(theta)
+        v2 = vecs["X.values"].copy()
+        v2.scale(0.9)
+        theta["X.values"] = v2
+        np.testing.assert_allclose(x3.getArray(), layer.forward(theta).getArray(), rtol=0, atol=1e-13)
+        self.assertGreater(comm.allreduce(np.abs(x3.getArray() - x.getArray()).max(), op=__import__("mpi4py").MPI.MAX), 1e-6)
 
 
 if __name__ == "__main__":
