@@ -13,12 +13,16 @@ rank's entries of x* are whole instances (rows = B at one rank), else 1-D. θ an
 in place when they are contiguous float64 (NumPy views of the tensors); x* is copied once; the
 gradients are returned on the library's vectors (no copy).
 
+CppLayer(problem, options) is the C++ autograd function (foldopt::torch::Layer, libfoldopt_torch)
+seen from Python: layer([tensors]) -> x, differentiated by the libtorch implementation itself.
+
 TorchMap makes an update map of a PyTorch function U(x, *theta) (x: [rows, n], each theta block
 [rows, n]: the rank's whole instances): torch.autograd gives its Phi^T v (vjp in x) and Psi^T v
 (vjp in theta); FoldedLayer.from_map(TorchMap(...), ...) then solves the adjoint with PETSc's
 KSP (-fold_ksp_type richardson is LFPI, gmres, bcgs; -fold_ksp_rtol), its PCs, and SLEPc's rho
 estimate (-fold_rho), as for the library's own maps.
 """
+import atexit
 import warnings
 
 import numpy as np
@@ -26,7 +30,15 @@ import torch
 
 from . import Error, FoldedLayer
 
-__all__ = ["FoldedFunction", "FoldedModule", "TorchMap", "folded"]
+try:  # the libtorch implementation itself (built where libtorch_python is found)
+    from ._foldopt_torch import Layer as CppLayer
+    from ._foldopt_torch import finalize as _cpp_finalize
+
+    atexit.register(_cpp_finalize)  # runs before foldopt's own finalization (registered first)
+except ImportError:  # pragma: no cover
+    CppLayer = None
+
+__all__ = ["FoldedFunction", "FoldedModule", "TorchMap", "folded", "CppLayer"]
 
 
 def _as_array(t, what):

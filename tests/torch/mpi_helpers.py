@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from mpi4py import MPI
 
+from foldopt import FoldedLayer
 from foldopt.torch import FoldedFunction
 
 comm = MPI.COMM_WORLD
@@ -50,15 +51,22 @@ class _Gather(torch.autograd.Function):
 
 
 def gathered(layer):
+    """For a foldopt.FoldedLayer (through foldopt.torch.FoldedFunction) or a
+    foldopt.torch.CppLayer (through the C++ autograd function)."""
     s = layer.sizes()
+    if isinstance(layer, FoldedLayer):
+        apply = lambda parts: FoldedFunction.apply(layer, *parts)  # noqa: E731
+    else:
+        apply = lambda parts: layer(list(parts))  # noqa: E731
 
     def f(*whole):
         parts = [_Local.apply(w, st, sz) for w, st, sz in zip(whole, s["start"], s["local"])]
-        return _Gather.apply(FoldedFunction.apply(layer, *parts), s["solution_start"])
+        return _Gather.apply(apply(parts), s["solution_start"])
 
     return f
 
 
 def whole_params(layer):
     """The problem's θ as whole tensors (every rank alike)."""
-    return [torch.from_numpy(allgather(v)) for v in layer.params().values()]
+    values = layer.params().values() if isinstance(layer, FoldedLayer) else [t.numpy() for t in layer.params()]
+    return [torch.from_numpy(allgather(v)) for v in values]

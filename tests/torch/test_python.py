@@ -1,7 +1,8 @@
 """The Python interface (import foldopt, foldopt.torch) at np = 1 and np = 2.
 
-References are independent of the code under test: torch.autograd.gradcheck's finite-difference
-Jacobians (float64; the forward solves to a fixed-point residual <= 1e-12), scipy's CSR order of
+Both functions are checked: foldopt.torch.FoldedFunction (Python) and foldopt.torch.CppLayer (the
+C++ autograd function of libfoldopt_torch). References are independent of the code under test:
+torch.autograd.gradcheck's finite-difference Jacobians (float64; the forward solves to a fixed-point residual <= 1e-12), scipy's CSR order of
 the gathered data matrix, the closed form of sparsemax's Jacobian (J = diag(s) - s s^T/|S|).
 """
 import os
@@ -15,7 +16,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 import foldopt  # noqa: E402
-from foldopt.torch import FoldedFunction, FoldedModule  # noqa: E402
+from foldopt.torch import CppLayer, FoldedFunction, FoldedModule  # noqa: E402
 from mpi_helpers import allgather, comm, gathered, whole_params  # noqa: E402
 
 TIGHT = " -fold_check_fixed_point 1e-12 -fold_ksp_rtol 1e-13"
@@ -45,6 +46,29 @@ class Gradcheck(unittest.TestCase):
                 r = layer.report()
                 self.assertLessEqual(r["fixed_point_residual"], 1e-12)
                 self.assertTrue(r["adjoint"]["converged"])
+
+    def test_every_problem_cpp(self):
+        # The same through the C++ autograd function (foldopt::torch::Layer, libfoldopt_torch).
+        if CppLayer is None:
+            self.skipTest("foldopt._foldopt_torch is not built (no libtorch_python)")
+        for case, opts in CASES.items():
+            with self.subTest(problem=case):
+                layer = CppLayer(problem_of(case), opts + TIGHT)
+                theta = [t.requires_grad_(True) for t in whole_params(layer)]
+                self.assertTrue(torch.autograd.gradcheck(gathered(layer), theta, eps=1e-6, atol=1e-6, rtol=1e-4))
+                self.assertLessEqual(layer.fixed_point_residual(), 1e-12)
+
+    def test_cpp_and_python_agree(self):
+        if CppLayer is None:
+            self.skipTest("foldopt._foldopt_torch is not built (no libtorch_python)")
+        opts = "-n 6 -m 10 -seed 5" + TIGHT
+        cpp, py = CppLayer("lasso", opts), foldopt.FoldedLayer("lasso", opts)
+        tc = [t.requires_grad_(True) for t in cpp.params()]
+        tp = [torch.from_numpy(v).requires_grad_(True) for v in py.params().values()]
+        (cpp(tc) ** 2).sum().backward()
+        (FoldedFunction.apply(py, *tp) ** 2).sum().backward()
+        for a, b in zip(tc, tp):
+            np.testing.assert_allclose(a.grad.reshape(-1).numpy(), b.grad.reshape(-1).numpy(), rtol=0, atol=1e-13)
 
     def test_problems_by_name(self):
         # Whatever the registry holds is reachable by name (new problems appear without this code).
