@@ -128,15 +128,14 @@ struct FoldedFunction : public ::torch::autograd::Function<FoldedFunction> {
     at::Tensor x = copy_of(b.solution(), solution_shape(b));
     saved.push_back(copy_of(b.state(), {b.state_layout().local}));
     ctx->save_for_backward(saved);
-    ctx->saved_data["layer"] = reinterpret_cast<int64_t>(layer);
+    ctx->saved_data["layer"] = reinterpret_cast<int64_t>(&b);  // the bound layer: kept when a Layer is moved
     ctx->saved_data["call"] = static_cast<int64_t>(call);
     return x;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
-    Layer* layer = reinterpret_cast<Layer*>(ctx->saved_data["layer"].toInt());
+    bridge::BoundLayer& b = *reinterpret_cast<bridge::BoundLayer*>(ctx->saved_data["layer"].toInt());
     const long call = static_cast<long>(ctx->saved_data["call"].toInt());
-    bridge::BoundLayer& b = *layer->impl_;
     variable_list saved = ctx->get_saved_variables();
     const std::size_t nb = saved.size() - 1;
     std::vector<const PetscScalar*> data;
