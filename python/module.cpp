@@ -78,17 +78,16 @@ py::array on_storage(Vec v) {
   PetscScalar* a = nullptr;
   FOLDOPT_CALL(VecGetLocalSize(v, &n));
   FOLDOPT_CALL(VecGetArray(v, &a));
-  FOLDOPT_CALL(PetscObjectReference(reinterpret_cast<PetscObject>(v)));
   struct Held {
-    Vec v;
+    OwnedVec v;
     PetscScalar* a;
   };
-  py::capsule owner(new Held{v, a}, [](void* p) {
+  py::capsule owner(new Held{OwnedVec::share(v), a}, [](void* p) {
     Held* h = static_cast<Held*>(p);
-    if (!PetscFinalizeCalled) {
+    if (PetscFinalizeCalled)
+      (void)h->v.release();  // PETSc is gone: nothing to release
+    else
       (void)VecRestoreArray(h->v, &h->a);
-      (void)VecDestroy(&h->v);
-    }
     delete h;
   });
   return py::array_t<double>({static_cast<py::ssize_t>(n)}, {sizeof(double)}, a, owner);

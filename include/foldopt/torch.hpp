@@ -31,7 +31,8 @@
 // instances, else 1-D. local() cuts a rank's part out of a whole tensor (for data made alike on
 // every rank). A gradient is that of L = Σ over ranks of each rank's loss.
 //
-// The layer must outlive every graph that holds one of its outputs.
+// The layer must outlive every graph that holds one of its outputs. (-fold_check_fd perturbs θ
+// in place, in the tensors' own storage, and restores it.)
 #ifndef FOLDOPT_TORCH_HPP
 #define FOLDOPT_TORCH_HPP
 

@@ -20,6 +20,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cstring>
+#include <memory>
 #include <utility>
 
 namespace foldopt {
@@ -83,14 +84,16 @@ at::Tensor on_storage(Vec v, at::IntArrayRef shape) {
   if (n == 0) return at::empty(shape, at::TensorOptions().dtype(at::kDouble));
   PetscScalar* a = nullptr;
   FOLDOPT_CALL(VecGetArray(v, &a));
-  FOLDOPT_CALL(PetscObjectReference(reinterpret_cast<PetscObject>(v)));
-  Vec held = v;
+  auto held = std::make_shared<OwnedVec>(OwnedVec::share(v));
   return at::from_blob(a, shape,
-                       [held](void* data) mutable {
-                         if (PetscFinalizeCalled) return;  // PETSc is gone: nothing to release
+                       [held](void* data) {
+                         if (PetscFinalizeCalled) {  // PETSc is gone: nothing to release
+                           (void)held->release();
+                           return;
+                         }
                          PetscScalar* p = static_cast<PetscScalar*>(data);
-                         (void)VecRestoreArray(held, &p);
-                         (void)VecDestroy(&held);
+                         (void)VecRestoreArray(*held, &p);
+                         held->reset();
                        },
                        at::TensorOptions().dtype(at::kDouble));
 }

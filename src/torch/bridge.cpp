@@ -29,7 +29,7 @@ OptionsScope::~OptionsScope() {
 
 void BoundLayer::init_options(const OptionsSource& options) {
   if (options.database) return;
-  FOLDOPT_CALL(PetscOptionsCreate(&options_));
+  FOLDOPT_CALL(PetscOptionsCreate(options_.out()));
   FOLDOPT_CALL(PetscOptionsInsertString(options_, options.text.c_str()));
 }
 
@@ -44,7 +44,7 @@ BoundLayer::BoundLayer(MPI_Comm comm, const std::string& problem, const OptionsS
   } catch (...) {
     layer_.reset();
     problem_.reset();
-    if (options_) PetscOptionsDestroy(&options_);
+    options_.reset();
     throw;
   }
 }
@@ -60,7 +60,7 @@ BoundLayer::BoundLayer(std::unique_ptr<UpdateMap> map, const OptionsSource& opti
     configure();
   } catch (...) {
     layer_.reset();
-    if (options_) PetscOptionsDestroy(&options_);
+    options_.reset();
     throw;
   }
 }
@@ -72,7 +72,7 @@ BoundLayer::~BoundLayer() {
     problem_.reset();
     blocks_ = ParamSet();
   }
-  if (options_) PetscOptionsDestroy(&options_);
+  options_.reset();
 }
 
 void BoundLayer::configure() {

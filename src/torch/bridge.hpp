@@ -28,6 +28,8 @@
 namespace foldopt {
 namespace bridge {
 
+using OwnedOptions = Owned<PetscOptions, PetscOptionsDestroy>;
+
 /// Pushes `options` as PETSc's default database for its lifetime (nothing when null).
 class OptionsScope {
  public:
@@ -109,7 +111,7 @@ class BoundLayer {
   void check_unused(bool final);
 
   MPI_Comm comm_ = MPI_COMM_NULL;
-  PetscOptions options_ = nullptr;
+  OwnedOptions options_;  ///< the layer's own database (null: PETSc's)
   std::unique_ptr<Problem> problem_;
   std::unique_ptr<FoldedLayer> layer_;
   ParamSet blocks_;
