@@ -21,6 +21,7 @@
 
 #include "core/util.hpp"
 #include "torch/bridge.hpp"
+#include "sizes.hpp"
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -231,26 +232,7 @@ class PyLayer {
     for (std::size_t i = 0; i < b().blocks().size(); ++i) out.push_back(to_string(b().blocks()[i].kind));
     return out;
   }
-  py::dict sizes() {
-    py::dict d;
-    bridge::BoundLayer& l = b();
-    py::list local, start, global;
-    for (std::size_t i = 0; i < l.blocks().size(); ++i) {
-      local.append(l.local_size(i));
-      start.append(l.local_start(i));
-      global.append(l.global_size(i));
-    }
-    d["local"] = local;
-    d["start"] = start;
-    d["global"] = global;
-    d["n"] = l.solution_layout().n;
-    d["batch"] = l.solution_layout().batch;
-    d["solution_local"] = l.solution_layout().local;
-    d["solution_start"] = l.solution_start();
-    d["solution_rows"] = l.solution_rows();
-    d["state_local"] = l.state_layout().local;
-    return d;
-  }
+  py::dict sizes() { return bridge::sizes_dict(b()); }
   py::list params() {
     py::list out;
     for (std::size_t i = 0; i < b().blocks().size(); ++i) out.append(copy_of(b().blocks()[i].vec));

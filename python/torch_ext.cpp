@@ -13,6 +13,7 @@
 #include <foldopt/torch.hpp>
 
 #include "core/util.hpp"
+#include "sizes.hpp"
 
 #include <torch/extension.h>
 
@@ -80,21 +81,6 @@ PYBIND11_MODULE(_foldopt_torch, m) {
            })
       .def("params", [](CppLayer& l) { return l.get().params(); })
       .def("names", [](CppLayer& l) { return l.get().names(); })
-      .def("sizes", [](CppLayer& l) {
-        foldopt::torch::Layer& t = l.get();
-        py::dict d;
-        py::list local, start, global;
-        for (std::size_t b = 0; b < t.names().size(); ++b) {
-          local.append(t.local_size(b));
-          start.append(t.local_start(b));
-          global.append(t.global_size(b));
-        }
-        d["local"] = local;
-        d["start"] = start;
-        d["global"] = global;
-        d["solution_start"] = t.solution_start();
-        d["solution_rows"] = t.solution_rows();
-        return d;
-      })
+      .def("sizes", [](CppLayer& l) { return foldopt::bridge::sizes_dict(l.get().bound()); })
       .def("fixed_point_residual", [](CppLayer& l) { return l.get().folded().fixed_point_residual(); });
 }
