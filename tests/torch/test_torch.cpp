@@ -20,7 +20,8 @@
 #include <foldopt/problem.hpp>
 #include <foldopt/torch.hpp>
 
-#include <torch/torch.h>
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <cmath>
 #include <string>
@@ -65,7 +66,7 @@ void gradcheck(Layer& layer, const std::string& what) {
   // Numerical columns: every global entry k of every block, perturbed by its owning rank.
   std::vector<at::Tensor> fd;
   for (const auto& t : theta) fd.push_back(t.detach().clone());
-  ::torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   int bad = 0;
   for (std::size_t b = 0; b < theta.size(); ++b) {
     const int64_t start = layer.local_start(b), local = layer.local_size(b), global = layer.global_size(b);
