@@ -142,6 +142,17 @@ class Interface(unittest.TestCase):
             with self.assertRaisesRegex(foldopt.Error, "fixed-point check failed"):
                 bad.backward(np.ones_like(x))
 
+    def test_options_database(self):
+        # options=None reads PETSc's database (here set through petsc4py); a string does not.
+        from petsc4py import PETSc
+        opts = PETSc.Options()
+        opts.setValue("-n", 5)
+        try:
+            self.assertEqual(foldopt.FoldedLayer("sparsemax", None).sizes()["global"], [5])
+            self.assertEqual(foldopt.FoldedLayer("sparsemax", "-n 7").sizes()["global"], [7])
+        finally:
+            opts.delValue("-n")
+
     def test_two_forwards_then_backwards(self):
         # Autograd may run two forwards before their backwards: each gradient is its own forward's.
         layer = foldopt.FoldedLayer("qp_box", "-n 6 -seed 3" + TIGHT)
