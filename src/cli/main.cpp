@@ -285,19 +285,6 @@ bool all_ranks_failed(MPI_Comm agree, int rank, double seconds, int* first) {
   return true;
 }
 
-/// The message as one line: PETSc's messages may hold newlines (and tabs); each run of white
-/// space becomes one blank.
-std::string one_line(const std::string& m) {
-  std::string out;
-  for (char c : m) {
-    const bool space = c == '\n' || c == '\r' || c == '\t' || c == ' ';
-    if (space && (out.empty() || out.back() == ' ')) continue;
-    out += space ? ' ' : c;
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
 /// SlepcInitialize reads -options_file (from the command line and from $PETSC_OPTIONS) before
 /// any error handler of ours is in place, and PETSc prints an 18-line traceback for a file it
 /// cannot open: check those files first, on rank 0 (where PETSc reads them), and return the

@@ -88,4 +88,15 @@ OwnedVecScatter part_scatter(Vec state, Vec part, PetscInt len, PetscInt stride,
   return sc;
 }
 
+std::string one_line(const std::string& m) {
+  std::string out;
+  for (char c : m) {
+    const bool space = c == '\n' || c == '\r' || c == '\t' || c == ' ';
+    if (space && (out.empty() || out.back() == ' ')) continue;
+    out += space ? ' ' : c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
 }  // namespace foldopt

@@ -30,6 +30,10 @@ OwnedVecScatter part_scatter(Vec state, Vec part, PetscInt len, PetscInt stride,
 /// Peak resident memory of this process in bytes (getrusage).
 double peak_rss_bytes();
 
+/// A message as one line: PETSc's messages may hold newlines (and tabs); each run of white
+/// space becomes one blank (the executable's and the Python module's error lines).
+std::string one_line(const std::string& m);
+
 }  // namespace foldopt
 
 #endif
