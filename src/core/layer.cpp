@@ -187,7 +187,7 @@ Vec FoldedLayer::forward(const ParamSet& theta) {
     // A primal-dual state (SQP): x* and the Lagrange multipliers from a solver of the problem.
     FOLDOPT_CHECK(fwd_->has_multipliers(), PETSC_ERR_ARG_INCOMP,
                   "update map '%s' folds a primal-dual state, but forward solver '%s' gives no Lagrange multipliers "
-                  "(ipopt and tao almm do)",
+                  "(ipopt and tao almm, pdipm do)",
                   map_->type().c_str(), fwd_->type().c_str());
     if (!xsol_) {
       xsol_ = map_->create_solution_vec();

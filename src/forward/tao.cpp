@@ -26,8 +26,9 @@
 //   lagrangian_hessian receives TAO's dual variables unchanged. TAO's own copies of the bounds
 //   (almm's subsolver; pdipm's classification of which bounds are finite) are refreshed when θ
 //   changes them. A diverged TAO (reason ≤ 0) is an error carrying TAO's reason.
-// Multipliers (almm only): its own where PETSc keeps them current, least-squares ones at x*
-//   otherwise, in foldopt's convention (struct Multipliers); see the section at the end.
+// Multipliers (almm, pdipm): pdipm's dual variables as they are; almm's own where PETSc keeps
+//   them current, least-squares ones at x* otherwise; bound multipliers from the stationarity
+//   residual; in foldopt's convention (struct Multipliers); see the section at the end.
 // References: PETSc 3.18 manual pages TAOBQNLS, TAOBNLS, TAOBLMVM, TAOTRON, TAOGPCG, TAOBQPIP,
 //   TAOALMM, TAOPDIPM, TAOIPM, TAOOWLQN, TAOBMRM, TaoSetInequalityConstraintsRoutine,
 //   TaoGetDualVariables; the PETSc 3.18 sources of those types (docs/src/tao); Munson et al., TAO
@@ -775,19 +776,15 @@ void least_squares_multipliers(Problem& p, const ParamSet& theta, Vec x, Vec lb,
 }
 }  // namespace
 
-bool TaoForward::has_multipliers() const { return tao_type() == TAOALMM; }
+bool TaoForward::has_multipliers() const { return tao_type() == TAOALMM || tao_type() == TAOPDIPM; }
 
 Multipliers TaoForward::multipliers() const {
-  FOLDOPT_CHECK(tao_type() == TAOALMM, PETSC_ERR_SUP,
-                "forward solver tao: type '%s' gives no Lagrange multipliers (almm does)", tao_type().c_str());
+  FOLDOPT_CHECK(has_multipliers(), PETSC_ERR_SUP,
+                "forward solver tao: type '%s' gives no Lagrange multipliers (almm and pdipm do)", tao_type().c_str());
   FOLDOPT_CHECK(solved_ && tao_, PETSC_ERR_ORDER, "forward solver tao: multipliers before a solve");
   Problem& p = *ctx_.problem;
   const PetscInt me = p.num_equality(), mi = p.num_inequality();
   Multipliers y;
-  Vec Y = nullptr;
-  FOLDOPT_CALL(TaoALMMGetMultipliers(tao_, &Y));
-  TaoALMMType form;
-  FOLDOPT_CALL(TaoALMMGetType(tao_, &form));
   Vec x = nullptr;
   FOLDOPT_CALL(TaoGetSolution(tao_, &x));
   const ParamSet& theta = last_theta_;  // the last solve's θ
@@ -797,11 +794,28 @@ Multipliers TaoForward::multipliers() const {
     ub = p.create_vec();
     p.bounds(theta, lb, ub);
   }
-  if (me > 0 && mi > 0) {  // Y is stale (see above)
+  if (tao_type() == TAOPDIPM) {
+    // pdipm's stationarity is ∇f + J_Eᵀ DE − (∇h)ᵀ DI with h = −c_I: DE and DI are y_E and y_I
+    // as they are (its bound multipliers stay inside it: z below, as for almm).
+    Vec DE = nullptr, DI = nullptr;
+    FOLDOPT_CALL(TaoGetDualVariables(tao_, &DE, &DI));
+    if (me > 0) {
+      y.eq = p.create_constraint_vec(me);
+      FOLDOPT_CALL(VecCopy(DE, y.eq));
+    }
+    if (mi > 0) {
+      y.ineq = p.create_constraint_vec(mi);
+      FOLDOPT_CALL(VecCopy(DI, y.ineq));
+    }
+  } else if (me > 0 && mi > 0) {  // almm's Y is stale (see above)
     y.eq = p.create_constraint_vec(me);
     y.ineq = p.create_constraint_vec(mi);
     least_squares_multipliers(p, theta, x, lb, ub, y.eq, y.ineq);
-  } else {
+  } else if (me > 0 || mi > 0) {
+    Vec Y = nullptr;
+    FOLDOPT_CALL(TaoALMMGetMultipliers(tao_, &Y));
+    TaoALMMType form;
+    FOLDOPT_CALL(TaoALMMGetType(tao_, &form));
     OwnedVec& out = me > 0 ? y.eq : y.ineq;
     out = p.create_constraint_vec(me > 0 ? me : mi);
     FOLDOPT_CALL(VecCopy(Y, out));
