@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <vector>
 
@@ -25,6 +26,45 @@ std::vector<PetscScalar> all_values(Vec v) {
   FOLDOPT_CALL(VecGetArrayRead(all, &a));
   std::vector<PetscScalar> out(a, a + n);
   FOLDOPT_CALL(VecRestoreArrayRead(all, &a));
+  return out;
+}
+
+std::vector<PetscReal> all_entries(Mat A) {
+  MPI_Comm comm;
+  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)A, &comm));
+  PetscInt M, N, rs, re;
+  FOLDOPT_CALL(MatGetSize(A, &M, &N));
+  FOLDOPT_CALL(MatGetOwnershipRange(A, &rs, &re));
+  std::vector<double> local;  // (row, col, value) triplets of this rank's rows
+  for (PetscInt r = rs; r < re; ++r) {
+    PetscInt nc;
+    const PetscInt* cols;
+    const PetscScalar* vals;
+    FOLDOPT_CALL(MatGetRow(A, r, &nc, &cols, &vals));
+    for (PetscInt k = 0; k < nc; ++k) {
+      local.push_back(static_cast<double>(r));
+      local.push_back(static_cast<double>(cols[k]));
+      local.push_back(PetscRealPart(vals[k]));
+    }
+    FOLDOPT_CALL(MatRestoreRow(A, r, &nc, &cols, &vals));
+  }
+  int size = 1;
+  MPI_Comm_size(comm, &size);
+  check_collective(comm, local.size() < static_cast<std::size_t>(INT_MAX), PETSC_ERR_SUP, "dense copy: too many nonzeros");
+  int cnt = static_cast<int>(local.size());
+  std::vector<int> counts(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size));
+  MPI_Allgather(&cnt, 1, MPI_INT, counts.data(), 1, MPI_INT, comm);
+  long long total = 0;
+  for (int p = 0; p < size; ++p) {
+    displs[p] = static_cast<int>(total);
+    total += counts[p];
+  }
+  FOLDOPT_CHECK(total < INT_MAX, PETSC_ERR_SUP, "dense copy: too many nonzeros");
+  std::vector<double> all(static_cast<std::size_t>(total));
+  MPI_Allgatherv(local.data(), cnt, MPI_DOUBLE, all.data(), counts.data(), displs.data(), MPI_DOUBLE, comm);
+  std::vector<PetscReal> out(static_cast<std::size_t>(M * N), 0.0);
+  for (std::size_t k = 0; k + 2 < all.size(); k += 3)
+    out[static_cast<std::size_t>(all[k]) * static_cast<std::size_t>(N) + static_cast<std::size_t>(all[k + 1])] += all[k + 2];
   return out;
 }
 

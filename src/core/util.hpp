@@ -17,6 +17,9 @@ PetscReal worst_instance_ratio(Vec r, Vec g, const Layout& layout);
 
 /// Every entry of a (short) vector on every rank (collective: VecScatterCreateToAll).
 std::vector<PetscScalar> all_values(Vec v);
+/// Every entry of a (small) matrix on every rank, dense row-major rows × cols (collective: each
+/// rank's rows as triplets by MPI_Allgatherv; duplicates summed).
+std::vector<PetscReal> all_entries(Mat A);
 class Problem;
 /// A forward solver on the problem's unknowns refuses a vector of another size (a map whose
 /// state is not the problem's unknowns, e.g. ADMM's (x, z, y)), naming itself. Collective.

@@ -296,35 +296,8 @@ void BilinearGlobalForward::gather_q() {
   const PetscInt m = problem_->size();
   FOLDOPT_CHECK(m <= 4096, PETSC_ERR_SUP,
                 "forward solver 'bilinear_global' gathers Q densely to every rank: m = %" PetscInt_FMT " exceeds 4096", m);
-  Mat Q = problem_->Q();
-  PetscInt rstart, rend;
-  FOLDOPT_CALL(MatGetOwnershipRange(Q, &rstart, &rend));
-  std::vector<PetscInt> ij;
-  Dvec vals;
-  for (PetscInt i = rstart; i < rend; ++i) {
-    PetscInt nc;
-    const PetscInt* c;
-    const PetscScalar* v;
-    FOLDOPT_CALL(MatGetRow(Q, i, &nc, &c, &v));
-    for (PetscInt k = 0; k < nc; ++k) {
-      ij.push_back(i * m + c[k]);
-      vals.push_back(PetscRealPart(v[k]));
-    }
-    FOLDOPT_CALL(MatRestoreRow(Q, i, &nc, &c, &v));
-  }
-  int size;
-  FOLDOPT_CALL(MPI_Comm_size(ctx_.comm, &size));
-  int mine = static_cast<int>(ij.size());
-  std::vector<int> counts(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size), 0);
-  FOLDOPT_CALL(MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, ctx_.comm));
-  for (int r = 1; r < size; ++r) displs[r] = displs[r - 1] + counts[r - 1];
-  const int total = displs[size - 1] + counts[size - 1];
-  std::vector<PetscInt> all_ij(static_cast<std::size_t>(total));
-  Dvec all_v(static_cast<std::size_t>(total));
-  FOLDOPT_CALL(MPI_Allgatherv(ij.data(), mine, MPIU_INT, all_ij.data(), counts.data(), displs.data(), MPIU_INT, ctx_.comm));
-  FOLDOPT_CALL(MPI_Allgatherv(vals.data(), mine, MPI_DOUBLE, all_v.data(), counts.data(), displs.data(), MPI_DOUBLE, ctx_.comm));
-  Q_.assign(static_cast<std::size_t>(m * m), 0.0);
-  for (int k = 0; k < total; ++k) Q_[static_cast<std::size_t>(all_ij[k])] = all_v[k];
+  const std::vector<PetscReal> q = all_entries(problem_->Q());
+  Q_.assign(q.begin(), q.end());
 }
 
 ForwardReport BilinearGlobalForward::solve(const ParamSet& theta, Vec x) {
