@@ -367,9 +367,10 @@ TEST(Sqp, RefusesForwardWithoutMultipliersAndLargeInstances) {
     // a forward that returns x* alone (a user's callback): no multipliers for the primal-dual state
     auto p = instance(kTao);
     FoldedLayer layer(*p);
-    layer.set_from_options();
+    // (before set_from_options, which would otherwise build the problem's default forward, ipopt)
     layer.set_forward(std::unique_ptr<foldopt::ForwardSolver>(new foldopt::CallbackForward(
         [](const ParamSet&, Vec, foldopt::ForwardReport& r) { r.converged = true; }, true)));
+    layer.set_from_options();
     try {
       layer.forward(p->params());
       ADD_FAILURE() << "no error";
