@@ -54,32 +54,7 @@ LassoGenerator instance(PetscInt n, PetscInt batch, unsigned long seed) {
   return gen;
 }
 
-/// The stored nonzeros (i, j) of A in global CSR order, on every rank.
-std::vector<std::pair<int, int>> pattern_of(Mat A) {
-  PetscInt rstart, rend;
-  MatGetOwnershipRange(A, &rstart, &rend);
-  std::vector<int> ij;
-  for (PetscInt i = rstart; i < rend; ++i) {
-    PetscInt nc;
-    const PetscInt* c;
-    MatGetRow(A, i, &nc, &c, nullptr);
-    for (PetscInt k = 0; k < nc; ++k) {
-      ij.push_back(static_cast<int>(i));
-      ij.push_back(static_cast<int>(c[k]));
-    }
-    MatRestoreRow(A, i, &nc, &c, nullptr);
-  }
-  const int size = foldopt_test::comm_size();
-  int mine = static_cast<int>(ij.size());
-  std::vector<int> counts(size), displs(size, 0);
-  MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, PETSC_COMM_WORLD);
-  for (int r = 1; r < size; ++r) displs[r] = displs[r - 1] + counts[r - 1];
-  std::vector<int> all(displs[size - 1] + counts[size - 1]);
-  MPI_Allgatherv(ij.data(), mine, MPI_INT, all.data(), counts.data(), displs.data(), MPI_INT, PETSC_COMM_WORLD);
-  std::vector<std::pair<int, int>> out;
-  for (std::size_t k = 0; k + 1 < all.size(); k += 2) out.emplace_back(all[k], all[k + 1]);
-  return out;
-}
+using foldopt_ref::pattern_of;
 
 /// The dense reference of one solved instance (or batch), from gathered data only.
 struct Reference {
