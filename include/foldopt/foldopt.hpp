@@ -10,6 +10,7 @@
 #include <foldopt/io.hpp>
 #include <foldopt/layer.hpp>
 #include <foldopt/maps/pgd.hpp>
+#include <foldopt/memory.hpp>
 #include <foldopt/params.hpp>
 #include <foldopt/problem.hpp>
 #include <foldopt/problems/lasso.hpp>
