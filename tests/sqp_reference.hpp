@@ -1,23 +1,16 @@
 // Shared by the SQP tests (test_sqp.cpp, test_sqp_sparse.cpp): the dense KKT reference of the
-// portfolio problem's gradients (Eigen) and the visible skip of IPOPT tests.
+// portfolio problem's gradients (Eigen), and the visible skip of IPOPT tests (ipopt_skip.hpp).
 #ifndef FOLDOPT_TESTS_SQP_REFERENCE_HPP
 #define FOLDOPT_TESTS_SQP_REFERENCE_HPP
 
 #include "test_util.hpp"
 
-#include "forward/ipopt/ipopt_forward.hpp"
+#include "ipopt_skip.hpp"
 
 #include <Eigen/Dense>
 #include <gtest/gtest.h>
 
 #include <vector>
-
-#define SKIP_WITHOUT_IPOPT()                                                                        \
-  do {                                                                                              \
-    if (!foldopt::ipopt_built_in()) GTEST_SKIP() << "built without IPOPT";                         \
-    if (foldopt_test::address_sanitizer_on())                                                       \
-      GTEST_SKIP() << "AddressSanitizer cannot load the IPOPT plugin (dlopen with RTLD_DEEPBIND)"; \
-  } while (0)
 
 namespace foldopt_test {
 

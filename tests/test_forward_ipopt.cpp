@@ -24,7 +24,7 @@
 #include <foldopt/problem.hpp>
 #include <foldopt/problems/qp_box.hpp>
 
-#include "forward/ipopt/ipopt_forward.hpp"
+#include "ipopt_skip.hpp"
 
 #include <unistd.h>
 
@@ -52,16 +52,6 @@ using foldopt::ParamSet;
 using foldopt_test::gather;
 using foldopt_test::ScopedOptions;
 using Options = std::vector<std::pair<std::string, std::string>>;
-
-/// The tests that load the plugin skip (visibly: the program exits with 77, which CTest shows as
-/// skipped) when foldopt is built without IPOPT, and under AddressSanitizer, whose run time cannot
-/// load a module with RTLD_DEEPBIND (the plugin's isolation from PETSc's MUMPS).
-#define SKIP_WITHOUT_IPOPT()                                                                        \
-  do {                                                                                              \
-    if (!foldopt::ipopt_built_in()) GTEST_SKIP() << "built without IPOPT";                         \
-    if (foldopt_test::address_sanitizer_on())                                                       \
-      GTEST_SKIP() << "AddressSanitizer cannot load the IPOPT plugin (dlopen with RTLD_DEEPBIND)"; \
-  } while (0)
 
 
 /// A vector with entries f(i) by global index.

@@ -12,7 +12,7 @@
 #include <foldopt/layer.hpp>
 #include <foldopt/problems/qp.hpp>
 
-#include "forward/ipopt/ipopt_forward.hpp"
+#include "ipopt_skip.hpp"
 
 #include <memory>
 #include <string>
@@ -20,13 +20,6 @@
 #include <vector>
 
 namespace {
-
-#define SKIP_WITHOUT_IPOPT()                                                              \
-  do {                                                                                    \
-    if (!foldopt::ipopt_built_in()) GTEST_SKIP() << "built without IPOPT";                \
-    if (foldopt_test::address_sanitizer_on())                                             \
-      GTEST_SKIP() << "AddressSanitizer cannot load the IPOPT plugin (dlopen with RTLD_DEEPBIND)"; \
-  } while (0)
 
 /// The generated instance of n = m = 25 (seed 21) with `batch` instances.
 std::unique_ptr<foldopt::QP> planted(PetscInt batch) {
