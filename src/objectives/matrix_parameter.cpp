@@ -9,9 +9,11 @@
 //            direction: the batch operator of the matrix with the pattern of A and values dv.
 // Algorithm: the values work is matrix_values' (set_values, with_values, outer_on_pattern).
 //            sync keeps the block's PetscObjectId and PetscObjectState and rebuilds the batch
-//            operator only when either changes; the first time it takes a private copy of A
-//            (with_values), afterwards it overwrites that copy (set_values), never the caller's
-//            matrix. A block or direction must be split as A's rows (the layout of
+//            operator only when either changes; the first time the values differ from A's it
+//            takes a private copy of A (with_values), afterwards it overwrites that copy
+//            (set_values), never the caller's matrix. Values equal to A's own (a problem's θ
+//            built from A) use A itself: no copy (compared again when the block or A changes).
+//            A block or direction must be split as A's rows (the layout of
 //            matrix_values::values(A)), since outer's gradient is and is added into the block.
 // References: PETSc manual pages of PetscObjectGetId, PetscObjectStateGet.
 #include "objectives/matrix_parameter.hpp"
@@ -49,9 +51,23 @@ bool MatrixParameter::sync(const ParamSet& theta) {
   PetscObjectState state;
   FOLDOPT_CALL(PetscObjectGetId((PetscObject)v, &id));
   FOLDOPT_CALL(PetscObjectStateGet((PetscObject)v, &state));
-  if (id == id_ && state == state_) return false;
+  PetscObjectState given_state;
+  FOLDOPT_CALL(PetscObjectStateGet((PetscObject)given_.get(), &given_state));
+  if (id == id_ && state == state_ && (own_copy_ || given_state == given_state_)) return false;
   check_values(v);
-  if (!own_copy_) {  // never change the caller's matrix
+  if (!own_copy_) {
+    // A block holding exactly the given matrix's values (a problem's own θ, built from it) needs
+    // no copy: the caller's matrix stays shared (checked again when either changes).
+    OwnedVec current = matrix_values::values(given_);
+    PetscBool same = PETSC_FALSE;
+    FOLDOPT_CALL(VecEqual(current, v, &same));
+    if (same) {
+      id_ = id;
+      state_ = state;
+      given_state_ = given_state;
+      return false;
+    }
+    // never change the caller's matrix
     given_ = matrix_values::with_values(given_, v);
     own_copy_ = true;
   } else {

@@ -58,6 +58,7 @@ class MatrixParameter {
   BatchOperator op_;
   PetscObjectId id_ = 0;
   PetscObjectState state_ = -1;
+  PetscObjectState given_state_ = -1;  ///< the given matrix's state when its values matched the block's
   PetscInt local_nnz_ = 0;
 };
 
