@@ -33,7 +33,8 @@
 //   -output_dir (rank 0 writes; the rank count P is in the names, so runs at 1 and 2 ranks can
 //   share a directory): obstacle_inverse_npP.csv (iteration, J, L, ‖∇J‖, contact-set size,
 //   ‖u − u_target‖) and obstacle_inverse_npP_fields.bin (PETSc binary, natural grid order: ψ,
-//   u_target, u, f_true, f). examples/plot_obstacle.py DIR draws both.
+//   u_target, u, f_true, f, and 1 where u*(f_true) is off the obstacle). examples/plot_obstacle.py
+//   DIR draws both.
 // References: D. Kinderlehrer, G. Stampacchia, An Introduction to Variational Inequalities and
 //   Their Applications (Academic Press 1980), ch. II (the obstacle problem); PETSc manual pages
 //   DMDACreate2d, MatSetValuesStencil, TAOLMVM; Kotary, Dinh, Fioretto (2023), fixed-point folding.
@@ -600,7 +601,7 @@ int run(MPI_Comm comm, int argc, char** argv) {
     FOLDOPT_CALL(PetscViewerBinarySetSkipInfo(v, PETSC_TRUE));
     FOLDOPT_CALL(PetscViewerFileSetMode(v, FILE_MODE_WRITE));
     FOLDOPT_CALL(PetscViewerFileSetName(v, (base + "_fields.bin").c_str()));
-    for (Vec w : {m->psi.get(), ut.get(), u.get(), m->f_true.get(), f.get()}) FOLDOPT_CALL(VecView(w, v));
+    for (Vec w : {m->psi.get(), ut.get(), u.get(), m->f_true.get(), f.get(), free_true.get()}) FOLDOPT_CALL(VecView(w, v));
   }
   PetscPrintf(comm, "wrote obstacle_inverse_npP.csv and obstacle_inverse_npP_fields.bin (P ranks) to -output_dir\n");
   if (c.view) layer.view(PETSC_VIEWER_STDOUT_(comm));
