@@ -40,7 +40,7 @@
 //   DMDACreate2d, MatSetValuesStencil, TAOLMVM; Kotary, Dinh, Fioretto (2023), fixed-point folding.
 //
 // Options (-help lists them): -grid M (default 64), -obstacle bump|plateaus, -load F0 (default 8),
-//   -noise S (default 0), -beta B (default 1e-8), -seed N, -fd_eps E (default 1e-3), -fd_tol T
+//   -noise S (default 0), -beta B (default 1e-8), -seed N, -fd_eps E (default 1e-4), -fd_tol T
 //   (default 1e-5), -output_dir DIR (default .), -timing, -view; -outer_tao_* (outer optimizer,
 //   default lmvm, 40 iterations), -fold_* (layer: forward -fold_fwd_*, adjoint -fold_ksp_*,
 //   -fold_pc_*; the example's defaults -fold_fwd_tao_gatol 1e-12 -fold_ksp_rtol 1e-12), -da_* (the
@@ -86,7 +86,7 @@ struct Config {
   PetscReal noise = 0;     ///< standard deviation of the noise added to u_target
   PetscReal beta = 1e-8;   ///< weight of the smoothness term ½β fᵀKf
   PetscInt seed = 5;
-  PetscReal fd_eps = 1e-3; ///< central-difference step along the direction (relative to the load)
+  PetscReal fd_eps = 1e-4; /// central-difference step along the direction (relative to the load)
   PetscReal fd_tol = 1e-5;
   char output_dir[PETSC_MAX_PATH_LEN] = ".";
   PetscBool timing = PETSC_FALSE, view = PETSC_FALSE;
@@ -450,6 +450,7 @@ int run(MPI_Comm comm, int argc, char** argv) {
   Config c;
   FOLDOPT_CALL(read_config(comm, &c));
   check_config(c);
+  make_directory(comm, c.output_dir);  // before the work: a bad -output_dir fails at once
   const double t_start = MPI_Wtime();
   std::unique_ptr<Membrane> m = build_membrane(comm, c);
 
@@ -590,7 +591,6 @@ int run(MPI_Comm comm, int argc, char** argv) {
   int size = 1;
   MPI_Comm_size(comm, &size);
   const std::string dir = c.output_dir, base = dir + "/obstacle_inverse_np" + std::to_string(size);
-  make_directory(comm, dir);
   std::string command = size > 1 ? "mpiexec -n " + std::to_string(size) + " " : "";
   for (int k = 0; k < argc; ++k) command += (k ? " " : "") + std::string(argv[k]);
   write_curve(comm, base + ".csv", command, c, rows);
