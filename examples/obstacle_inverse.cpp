@@ -40,7 +40,8 @@
 //   DMDACreate2d, MatSetValuesStencil, TAOLMVM; Kotary, Dinh, Fioretto (2023), fixed-point folding.
 //
 // Options (-help lists them): -grid M (default 64), -obstacle bump|plateaus, -load F0 (default 8),
-//   -noise S (default 0), -beta B (default 1e-8), -seed N, -fd_eps E (default 1e-4), -fd_tol T
+//   -noise S (default 0), -beta B (default 1e-8: f is the nodal load, O(h²), so ½β fᵀKf only
+//   matters from β ~ 10² on; early stopping regularizes too), -seed N, -fd_eps E (default 1e-4), -fd_tol T
 //   (default 1e-5), -output_dir DIR (default .), -timing, -view; -outer_tao_* (outer optimizer,
 //   default lmvm, 40 iterations), -fold_* (layer: forward -fold_fwd_*, adjoint -fold_ksp_*,
 //   -fold_pc_*; the example's defaults -fold_fwd_tao_gatol 1e-12 -fold_ksp_rtol 1e-12), -da_* (the
@@ -48,8 +49,9 @@
 //
 // Run:
 //   mpiexec -n 2 ./examples/obstacle_inverse -grid 64
-//   mpiexec -n 2 ./examples/obstacle_inverse -grid 512 -outer_tao_max_it 200 -noise 1e-4 -beta 1e-7
-//       -fold_pc_type gamg -output_dir examples/results   (one line)
+//   mpiexec -n 2 ./examples/obstacle_inverse -grid 512 -outer_tao_max_it 200 -fold_pc_type gamg
+//       -output_dir examples/results   (one line: the README's configuration)
+//   ./examples/obstacle_inverse -grid 64 -noise 1e-3 -beta 1e2 -obstacle plateaus
 //   /usr/bin/python3 examples/plot_obstacle.py examples/results
 #include <foldopt/foldopt.hpp>
 
