@@ -22,12 +22,13 @@
 //   them and storing every diagonal entry, are used as the QP's operator and as tron's Hessian
 //   directly (the example checks the handles: qp.H() == K, the problem's Hessian == K). θ for
 //   each evaluation is built from the vector TAO hands to the callback (the line-search point
-//   itself), ψ and ub: three references. One copy exists: BoxQP keeps K's stored values as its
-//   own θ block `H.values` (qp.params(), nnz doubles, for a loss that differentiates with respect
-//   to K). The example passes its own θ without that block, so K's values are never read from it:
-//   passing qp.params() instead would make the objective take a private copy of K with those
-//   values (objectives/matrix_parameter). backward() still returns ∂L/∂(lb, ub, H.values) too
-//   (the map's parameter set; ∂L/∂H.values is one product on K's pattern).
+//   itself), ψ and ub: three references. One copy of values exists: BoxQP keeps K's stored
+//   values as its own θ block `H.values` (qp.params(), nnz doubles, for a loss that differentiates
+//   with respect to K). While that block holds K's own values the objective applies K itself (it
+//   compares them once; a private copy of K is taken only for other values:
+//   src/objectives/matrix_parameter.cpp, tests/test_shared_matrix.cpp); the example's θ has no
+//   such block at all. backward() still returns ∂L/∂(lb, ub, H.values) as well (the
+//   map's parameter set; ∂L/∂H.values is one product on K's pattern).
 // Output (stable text only, the same at any number of ranks; -timing adds wall times): per outer
 //   iteration J, ‖∇J‖, the contact-set size and ‖u − u_target‖; a final summary table. Files in
 //   -output_dir (rank 0 writes; the rank count P is in the names, so runs at 1 and 2 ranks can
