@@ -24,12 +24,14 @@
 
 #include <exception>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace foldopt {
 
 class UpdateMap;
+class BatchBlocks;
 
 /// `unrolled` is not an adjoint solve: FoldedLayer::backward then differentiates K unrolled steps
 /// of the map (foldopt::UnrolledBaseline, include/foldopt/unrolled.hpp); solve() refuses it.
@@ -52,6 +54,12 @@ struct AdjointReport {
   PetscReal form_residual = -1;///< symmetric form: worst instance's ‖K r − (I − K M K) u‖/‖K r‖ (else −1)
   PetscInt products = 0;       ///< Φᵀ products (solve and residual check)
   PetscInt passes = 1;         ///< KSP solves until every instance met rtol (a batch)
+  std::string batch_solve;     ///< a batch: coupled or blocks (-fold_batch_solve) and why
+  PetscReal instance_worst = 0;  ///< per instance, of the residual convergence is judged on
+  PetscReal instance_median = 0; ///<   (instance_measure): worst and median relative residual,
+  PetscInt instances_below = 0;  ///<   instances at or below rtol, and their number
+  PetscInt instances = 0;
+  std::string instance_measure;  ///< "true residual" or "left-preconditioned residual"
   PetscReal rtol = 0;
   double setup_seconds = 0;    ///< assembling Φ / preconditioner / factorization
   double seconds = 0;          ///< the whole solve
@@ -157,6 +165,7 @@ class AdjointSolver {
   std::exception_ptr pending_;  ///< exception raised inside a PETSc callback
   bool options_set_ = false, side_chosen_ = false;
   bool quiet_products_ = false;  ///< inside run_eigensolver
+  std::unique_ptr<BatchBlocks> batch_;  ///< per-instance solves of a batch (src/core/batch_solve.hpp)
 };
 
 const char* to_string(BackwardMethod m);

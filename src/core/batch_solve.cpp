@@ -1,0 +1,266 @@
+// foldopt: per-instance adjoint solves for a batch (see src/core/batch_solve.hpp).
+//
+// Method: exact block solves of the block-diagonal I − Φᵀ as a PCSHELL under KSPRICHARDSON.
+// Algorithm: block b's column j is (e_j − Φᵀ e_j) restricted to instance b, read off the product
+//   of Φᵀ with E_j = Σ_b e_{b·n+j} (instances are independent, so Φᵀ E_j holds column j of every
+//   block); rows scaled by 1/max|a_ij|, then MatLUFactor of a MATSEQDENSE over the block (LAPACK
+//   getrf); the shell applies MatSolve (getrs) per block.
+// References: Golub, Van Loan, "Matrix Computations" (4th ed.), §3.4, §3.5.2.
+#include "core/batch_solve.hpp"
+
+#include <foldopt/error.hpp>
+#include <foldopt/update_map.hpp>
+
+#include "core/compat.hpp"
+#include "core/options.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace foldopt {
+
+const char* to_string(BatchSolveMode m) {
+  switch (m) {
+    case BatchSolveMode::automatic: return "auto";
+    case BatchSolveMode::coupled: return "coupled";
+    case BatchSolveMode::blocks: return "blocks";
+  }
+  return "?";
+}
+
+InstanceStats instance_stats(const std::vector<PetscReal>& ratios, PetscReal rtol) {
+  InstanceStats s;
+  s.count = static_cast<PetscInt>(ratios.size());
+  if (ratios.empty()) return s;
+  std::vector<PetscReal> v = ratios;
+  std::sort(v.begin(), v.end());
+  s.worst = v.back();
+  const std::size_t m = v.size() / 2;
+  s.median = v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+  s.below = static_cast<PetscInt>(std::upper_bound(v.begin(), v.end(), rtol) - v.begin());
+  return s;
+}
+
+BatchBlocks::BatchBlocks(MPI_Comm comm, const std::string& prefix) : comm_(comm), prefix_(prefix) {}
+
+void BatchBlocks::set_from_options() {
+  static const char* const modes[] = {"auto", "coupled", "blocks"};
+  const char* pre = prefix_.c_str();
+  options::check_choice(pre, "batch_solve", {"auto", "coupled", "blocks"});
+  options::check_int(pre, "batch_block_max_size", 1, PETSC_MAX_INT);
+  PetscInt mode = static_cast<PetscInt>(mode_), maxsize = max_size_;
+  auto read = [&]() -> PetscErrorCode {
+    PetscFunctionBeginUser;
+    PetscOptionsBegin(comm_, pre, "Batched adjoint solves", "AdjointSolver");
+    PetscCall(PetscOptionsEList("-batch_solve",
+                                "A batch's adjoint: one KSP over the batch (coupled), an exact solve per instance "
+                                "(blocks: n batched products, LU per n-by-n block), or auto (blocks for B > 1 and n <= "
+                                "-batch_block_max_size when no -ksp_type / -pc_type is given)",
+                                "AdjointSolver", modes, 3, modes[mode], &mode, nullptr));
+    PetscCall(PetscOptionsInt("-batch_block_max_size", "Largest instance size n at which auto picks the blocks path",
+                              "AdjointSolver", maxsize, &maxsize, nullptr));
+    PetscOptionsEnd();
+    PetscFunctionReturn(0);
+  };
+  FOLDOPT_CALL(read());
+  mode_ = static_cast<BatchSolveMode>(mode);
+  max_size_ = maxsize;
+}
+
+bool BatchBlocks::choose(const UpdateMap& map, bool general_form) {
+  active_ = false;
+  const Layout& l = map.layout();
+  const std::string opt = "-" + prefix_ + "batch_solve";
+  if (mode_ == BatchSolveMode::coupled) {
+    decision_ = "coupled (" + opt + " coupled)";
+    return false;
+  }
+  const bool asked = mode_ == BatchSolveMode::blocks;
+  if (!asked && l.batch <= 1) {
+    decision_ = "coupled (one instance)";
+    return false;
+  }
+  if (!general_form) {
+    decision_ = std::string("coupled: ") + (asked ? opt + " blocks refused: " : "") +
+                "the blocks path solves the general form, and -" + prefix_ + "adjoint_form symmetric was chosen";
+    return false;
+  }
+  // Every instance on one rank: this rank's range starts and ends at instance boundaries.
+  PetscInt rstart = 0;
+  MPI_Exscan(&l.local, &rstart, 1, MPIU_INT, MPI_SUM, comm_);
+  int rank = 0;
+  MPI_Comm_rank(comm_, &rank);
+  if (rank == 0) rstart = 0;
+  const PetscInt rend = rstart + l.local;
+  const int local_ok = (l.n > 0 && rstart % l.n == 0 && rend % l.n == 0) ? 1 : 0;
+  int first_bad = local_ok ? PETSC_MAX_INT : static_cast<int>((rstart % std::max<PetscInt>(l.n, 1) ? rstart : rend) / std::max<PetscInt>(l.n, 1));
+  int all_ok = 0;
+  MPI_Allreduce(&local_ok, &all_ok, 1, MPI_INT, MPI_MIN, comm_);
+  if (!all_ok) {
+    int bad = 0;
+    MPI_Allreduce(&first_bad, &bad, 1, MPI_INT, MPI_MIN, comm_);
+    decision_ = detail::format("coupled: %sinstance %d (of %" PetscInt_FMT ", n = %" PetscInt_FMT
+                               ") spans two ranks, and a block is factored on the rank that owns it",
+                               asked ? (opt + " blocks refused: ").c_str() : "", bad, l.batch, l.n);
+    return false;
+  }
+  if (!asked) {
+    PetscBool ksp_given = PETSC_FALSE, pc_given = PETSC_FALSE;
+    FOLDOPT_CALL(PetscOptionsHasName(nullptr, prefix_.c_str(), "-ksp_type", &ksp_given));
+    FOLDOPT_CALL(PetscOptionsHasName(nullptr, prefix_.c_str(), "-pc_type", &pc_given));
+    if (ksp_given || pc_given) {
+      decision_ = "coupled (auto: -" + prefix_ + (ksp_given ? "ksp_type" : "pc_type") + " was given)";
+      return false;
+    }
+    if (l.n > max_size_) {
+      decision_ = detail::format("coupled (auto: n = %" PetscInt_FMT " > -%sbatch_block_max_size %" PetscInt_FMT ")",
+                                 l.n, prefix_.c_str(), max_size_);
+      return false;
+    }
+  }
+  decision_ = detail::format("blocks (%s): %" PetscInt_FMT " exact %" PetscInt_FMT "x%" PetscInt_FMT
+                             " solves, extracted with %" PetscInt_FMT " batched products",
+                             asked ? (opt + " blocks").c_str() : "auto", l.batch, l.n, l.n, l.n);
+  active_ = true;
+  return true;
+}
+
+void BatchBlocks::setup(Mat a, const Layout& l, const std::function<void(Vec, Vec)>& phi_t, KSP like) {
+  const PetscInt n = l.n;
+  OwnedVec e, col;
+  FOLDOPT_CALL(MatCreateVecs(a, e.out(), col.out()));
+  PetscInt local;
+  FOLDOPT_CALL(VecGetLocalSize(e, &local));
+  n_ = n;
+  nblocks_ = local / n;
+  const std::size_t nn = static_cast<std::size_t>(n) * static_cast<std::size_t>(n);
+  blocks_.clear();  // they point into lu_
+  lu_.assign(nn * static_cast<std::size_t>(nblocks_), 0.0);
+  row_scale_.assign(static_cast<std::size_t>(local), 0.0);
+  // Column j of every block: A_b[i + j n] = δ_ij − (Φᵀ E_j)_{b n + i}.
+  for (PetscInt j = 0; j < n; ++j) {
+    FOLDOPT_CALL(VecZeroEntries(e));
+    PetscScalar* ea;
+    FOLDOPT_CALL(VecGetArray(e, &ea));
+    for (PetscInt b = 0; b < nblocks_; ++b) ea[b * n + j] = 1.0;
+    FOLDOPT_CALL(VecRestoreArray(e, &ea));
+    phi_t(e, col);
+    const PetscScalar* c;
+    FOLDOPT_CALL(VecGetArrayRead(col, &c));
+    for (PetscInt b = 0; b < nblocks_; ++b) {
+      PetscScalar* A = lu_.data() + nn * static_cast<std::size_t>(b) + static_cast<std::size_t>(j * n);
+      for (PetscInt i = 0; i < n; ++i) A[i] = (i == j ? 1.0 : 0.0) - c[b * n + i];
+    }
+    FOLDOPT_CALL(VecRestoreArrayRead(col, &c));
+  }
+  // Row equilibration, then LU with partial pivoting per block (MATSEQDENSE over the block's
+  // storage: LAPACK getrf inside PETSc; a zero pivot is reported, not raised).
+  blocks_.resize(static_cast<std::size_t>(nblocks_));
+  PetscInt bad_block = -1, bad_row = -1;
+  bool zero_pivot = false;
+  for (PetscInt b = 0; b < nblocks_ && bad_block < 0; ++b) {
+    PetscScalar* A = lu_.data() + nn * static_cast<std::size_t>(b);
+    PetscReal* s = row_scale_.data() + b * n;
+    for (PetscInt i = 0; i < n; ++i) s[i] = 0;
+    for (PetscInt j = 0; j < n; ++j)
+      for (PetscInt i = 0; i < n; ++i) s[i] = std::max(s[i], PetscAbsScalar(A[i + j * n]));
+    for (PetscInt i = 0; i < n && bad_block < 0; ++i) {
+      if (!(s[i] > 0) || !std::isfinite(s[i])) {
+        bad_block = b;
+        bad_row = i;
+      } else {
+        s[i] = 1.0 / s[i];
+      }
+    }
+    if (bad_block >= 0) break;
+    for (PetscInt j = 0; j < n; ++j)
+      for (PetscInt i = 0; i < n; ++i) A[i + j * n] *= s[i];
+    FOLDOPT_CALL(MatCreateSeqDense(PETSC_COMM_SELF, n, n, A, blocks_[b].out()));
+    MatFactorInfo info;
+    FOLDOPT_CALL(MatFactorInfoInitialize(&info));
+    FOLDOPT_CALL(MatLUFactor(blocks_[b], nullptr, nullptr, &info));
+    MatFactorError err;
+    FOLDOPT_CALL(MatFactorGetError(blocks_[b], &err));
+    if (err != MAT_FACTOR_NOERROR) {
+      PetscReal pivot;
+      FOLDOPT_CALL(MatFactorGetErrorZeroPivot(blocks_[b], &pivot, &bad_row));
+      bad_block = b;
+      zero_pivot = true;
+    }
+  }
+  PetscInt rstart;
+  FOLDOPT_CALL(VecGetOwnershipRange(e, &rstart, nullptr));
+  check_collective(comm_, bad_block < 0, PETSC_ERR_MAT_LU_ZRPVT,
+                   detail::format("-%sbatch_solve blocks: the block I - Phi^T of instance %" PetscInt_FMT
+                                  " is singular (row %" PetscInt_FMT " %s): use -%sbatch_solve coupled",
+                                  prefix_.c_str(), rstart / std::max<PetscInt>(n, 1) + bad_block, bad_row,
+                                  zero_pivot ? "has a zero pivot" : "is zero or not finite", prefix_.c_str()));
+  if (!xin_) {
+    FOLDOPT_CALL(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, n, nullptr, xin_.out()));
+    FOLDOPT_CALL(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, n, nullptr, yout_.out()));
+  }
+  if (!ksp_) {
+    FOLDOPT_CALL(KSPCreate(comm_, ksp_.out()));
+    FOLDOPT_CALL(KSPSetOptionsPrefix(ksp_, (prefix_ + "batch_").c_str()));
+    FOLDOPT_CALL(KSPSetType(ksp_, KSPRICHARDSON));
+    FOLDOPT_CALL(KSPRichardsonSetScale(ksp_, 1.0));
+    FOLDOPT_CALL(KSPSetPCSide(ksp_, PC_LEFT));
+    FOLDOPT_CALL(KSPSetNormType(ksp_, KSP_NORM_PRECONDITIONED));
+    PC pc;
+    FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
+    FOLDOPT_CALL(PCSetType(pc, PCSHELL));
+    FOLDOPT_CALL(PCShellSetContext(pc, this));
+    FOLDOPT_CALL(PCShellSetApply(pc, &BatchBlocks::apply));
+    FOLDOPT_CALL(PCShellSetName(pc, "exact per-instance LU (foldopt batch blocks)"));
+  }
+  PetscReal rtol, atol, dtol;
+  PetscInt maxit;
+  FOLDOPT_CALL(KSPGetTolerances(like, &rtol, &atol, &dtol, &maxit));
+  FOLDOPT_CALL(KSPSetTolerances(ksp_, rtol, atol, dtol, maxit));
+  PetscBool nonzero;
+  FOLDOPT_CALL(KSPGetInitialGuessNonzero(like, &nonzero));
+  FOLDOPT_CALL(KSPSetInitialGuessNonzero(ksp_, nonzero));
+  FOLDOPT_CALL(KSPSetOperators(ksp_, a, a));
+  FOLDOPT_CALL(KSPSetUp(ksp_));
+}
+
+PC BatchBlocks::pc() const {
+  PC pc;
+  FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
+  return pc;
+}
+
+std::string BatchBlocks::method() const { return "krylov richardson, pc exact per-instance LU (batch blocks)"; }
+
+PetscErrorCode BatchBlocks::solve_blocks(const PetscScalar* x, PetscScalar* y) {
+  PetscFunctionBeginUser;
+  std::vector<PetscScalar>& t = scaled_;
+  t.resize(static_cast<std::size_t>(n_));
+  for (PetscInt b = 0; b < nblocks_; ++b) {
+    const PetscReal* s = row_scale_.data() + b * n_;
+    for (PetscInt i = 0; i < n_; ++i) t[i] = s[i] * x[b * n_ + i];
+    PetscCall(VecPlaceArray(xin_, t.data()));
+    PetscCall(VecPlaceArray(yout_, y + b * n_));
+    PetscCall(MatSolve(blocks_[b], xin_, yout_));
+    PetscCall(VecResetArray(xin_));
+    PetscCall(VecResetArray(yout_));
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode BatchBlocks::apply(PC pc, Vec x, Vec y) {
+  PetscFunctionBeginUser;
+  void* ctx = nullptr;
+  PetscCall(PCShellGetContext(pc, &ctx));
+  BatchBlocks* self = static_cast<BatchBlocks*>(ctx);
+  const PetscScalar* xa;
+  PetscScalar* ya;
+  PetscCall(VecGetArrayRead(x, &xa));
+  PetscCall(VecGetArray(y, &ya));
+  PetscCall(self->solve_blocks(xa, ya));
+  PetscCall(VecRestoreArray(y, &ya));
+  PetscCall(VecRestoreArrayRead(x, &xa));
+  PetscFunctionReturn(0);
+}
+
+}  // namespace foldopt
