@@ -3,8 +3,8 @@
 // Method: exact block solves of the block-diagonal I − Φᵀ as a PCSHELL under KSPRICHARDSON.
 // Algorithm: block b's column j is (e_j − Φᵀ e_j) restricted to instance b, read off the product
 //   of Φᵀ with E_j = Σ_b e_{b·n+j} (instances are independent, so Φᵀ E_j holds column j of every
-//   block); rows scaled by 1/max|a_ij|, then MatLUFactor of a MATSEQDENSE over the block (LAPACK
-//   getrf); the shell applies MatSolve (getrs) per block.
+//   block); rows scaled by 1/max|a_ij|, then LAPACK getrf (petscblaslapack.h); the shell applies
+//   getrs per block.
 // References: Golub, Van Loan, "Matrix Computations" (4th ed.), §3.4, §3.5.2.
 #include "core/batch_solve.hpp"
 
@@ -134,8 +134,8 @@ void BatchBlocks::setup(Mat a, const Layout& l, const std::function<void(Vec, Ve
   n_ = n;
   nblocks_ = local / n;
   const std::size_t nn = static_cast<std::size_t>(n) * static_cast<std::size_t>(n);
-  blocks_.clear();  // they point into lu_
   lu_.assign(nn * static_cast<std::size_t>(nblocks_), 0.0);
+  pivots_.assign(static_cast<std::size_t>(local), 0);
   row_scale_.assign(static_cast<std::size_t>(local), 0.0);
   // Column j of every block: A_b[i + j n] = δ_ij − (Φᵀ E_j)_{b n + i}.
   for (PetscInt j = 0; j < n; ++j) {
@@ -153,9 +153,10 @@ void BatchBlocks::setup(Mat a, const Layout& l, const std::function<void(Vec, Ve
     }
     FOLDOPT_CALL(VecRestoreArrayRead(col, &c));
   }
-  // Row equilibration, then LU with partial pivoting per block (MATSEQDENSE over the block's
-  // storage: LAPACK getrf inside PETSc; a zero pivot is reported, not raised).
-  blocks_.resize(static_cast<std::size_t>(nblocks_));
+  // Row equilibration, then LU with partial pivoting per block (LAPACK getrf; a zero pivot is
+  // reported collectively below).
+  PetscBLASInt bn = 0, info = 0;
+  FOLDOPT_CALL(PetscBLASIntCast(n, &bn));
   PetscInt bad_block = -1, bad_row = -1;
   bool zero_pivot = false;
   for (PetscInt b = 0; b < nblocks_ && bad_block < 0; ++b) {
@@ -175,16 +176,10 @@ void BatchBlocks::setup(Mat a, const Layout& l, const std::function<void(Vec, Ve
     if (bad_block >= 0) break;
     for (PetscInt j = 0; j < n; ++j)
       for (PetscInt i = 0; i < n; ++i) A[i + j * n] *= s[i];
-    FOLDOPT_CALL(MatCreateSeqDense(PETSC_COMM_SELF, n, n, A, blocks_[b].out()));
-    MatFactorInfo info;
-    FOLDOPT_CALL(MatFactorInfoInitialize(&info));
-    FOLDOPT_CALL(MatLUFactor(blocks_[b], nullptr, nullptr, &info));
-    MatFactorError err;
-    FOLDOPT_CALL(MatFactorGetError(blocks_[b], &err));
-    if (err != MAT_FACTOR_NOERROR) {
-      PetscReal pivot;
-      FOLDOPT_CALL(MatFactorGetErrorZeroPivot(blocks_[b], &pivot, &bad_row));
+    LAPACKgetrf_(&bn, &bn, A, &bn, pivots_.data() + b * n, &info);
+    if (info != 0) {
       bad_block = b;
+      bad_row = info > 0 ? info - 1 : -1;
       zero_pivot = true;
     }
   }
@@ -195,10 +190,6 @@ void BatchBlocks::setup(Mat a, const Layout& l, const std::function<void(Vec, Ve
                                   " is singular (row %" PetscInt_FMT " %s): use -%sbatch_solve coupled",
                                   prefix_.c_str(), rstart / std::max<PetscInt>(n, 1) + bad_block, bad_row,
                                   zero_pivot ? "has a zero pivot" : "is zero or not finite", prefix_.c_str()));
-  if (!xin_) {
-    FOLDOPT_CALL(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, n, nullptr, xin_.out()));
-    FOLDOPT_CALL(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, n, nullptr, yout_.out()));
-  }
   if (!ksp_) {
     FOLDOPT_CALL(KSPCreate(comm_, ksp_.out()));
     FOLDOPT_CALL(KSPSetOptionsPrefix(ksp_, (prefix_ + "batch_").c_str()));
@@ -232,32 +223,29 @@ PC BatchBlocks::pc() const {
 
 std::string BatchBlocks::method() const { return "krylov richardson, pc exact per-instance LU (batch blocks)"; }
 
-PetscErrorCode BatchBlocks::solve_blocks(const PetscScalar* x, PetscScalar* y) {
-  PetscFunctionBeginUser;
-  std::vector<PetscScalar>& t = scaled_;
-  t.resize(static_cast<std::size_t>(n_));
+void BatchBlocks::solve_blocks(const PetscScalar* x, PetscScalar* y) const {
+  const std::size_t nn = static_cast<std::size_t>(n_) * static_cast<std::size_t>(n_);
+  const PetscBLASInt bn = static_cast<PetscBLASInt>(n_), one = 1;  // n_ fits: checked in setup
+  PetscBLASInt info = 0;
   for (PetscInt b = 0; b < nblocks_; ++b) {
     const PetscReal* s = row_scale_.data() + b * n_;
-    for (PetscInt i = 0; i < n_; ++i) t[i] = s[i] * x[b * n_ + i];
-    PetscCall(VecPlaceArray(xin_, t.data()));
-    PetscCall(VecPlaceArray(yout_, y + b * n_));
-    PetscCall(MatSolve(blocks_[b], xin_, yout_));
-    PetscCall(VecResetArray(xin_));
-    PetscCall(VecResetArray(yout_));
+    PetscScalar* yb = y + b * n_;
+    for (PetscInt i = 0; i < n_; ++i) yb[i] = s[i] * x[b * n_ + i];
+    LAPACKgetrs_("N", &bn, &one, lu_.data() + nn * static_cast<std::size_t>(b), &bn, pivots_.data() + b * n_, yb, &bn,
+                 &info);
   }
-  PetscFunctionReturn(0);
 }
 
 PetscErrorCode BatchBlocks::apply(PC pc, Vec x, Vec y) {
   PetscFunctionBeginUser;
   void* ctx = nullptr;
   PetscCall(PCShellGetContext(pc, &ctx));
-  BatchBlocks* self = static_cast<BatchBlocks*>(ctx);
+  const BatchBlocks* self = static_cast<const BatchBlocks*>(ctx);
   const PetscScalar* xa;
   PetscScalar* ya;
   PetscCall(VecGetArrayRead(x, &xa));
   PetscCall(VecGetArray(y, &ya));
-  PetscCall(self->solve_blocks(xa, ya));
+  self->solve_blocks(xa, ya);
   PetscCall(VecRestoreArray(y, &ya));
   PetscCall(VecRestoreArrayRead(x, &xa));
   PetscFunctionReturn(0);

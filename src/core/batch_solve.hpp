@@ -7,8 +7,8 @@
 //   converges per instance in one iteration; further iterations are iterative refinement.
 // Algorithm: column j of every block at once is Φᵀ applied to the vector with a 1 at entry j of
 //   every instance (n products of the batch vector in all); each block is row-equilibrated (its
-//   rows divided by their largest entry: the entropy's Φ has rows up to 1/x) and factored (LU of a
-//   MATSEQDENSE: LAPACK getrf) on the rank that owns the instance. Needs instances that do not span ranks;
+//   rows divided by their largest entry: the entropy's Φ has rows up to 1/x) and factored by
+//   LAPACK getrf (petscblaslapack.h) on the rank that owns the instance. Needs instances that do not span ranks;
 //   otherwise, and where it is not asked for, the batch is solved coupled (the fold_ KSP).
 // References: Golub, Van Loan, "Matrix Computations" (4th ed.), §3.4 (LU with partial pivoting)
 //   and §3.5.2 (row equilibration).
@@ -18,6 +18,7 @@
 #include <foldopt/handle.hpp>
 #include <foldopt/params.hpp>
 
+#include <petscblaslapack.h>
 #include <petscksp.h>
 
 #include <functional>
@@ -73,19 +74,17 @@ class BatchBlocks {
 
  private:
   static PetscErrorCode apply(PC pc, Vec x, Vec y);
-  PetscErrorCode solve_blocks(const PetscScalar* x, PetscScalar* y);
+  void solve_blocks(const PetscScalar* x, PetscScalar* y) const;
 
   MPI_Comm comm_;
   std::string prefix_;
   BatchSolveMode mode_ = BatchSolveMode::automatic;
-  PetscInt max_size_ = 64;
+  PetscInt max_size_ = 32;
   bool active_ = false;
   std::string decision_;
   PetscInt n_ = 0, nblocks_ = 0;            ///< instance size, instances on this rank
   std::vector<PetscScalar> lu_;             ///< nblocks_ column-major n×n LU factors
-  std::vector<OwnedMat> blocks_;            ///< MATSEQDENSE over lu_, factored in place
-  OwnedVec xin_, yout_;                     ///< sequential wrappers of one block's entries
-  std::vector<PetscScalar> scaled_;
+  std::vector<PetscBLASInt> pivots_;
   std::vector<PetscReal> row_scale_;        ///< 1 / (largest entry of each row)
   OwnedKSP ksp_;
 };
