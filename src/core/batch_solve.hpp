@@ -7,18 +7,17 @@
 //   converges per instance in one iteration; further iterations are iterative refinement.
 // Algorithm: column j of every block at once is Φᵀ applied to the vector with a 1 at entry j of
 //   every instance (n products of the batch vector in all); each block is row-equilibrated (its
-//   rows divided by their largest entry: the entropy's Φ has rows up to 1/x) and factored by
-//   LAPACK getrf (petscblaslapack.h) on the rank that owns the instance. Needs instances that do not span ranks;
+//   rows divided by their largest entry: the entropy's Φ has rows up to 1/x) and LU-factored with
+//   partial pivoting on the rank that owns the instance. Needs instances that do not span ranks;
 //   otherwise, and where it is not asked for, the batch is solved coupled (the fold_ KSP).
-// References: Golub, Van Loan, "Matrix Computations" (4th ed.), §3.4 (LU with partial pivoting)
-//   and §3.5.2 (row equilibration).
+// References: Golub, Van Loan, "Matrix Computations" (4th ed.), Algorithm 3.4.1 (outer-product LU
+//   with partial pivoting) and §3.5.2 (row equilibration).
 #ifndef FOLDOPT_SRC_CORE_BATCH_SOLVE_HPP
 #define FOLDOPT_SRC_CORE_BATCH_SOLVE_HPP
 
 #include <foldopt/handle.hpp>
 #include <foldopt/params.hpp>
 
-#include <petscblaslapack.h>
 #include <petscksp.h>
 
 #include <functional>
@@ -84,7 +83,7 @@ class BatchBlocks {
   std::string decision_;
   PetscInt n_ = 0, nblocks_ = 0;            ///< instance size, instances on this rank
   std::vector<PetscScalar> lu_;             ///< nblocks_ column-major n×n LU factors
-  std::vector<PetscBLASInt> pivots_;
+  std::vector<PetscInt> pivots_;
   std::vector<PetscReal> row_scale_;        ///< 1 / (largest entry of each row)
   OwnedKSP ksp_;
 };
