@@ -9,7 +9,8 @@
 //     Eigen solve of each instance's reduced system (tests/reference.hpp).
 // The blocks path takes one outer iteration, n Φᵀ products for the extraction, and every instance's
 // relative residual is ≤ rtol (all instances counted below rtol). An instance spanning two ranks
-// (n = 15, B = 3 at np = 2) falls back to the coupled solve with the reason in the report; auto
+// (n = 15, B = 3 at np = 2), or a singular I − Φᵀ (a 2-D TV dual that is not unique), falls back
+// to the coupled solve with the reason in the report; auto
 // picks blocks for small n only; bad option values are refused with one error naming them.
 #include "reference.hpp"
 #include "test_util.hpp"
@@ -19,6 +20,7 @@
 #include <foldopt/problems/qp_box.hpp>
 #include <foldopt/problems/sparsemax.hpp>
 #include <foldopt/problems/topk.hpp>
+#include <foldopt/problems/tv.hpp>
 
 #include <fstream>
 #include <iterator>
@@ -191,6 +193,28 @@ TEST(BatchSolve, InstanceSpanningRanksFallsBackToCoupled) {
     EXPECT_EQ(r.batch_solve.rfind("blocks", 0), 0u) << r.batch_solve;
     EXPECT_EQ(r.iterations, 1);
   }
+}
+
+// A 2-D TV dual whose free rows are dependent (12 free rows of D on a 3×3 grid, 9 columns): I − Φᵀ
+// is singular, the map says so, and the batch is solved coupled (GMRES on the consistent system).
+TEST(BatchSolve, SingularInstancesFallBackToCoupled) {
+  foldopt::TvGenerator gen;
+  gen.m1 = gen.m2 = 3;
+  gen.batch = 2;
+  gen.lambda = 2;
+  std::unique_ptr<foldopt::TvProblem> p = foldopt::TvProblem::generate(PETSC_COMM_WORLD, gen, true);
+  ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}});
+  FoldedLayer layer(*p);
+  layer.set_from_options();
+  layer.forward(p->params());
+  OwnedVec g;  // ∂L/∂x on the solution's layout (the state is the dual y)
+  VecDuplicate(layer.solution(), g.out());
+  foldopt::fill_random(g, 3);
+  layer.backward(g);
+  const foldopt::AdjointReport& r = layer.adjoint().report();
+  EXPECT_TRUE(r.converged);
+  EXPECT_EQ(r.batch_solve.rfind("coupled: -fold_batch_solve blocks refused: I - Phi^T is singular", 0), 0u) << r.batch_solve;
+  EXPECT_EQ(r.instances_below, 2);
 }
 
 // auto: blocks for B > 1 and n ≤ -fold_batch_block_max_size, coupled for one instance, for larger n,

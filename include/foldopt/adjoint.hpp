@@ -12,6 +12,10 @@
 // probed column by column with Φᵀ products below -fold_jacobian_max_size (default 4096) only,
 // and the report says so.
 //
+// A batch (B > 1 instances) is solved per instance under -fold_batch_solve blocks (auto for small
+// n): exact n×n block solves from n batched Φᵀ products inside one outer KSP (src/core/batch_solve.hpp),
+// else coupled by the KSP above; the report gives per-instance convergence either way.
+//
 // A solve that does not converge throws foldopt::Error(PETSC_ERR_NOT_CONVERGED) naming the method,
 // the residual reached and ρ(Φ) when known: never a silent wrong gradient.
 #ifndef FOLDOPT_ADJOINT_HPP
@@ -83,7 +87,8 @@ class AdjointSolver {
   void set_jacobian_max_size(PetscInt n) { jacobian_max_size_ = n; }
   /// ρ(Φ) when an estimate is known (quoted in errors).
   void set_rho(PetscReal rho) { rho_ = rho; }
-  /// Reads -<prefix>backward, -<prefix>jacobian_max_size, -<prefix>monitor and the KSP options.
+  /// Reads -<prefix>backward, -<prefix>jacobian_max_size, -<prefix>monitor, -<prefix>batch_solve,
+  /// -<prefix>batch_block_max_size and the KSP options.
   void set_from_options();
 
   /// Option prefixes read only at set-up, in the first solve: the preconditioner's levels and

@@ -387,19 +387,35 @@ void AdjointSolver::solve(Vec g, Vec w) {
 void AdjointSolver::solve_krylov(Vec g, Vec w) {
   const double t0 = wall_time();
   // A batch of small instances: exact per-instance solves inside one KSP (batch_solve.hpp).
-  const bool blocks = batch_->choose(*map_, form_ == AdjointForm::general);
-  report_.batch_solve = batch_->decision();
-  if (blocks) {
+  if (batch_->choose(*map_, form_ == AdjointForm::general, map_->singular_reason())) {
     ensure_shells();
-    batch_->setup(a_, map_->layout(), [&](Vec x, Vec y) {
+    const auto phi_t = [&](Vec x, Vec y) {
       map_->phi_t(x, y);
       ++products_;
-    }, ksp_);
-    report_.setup_seconds = wall_time() - t0;
-    report_.method = batch_->method();
-    solve_with(batch_->ksp(), g, w, g, w, [] {});
-    return;
+    };
+    if (batch_->setup(a_, map_->layout(), phi_t, ksp_)) {
+      report_.batch_solve = batch_->decision();
+      report_.setup_seconds = wall_time() - t0;
+      report_.method = batch_->method();
+      PetscBool guess = PETSC_FALSE;
+      FOLDOPT_CALL(KSPGetInitialGuessNonzero(ksp_, &guess));
+      OwnedVec w0;
+      if (guess) FOLDOPT_CALL(VecDuplicate(w, w0.out()));
+      if (guess) FOLDOPT_CALL(VecCopy(w, w0));
+      try {
+        solve_with(batch_->ksp(), g, w, g, w, [] {});
+        return;
+      } catch (const Error& e) {
+        // A block nearly singular (a fixed point not unique in some state variables) leaves the
+        // refinement diverging: the coupled Krylov solve instead, from the caller's w.
+        if (e.code() != PETSC_ERR_NOT_CONVERGED) throw;
+        batch_->fall_back("the block solves did not converge (" + report_.reason + ")");
+        report_.passes = 1;
+        FOLDOPT_CALL(guess ? VecCopy(w0, w) : VecZeroEntries(w));
+      }
+    }
   }
+  report_.batch_solve = batch_->decision();
   PC pc;
   FOLDOPT_CALL(KSPGetPC(ksp_, &pc));
   PCType pctype;

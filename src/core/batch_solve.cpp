@@ -17,6 +17,7 @@
 #include "core/options.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 
 namespace foldopt {
@@ -46,8 +47,9 @@ InstanceStats instance_stats(const std::vector<PetscReal>& ratios, PetscReal rto
 namespace {
 /// LU with partial pivoting of the column-major n×n matrix A in place (P A = L U, L unit lower):
 /// the outer-product form, row k swapped with the pivot row p_k, columns updated by contiguous
-/// axpys. Returns the first row with a zero pivot, or −1.
-PetscInt lu_factor(PetscInt n, PetscScalar* A, PetscInt* piv) {
+/// axpys. Returns the first row whose pivot is at most `tol` in magnitude (numerically singular:
+/// the rows are equilibrated to a largest entry of 1), or −1.
+PetscInt lu_factor(PetscInt n, PetscScalar* A, PetscInt* piv, PetscReal tol) {
   PetscInt zero = -1;
   for (PetscInt k = 0; k < n; ++k) {
     PetscScalar* ak = A + k * n;
@@ -55,7 +57,7 @@ PetscInt lu_factor(PetscInt n, PetscScalar* A, PetscInt* piv) {
     for (PetscInt i = k + 1; i < n; ++i)
       if (PetscAbsScalar(ak[i]) > PetscAbsScalar(ak[p])) p = i;
     piv[k] = p;
-    if (ak[p] == 0.0) {
+    if (PetscAbsScalar(ak[p]) <= tol) {
       if (zero < 0) zero = k;
       continue;
     }
@@ -117,7 +119,7 @@ void BatchBlocks::set_from_options() {
   max_size_ = maxsize;
 }
 
-bool BatchBlocks::choose(const UpdateMap& map, bool general_form) {
+bool BatchBlocks::choose(const UpdateMap& map, bool general_form, const std::string& singular) {
   active_ = false;
   const Layout& l = map.layout();
   const std::string opt = "-" + prefix_ + "batch_solve";
@@ -133,6 +135,11 @@ bool BatchBlocks::choose(const UpdateMap& map, bool general_form) {
   if (!general_form) {
     decision_ = std::string("coupled: ") + (asked ? opt + " blocks refused: " : "") +
                 "the blocks path solves the general form, and -" + prefix_ + "adjoint_form symmetric was chosen";
+    return false;
+  }
+  if (!singular.empty()) {
+    decision_ = std::string("coupled: ") + (asked ? opt + " blocks refused: " : "") + "I - Phi^T is singular (" +
+                singular + "), which a factorization cannot be trusted with";
     return false;
   }
   // Every instance on one rank: this rank's range starts and ends at instance boundaries.
@@ -175,7 +182,7 @@ bool BatchBlocks::choose(const UpdateMap& map, bool general_form) {
   return true;
 }
 
-void BatchBlocks::setup(Mat a, const Layout& l, const std::function<void(Vec, Vec)>& phi_t, KSP like) {
+bool BatchBlocks::setup(Mat a, const Layout& l, const std::function<void(Vec, Vec)>& phi_t, KSP like) {
   const PetscInt n = l.n;
   OwnedVec e, col;
   FOLDOPT_CALL(MatCreateVecs(a, e.out(), col.out()));
@@ -224,7 +231,7 @@ void BatchBlocks::setup(Mat a, const Layout& l, const std::function<void(Vec, Ve
     if (bad_block >= 0) break;
     for (PetscInt j = 0; j < n; ++j)
       for (PetscInt i = 0; i < n; ++i) A[i + j * n] *= s[i];
-    const PetscInt zero = lu_factor(n, A, pivots_.data() + b * n);
+    const PetscInt zero = lu_factor(n, A, pivots_.data() + b * n, 1e3 * PETSC_MACHINE_EPSILON * (PetscReal)n);
     if (zero >= 0) {
       bad_block = b;
       bad_row = zero;
@@ -233,11 +240,23 @@ void BatchBlocks::setup(Mat a, const Layout& l, const std::function<void(Vec, Ve
   }
   PetscInt rstart;
   FOLDOPT_CALL(VecGetOwnershipRange(e, &rstart, nullptr));
-  check_collective(comm_, bad_block < 0, PETSC_ERR_MAT_LU_ZRPVT,
-                   detail::format("-%sbatch_solve blocks: the block I - Phi^T of instance %" PetscInt_FMT
-                                  " is singular (row %" PetscInt_FMT " %s): use -%sbatch_solve coupled",
-                                  prefix_.c_str(), rstart / std::max<PetscInt>(n, 1) + bad_block, bad_row,
-                                  zero_pivot ? "has a zero pivot" : "is zero or not finite", prefix_.c_str()));
+  // A singular block (first such instance over the ranks): the coupled Krylov solve instead.
+  PetscInt bad = bad_block >= 0 ? rstart / std::max<PetscInt>(n, 1) + bad_block : PETSC_MAX_INT, first = 0;
+  MPI_Allreduce(&bad, &first, 1, MPIU_INT, MPI_MIN, comm_);
+  if (first != PETSC_MAX_INT) {
+    const int mine = bad == first;
+    int owner = 0, rank = 0;
+    MPI_Comm_rank(comm_, &rank);
+    int cand = mine ? rank : INT_MAX;
+    MPI_Allreduce(&cand, &owner, 1, MPI_INT, MPI_MIN, comm_);
+    int row[2] = {static_cast<int>(bad_row), zero_pivot ? 1 : 0};
+    MPI_Bcast(row, 2, MPI_INT, owner, comm_);
+    decision_ = detail::format("coupled: the block I - Phi^T of instance %" PetscInt_FMT " is singular (row %d %s), "
+                               "after %" PetscInt_FMT " products for the blocks",
+                               first, row[0], row[1] ? "has a pivot below 1e3 n eps after row equilibration" : "is zero or not finite", n);
+    active_ = false;
+    return false;
+  }
   if (!ksp_) {
     FOLDOPT_CALL(KSPCreate(comm_, ksp_.out()));
     FOLDOPT_CALL(KSPSetOptionsPrefix(ksp_, (prefix_ + "batch_").c_str()));
@@ -261,6 +280,12 @@ void BatchBlocks::setup(Mat a, const Layout& l, const std::function<void(Vec, Ve
   FOLDOPT_CALL(KSPSetInitialGuessNonzero(ksp_, nonzero));
   FOLDOPT_CALL(KSPSetOperators(ksp_, a, a));
   FOLDOPT_CALL(KSPSetUp(ksp_));
+  return true;
+}
+
+void BatchBlocks::fall_back(const std::string& reason) {
+  active_ = false;
+  decision_ = "coupled: " + reason;
 }
 
 PC BatchBlocks::pc() const {

@@ -56,15 +56,20 @@ class BatchBlocks {
   void set_block_max_size(PetscInt n) { max_size_ = n; }
 
   /// Whether this solve takes the blocks path (collective); decision() then says what was
-  /// chosen and why (also the reason for falling back to coupled).
-  bool choose(const UpdateMap& map, bool general_form);
+  /// chosen and why (also the reason for falling back to coupled). `singular`: the map's
+  /// UpdateMap::singular_reason() (a singular I − Φᵀ is left to the coupled Krylov solve).
+  bool choose(const UpdateMap& map, bool general_form, const std::string& singular);
   bool active() const { return active_; }
   const std::string& decision() const { return decision_; }
 
   /// Extract and factor the blocks at the map's current linearization with n products
   /// `phi_t(x, y)`: y = Φᵀ x; set up the outer KSP on `a` (I − Φᵀ) with the tolerances of `like`.
-  void setup(Mat a, const Layout& layout, const std::function<void(Vec, Vec)>& phi_t, KSP like);
+  /// Returns false (collectively; decision() says which instance) when a block is singular: the
+  /// batch is then solved coupled.
+  bool setup(Mat a, const Layout& layout, const std::function<void(Vec, Vec)>& phi_t, KSP like);
   KSP ksp() const { return ksp_; }
+  /// The blocks path was given up for this solve (`reason`): the batch is solved coupled.
+  void fall_back(const std::string& reason);
   /// The block solves as a preconditioner (exact: P = I − Φᵀ up to rounding).
   PC pc() const;
   std::string method() const;
