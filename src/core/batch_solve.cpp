@@ -169,6 +169,11 @@ bool BatchBlocks::choose(const UpdateMap& map, bool general_form, const std::str
       decision_ = "coupled (auto: -" + prefix_ + (ksp_given ? "ksp_type" : "pc_type") + " was given)";
       return false;
     }
+    if (!map.default_ksp_type().empty()) {  // e.g. FGMRES for products that are inner solves
+      decision_ = "coupled (auto: update map '" + map.type() + "' asks for -" + prefix_ + "ksp_type " +
+                  map.default_ksp_type() + ")";
+      return false;
+    }
     if (l.n > max_size_) {
       decision_ = detail::format("coupled (auto: n = %" PetscInt_FMT " > -%sbatch_block_max_size %" PetscInt_FMT ")",
                                  l.n, prefix_.c_str(), max_size_);

@@ -29,8 +29,9 @@ namespace foldopt {
 class UpdateMap;
 
 /// -fold_batch_solve: auto picks `blocks` for B > 1 and n ≤ -fold_batch_block_max_size when the
-/// instances do not span ranks, the form is general, and neither -fold_ksp_type nor -fold_pc_type
-/// was given; `coupled` is the one KSP over the whole batch.
+/// instances do not span ranks, I − Φᵀ is not declared singular, the form is general, neither
+/// -fold_ksp_type nor -fold_pc_type was given and the map asks for no Krylov method of its own
+/// (UpdateMap::default_ksp_type); `coupled` is the one KSP over the whole batch.
 enum class BatchSolveMode { automatic, coupled, blocks };
 const char* to_string(BatchSolveMode m);
 
