@@ -387,7 +387,7 @@ void AdjointSolver::solve(Vec g, Vec w) {
 void AdjointSolver::solve_krylov(Vec g, Vec w) {
   const double t0 = wall_time();
   // A batch of small instances: exact per-instance solves inside one KSP (batch_solve.hpp).
-  if (batch_->choose(*map_, form_ == AdjointForm::general, map_->singular_reason())) {
+  if (batch_->choose(*map_, form_ == AdjointForm::general)) {
     ensure_shells();
     const auto phi_t = [&](Vec x, Vec y) {
       map_->phi_t(x, y);
@@ -730,7 +730,8 @@ void AdjointSolver::view(PetscViewer viewer) const {
                            (double)r.form_residual);
   if (r.passes > 1)
     PetscViewerASCIIPrintf(viewer, "  %" PetscInt_FMT " passes: the batch's norm met rtol before every instance did\n", r.passes);
-  if (!r.batch_solve.empty()) PetscViewerASCIIPrintf(viewer, "  batch solve: %s\n", r.batch_solve.c_str());
+  if (r.instances > 1 || r.batch_solve.rfind("blocks", 0) == 0)
+    PetscViewerASCIIPrintf(viewer, "  batch solve: %s\n", r.batch_solve.c_str());
   if (r.instances > 1)
     PetscViewerASCIIPrintf(viewer,
                            "  instances (%s, relative): worst %.3e, median %.3e, %" PetscInt_FMT " of %" PetscInt_FMT

@@ -119,7 +119,7 @@ void BatchBlocks::set_from_options() {
   max_size_ = maxsize;
 }
 
-bool BatchBlocks::choose(const UpdateMap& map, bool general_form, const std::string& singular) {
+bool BatchBlocks::choose(UpdateMap& map, bool general_form) {
   active_ = false;
   const Layout& l = map.layout();
   const std::string opt = "-" + prefix_ + "batch_solve";
@@ -135,11 +135,6 @@ bool BatchBlocks::choose(const UpdateMap& map, bool general_form, const std::str
   if (!general_form) {
     decision_ = std::string("coupled: ") + (asked ? opt + " blocks refused: " : "") +
                 "the blocks path solves the general form, and -" + prefix_ + "adjoint_form symmetric was chosen";
-    return false;
-  }
-  if (!singular.empty()) {
-    decision_ = std::string("coupled: ") + (asked ? opt + " blocks refused: " : "") + "I - Phi^T is singular (" +
-                singular + "), which a factorization cannot be trusted with";
     return false;
   }
   // Every instance on one rank: this rank's range starts and ends at instance boundaries.
@@ -179,6 +174,12 @@ bool BatchBlocks::choose(const UpdateMap& map, bool general_form, const std::str
                                  l.n, prefix_.c_str(), max_size_);
       return false;
     }
+  }
+  const std::string singular = map.singular_reason();  // collective; may cost a small eigensolve
+  if (!singular.empty()) {
+    decision_ = std::string("coupled: ") + (asked ? opt + " blocks refused: " : "") + "I - Phi^T is singular (" +
+                singular + "), which a factorization cannot be trusted with";
+    return false;
   }
   decision_ = detail::format("blocks (%s): %" PetscInt_FMT " exact %" PetscInt_FMT "x%" PetscInt_FMT
                              " solves, extracted with %" PetscInt_FMT " batched products",

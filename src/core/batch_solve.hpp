@@ -57,9 +57,10 @@ class BatchBlocks {
   void set_block_max_size(PetscInt n) { max_size_ = n; }
 
   /// Whether this solve takes the blocks path (collective); decision() then says what was
-  /// chosen and why (also the reason for falling back to coupled). `singular`: the map's
-  /// UpdateMap::singular_reason() (a singular I − Φᵀ is left to the coupled Krylov solve).
-  bool choose(const UpdateMap& map, bool general_form, const std::string& singular);
+  /// chosen and why (also the reason for falling back to coupled). Asks the map for
+  /// UpdateMap::singular_reason() last, only when the blocks path would be taken (a singular
+  /// I − Φᵀ is left to the coupled Krylov solve).
+  bool choose(UpdateMap& map, bool general_form);
   bool active() const { return active_; }
   const std::string& decision() const { return decision_; }
 
