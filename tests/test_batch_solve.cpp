@@ -22,6 +22,7 @@
 #include <foldopt/problems/topk.hpp>
 #include <foldopt/problems/tv.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -247,7 +248,7 @@ TEST(BatchSolve, AutoChoosesBySize) {
   layer.backward(g1);
   EXPECT_EQ(layer.adjoint().report().batch_solve, "coupled (one instance)");
 
-  const std::string file = foldopt_test::temp_dir("batch_view") + "/view.txt";
+  const std::string dir = foldopt_test::temp_dir("batch_view"), file = dir + "/view.txt";
   {
     ScopedOptions so2(Options{{"-fold_pgd_stepsize", "0.5"}});
     FoldedLayer batch(*p);
@@ -262,6 +263,8 @@ TEST(BatchSolve, AutoChoosesBySize) {
   MPI_Barrier(PETSC_COMM_WORLD);
   std::ifstream in(file);
   const std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  MPI_Barrier(PETSC_COMM_WORLD);
+  if (foldopt_test::rank() == 0) std::filesystem::remove_all(dir);
   EXPECT_NE(out.find("batch solve: blocks (auto)"), std::string::npos) << out;
   EXPECT_NE(out.find("of 4 at or below rtol"), std::string::npos) << out;
 }
