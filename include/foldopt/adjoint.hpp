@@ -12,6 +12,10 @@
 // probed column by column with Φᵀ products below -fold_jacobian_max_size (default 4096) only,
 // and the report says so.
 //
+// A batch (B > 1 instances) is solved per instance under -fold_batch_solve blocks (auto for small
+// n): exact n×n block solves from n batched Φᵀ products inside one outer KSP (src/core/batch_solve.hpp),
+// else coupled by the KSP above; the report gives per-instance convergence either way.
+//
 // A solve that does not converge throws foldopt::Error(PETSC_ERR_NOT_CONVERGED) naming the method,
 // the residual reached and ρ(Φ) when known: never a silent wrong gradient.
 #ifndef FOLDOPT_ADJOINT_HPP
@@ -24,12 +28,14 @@
 
 #include <exception>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace foldopt {
 
 class UpdateMap;
+class BatchBlocks;
 
 /// `unrolled` is not an adjoint solve: FoldedLayer::backward then differentiates K unrolled steps
 /// of the map (foldopt::UnrolledBaseline, include/foldopt/unrolled.hpp); solve() refuses it.
@@ -52,6 +58,12 @@ struct AdjointReport {
   PetscReal form_residual = -1;///< symmetric form: worst instance's ‖K r − (I − K M K) u‖/‖K r‖ (else −1)
   PetscInt products = 0;       ///< Φᵀ products (solve and residual check)
   PetscInt passes = 1;         ///< KSP solves until every instance met rtol (a batch)
+  std::string batch_solve;     ///< a batch: coupled or blocks (-fold_batch_solve) and why
+  PetscReal instance_worst = 0;  ///< per instance, of the residual convergence is judged on
+  PetscReal instance_median = 0; ///<   (instance_measure): worst and median relative residual,
+  PetscInt instances_below = 0;  ///<   instances at or below rtol, and their number
+  PetscInt instances = 0;
+  std::string instance_measure;  ///< "true residual" or "left-preconditioned residual"
   PetscReal rtol = 0;
   double setup_seconds = 0;    ///< assembling Φ / preconditioner / factorization
   double seconds = 0;          ///< the whole solve
@@ -75,7 +87,8 @@ class AdjointSolver {
   void set_jacobian_max_size(PetscInt n) { jacobian_max_size_ = n; }
   /// ρ(Φ) when an estimate is known (quoted in errors).
   void set_rho(PetscReal rho) { rho_ = rho; }
-  /// Reads -<prefix>backward, -<prefix>jacobian_max_size, -<prefix>monitor and the KSP options.
+  /// Reads -<prefix>backward, -<prefix>jacobian_max_size, -<prefix>monitor, -<prefix>batch_solve,
+  /// -<prefix>batch_block_max_size and the KSP options.
   void set_from_options();
 
   /// Option prefixes read only at set-up, in the first solve: the preconditioner's levels and
@@ -157,6 +170,7 @@ class AdjointSolver {
   std::exception_ptr pending_;  ///< exception raised inside a PETSc callback
   bool options_set_ = false, side_chosen_ = false;
   bool quiet_products_ = false;  ///< inside run_eigensolver
+  std::unique_ptr<BatchBlocks> batch_;  ///< per-instance solves of a batch (src/core/batch_solve.hpp)
 };
 
 const char* to_string(BackwardMethod m);

@@ -74,7 +74,7 @@ double wall_time() {
   return t;
 }
 
-PetscReal worst_instance_ratio(Vec r, Vec g, const Layout& layout) {
+std::vector<PetscReal> instance_ratios(Vec r, Vec g, const Layout& layout) {
   const PetscInt B = std::max<PetscInt>(layout.batch, 1), n = layout.n;
   PetscInt rstart, rend;
   FOLDOPT_CALL(VecGetOwnershipRange(r, &rstart, &rend));
@@ -90,12 +90,17 @@ PetscReal worst_instance_ratio(Vec r, Vec g, const Layout& layout) {
   FOLDOPT_CALL(VecRestoreArrayRead(r, &ra));
   FOLDOPT_CALL(VecRestoreArrayRead(g, &ga));
   MPI_Allreduce(sums.data(), all.data(), static_cast<int>(2 * B), MPIU_REAL, MPIU_SUM, layout.comm);
-  PetscReal worst = 0;
+  std::vector<PetscReal> ratios(static_cast<std::size_t>(B));
   for (PetscInt b = 0; b < B; ++b) {
     const PetscReal rn = std::sqrt(all[2 * b]), gn = std::sqrt(all[2 * b + 1]);
-    worst = std::max(worst, gn > 0 ? rn / gn : rn);
+    ratios[b] = gn > 0 ? rn / gn : rn;
   }
-  return worst;
+  return ratios;
+}
+
+PetscReal worst_instance_ratio(Vec r, Vec g, const Layout& layout) {
+  const std::vector<PetscReal> ratios = instance_ratios(r, g, layout);
+  return ratios.empty() ? 0 : *std::max_element(ratios.begin(), ratios.end());
 }
 
 double peak_rss_bytes() {

@@ -14,6 +14,8 @@ double wall_time();
 
 /// max over instances b of ‖r_b‖₂ / ‖g_b‖₂ (‖r_b‖₂ where g_b = 0), for a batch layout.
 PetscReal worst_instance_ratio(Vec r, Vec g, const Layout& layout);
+/// ‖r_b‖₂ / ‖g_b‖₂ of every instance b (the same on every rank; one reduction of 2B numbers).
+std::vector<PetscReal> instance_ratios(Vec r, Vec g, const Layout& layout);
 
 /// Every entry of a (short) vector on every rank (collective: VecScatterCreateToAll).
 std::vector<PetscScalar> all_values(Vec v);
