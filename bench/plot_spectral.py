@@ -39,10 +39,10 @@ def sweep(path):
     if (~ok).any():
         ax.semilogy(a[~ok], lf[~ok], "x", color="C0", label="LFPI (cap reached)")
     ax.semilogy(a, gm, "s-", label="GMRES(30) iterations")
-    lmax = a[0] / c[0]
-    for cc, name in ((1.0, "1/lmax (auto)"),):
-        ax.axvline(cc / lmax, color="gray", ls=":", lw=1)
-        ax.text(cc / lmax, ax.get_ylim()[1] * 0.6, " " + name, color="gray", fontsize=8)
+    inv_lmax = a[0] / c[0]  # alpha = c / lambda_max
+    for cc, name in ((1.0, "1/lmax (auto)"), (2.0, "2/lmax")):
+        ax.axvline(cc * inv_lmax, color="gray", ls=":", lw=1)
+        ax.text(cc * inv_lmax, ax.get_ylim()[1] * 0.6, " " + name, color="gray", fontsize=8)
     ax.set_xlabel("stepsize alpha")
     ax.set_ylabel("iterations to rtol 1e-8")
     ax2 = ax.twinx()
@@ -50,7 +50,7 @@ def sweep(path):
     ax2.set_ylabel("rho(Phi)")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper center", fontsize=8)
+    ax.legend(h1 + h2, l1 + l2, loc="center right", fontsize=8)
     inst = [x for x in comments if x.startswith("instance")]
     ax.set_title("stepsize sweep: " + (inst[0][len("instance: "):] if inst else ""), fontsize=8)
     fig.tight_layout()

@@ -6,7 +6,8 @@
 //   stage, wall time, own memory peak; bench_util.hpp), each from scratch (the free-set Hessian
 //   S = H_FF extracted in each): stepsize lmax (K Lanczos steps on S, α = 1/λmax, the default
 //   automatic rule), stepsize optimal (two SLEPc solves, α = 2/(λmin + λmax)), ρ lanczos (K'
-//   Lanczos steps on S at α_lmax), ρ eps (SLEPc Krylov–Schur on Φᵀ), and the backward they serve:
+//   Lanczos steps on S at α_lmax), ρ eps (SLEPc Krylov–Schur on Φᵀ, the default ncv 16 and ncv 10),
+//   and the backward they serve:
 //   GMRES + BoomerAMG on I − Φᵀ at α_lmax, with Ψᵀ w (the PC set-up included). Products with S
 //   are counted by a shell around it, Φᵀ products by the adjoint solver. Each spectral phase is
 //   stated as a fraction of the backward (target ≤ 25 %).
@@ -91,17 +92,16 @@ std::unique_ptr<BoxQP> instance(MPI_Comm comm, PetscInt n, PetscReal shift) {
   return BoxQP::generate(comm, gen);
 }
 
-/// Adjoint solve (I − Φᵀ) w = g with `options`, then Ψᵀ w; the solver's report.
-AdjointReport backward(MPI_Comm comm, UpdateMap& map, Vec g, const char* options, ParamSet* grad) {
-  PetscOptionsInsertString(nullptr, options);
-  AdjointSolver adj(comm);
+/// Adjoint solve (I − Φᵀ) w = g with the options under `prefix` (set by the caller, once), then
+/// Ψᵀ w; the solver's report.
+AdjointReport backward(MPI_Comm comm, UpdateMap& map, Vec g, const std::string& prefix, ParamSet* grad) {
+  AdjointSolver adj(comm, prefix);
   adj.set_map(map);
   adj.set_from_options();
   OwnedVec w = map.create_vec();
   FOLDOPT_CALL(VecZeroEntries(w));
   adj.solve(g, w);
   if (grad) adj.psi_t(w, *grad);
-  PetscOptionsClear(nullptr);
   return adj.report();
 }
 
@@ -160,13 +160,13 @@ int cost(MPI_Comm comm, const bench::Args& args, PetscInt n, PetscReal shift, Pe
     m.error = r.error;
     finish(m, ph);
   }
-  {
-    bench::Phase ph(comm, "rho_eps");
+  for (const char* pre : {"fold_rho_", "bench_rho_ncv10_"}) {
+    bench::Phase ph(comm, std::string(pre) == "fold_rho_" ? "rho_eps" : "rho_eps_ncv10");
     AdjointSolver probe(comm);
     probe.set_map(map);
     const PetscInt p0 = probe.products();
-    const RhoEstimate r = estimate_rho(probe.phi_t_shell(), "fold_rho_");
-    Measured m{"rho eps"};
+    const RhoEstimate r = estimate_rho(probe.phi_t_shell(), pre);
+    Measured m{std::string(pre) == "fold_rho_" ? "rho eps" : "rho eps ncv 10"};
     m.products = probe.products() - p0;
     m.value = r.rho;
     m.error = r.error;
@@ -176,7 +176,7 @@ int cost(MPI_Comm comm, const bench::Args& args, PetscInt n, PetscReal shift, Pe
   {
     bench::Phase ph(comm, "backward_gmres_hypre");
     ParamSet grad = map.create_params();
-    const AdjointReport rep = backward(comm, map, g, "-fold_ksp_type gmres -fold_pc_type hypre", &grad);
+    const AdjointReport rep = backward(comm, map, g, "bench_amg_", &grad);
     if (!rep.converged) throw std::runtime_error("the backward (GMRES + BoomerAMG) did not converge: " + rep.reason);
     its = rep.iterations;
     Measured m{"backward gmres+hypre"};
@@ -217,9 +217,7 @@ int sweep(MPI_Comm comm, const bench::Args& args, PetscInt n, PetscReal shift, P
   OwnedVec g = qp->create_vec();
   fill_random(g, 7);
   OwnedMat S = map.stepsize_operator();
-  PetscOptionsInsertString(nullptr, "-fold_stepsize_eps_tol 1e-10");
-  const ExtremeEigenvalues e = extreme_eigenvalues(S, "fold_stepsize_");
-  PetscOptionsClear(nullptr);
+  const ExtremeEigenvalues e = extreme_eigenvalues(S, "bench_sweep_");  // -bench_sweep_eps_tol 1e-10
   const double lmin = e.lmin, lmax = e.lmax;
   bench::Csv csv(comm, args.output_dir, "spectral_sweep_n" + std::to_string((long long)n) + "_np" + std::to_string(size) + ".csv",
                  {"command: " + args.command, "machine: " + bench::machine(comm),
@@ -234,8 +232,6 @@ int sweep(MPI_Comm comm, const bench::Args& args, PetscInt n, PetscReal shift, P
               lmax, lmax / lmin);
   PetscPrintf(comm, "| c = alpha lmax | alpha | rho(Phi) | rho lanczos | LFPI its | GMRES its |\n|---|---|---|---|---|---|\n");
   const double cs[] = {0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0, 1.1, 1.2, 1.4, 1.6, 1.8, 1.9, 1.95, 1.99};
-  const std::string cap = "-fold_ksp_type richardson -fold_pc_type none -fold_ksp_rtol 1e-8 -fold_ksp_max_it " +
-                          std::to_string((long long)max_it);
   for (double c : cs) {
     const double alpha = c / lmax;
     map.set_stepsize(alpha);
@@ -245,13 +241,12 @@ int sweep(MPI_Comm comm, const bench::Args& args, PetscInt n, PetscReal shift, P
     const RhoEstimate rl = estimate_rho_symmetric(Sa, alpha, 40);
     AdjointReport lf, gm;
     try {
-      lf = backward(comm, map, g, cap.c_str(), nullptr);
-    } catch (const Error&) {  // not converged within the cap: the report says so
-      PetscOptionsClear(nullptr);
+      lf = backward(comm, map, g, "bench_lfpi_", nullptr);
+    } catch (const Error&) {  // not converged within the cap
       lf.converged = false;
       lf.iterations = max_it;
     }
-    gm = backward(comm, map, g, "-fold_ksp_type gmres -fold_pc_type none -fold_ksp_rtol 1e-8 -fold_ksp_max_it 100000", nullptr);
+    gm = backward(comm, map, g, "bench_gmres_", nullptr);
     csv.row({bench::num(c), bench::num(alpha), bench::num(rho), bench::num(rl.rho), bench::num(rl.error),
              bench::num(lf.iterations), lf.converged ? "1" : "0", bench::num(gm.iterations)});
     PetscPrintf(comm, "| %.2f | %.5g | %.6f | %.6f +- %.1e | %s%" PetscInt_FMT " | %" PetscInt_FMT " |\n", c, alpha, rho, rl.rho,
@@ -275,8 +270,14 @@ int body(MPI_Comm comm, const bench::Args& args) {
     throw std::invalid_argument("-n >= 9, -sweep_n >= 0, positive steps, -sweep_max_it and shifts");
   int size = 1;
   MPI_Comm_size(comm, &size);
-  // The options the phases set for themselves are cleared after each: keep the command line's.
-  PetscOptionsClear(nullptr);
+  // Each phase reads its own options prefix (the command line's -fold_* options stay those of the
+  // stepsize and rho phases: e.g. -fold_rho_eps_ncv, -fold_stepsize_eps_tol).
+  const std::string fixed = "-bench_amg_ksp_type gmres -bench_amg_pc_type hypre -bench_rho_ncv10_eps_ncv 10 "
+                            "-bench_sweep_eps_tol 1e-10 -bench_lfpi_ksp_type richardson -bench_lfpi_pc_type none "
+                            "-bench_lfpi_ksp_rtol 1e-8 -bench_gmres_ksp_type gmres -bench_gmres_pc_type none "
+                            "-bench_gmres_ksp_rtol 1e-8 -bench_gmres_ksp_max_it 100000 -bench_lfpi_ksp_max_it " +
+                            std::to_string((long long)max_it);
+  PetscOptionsInsertString(nullptr, fixed.c_str());
   if (cost(comm, args, n, shift, lsteps, rsteps, size)) return 1;
   if (sweep_n > 0 && sweep(comm, args, sweep_n, sweep_shift, max_it, size)) return 1;
   return 0;
