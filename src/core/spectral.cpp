@@ -230,9 +230,12 @@ RitzValues lanczos_ritz_values(Mat A, PetscInt steps, unsigned long seed) {
   PetscInt N;
   FOLDOPT_CALL(MatGetSize(A, &N, nullptr));
   steps = std::min(std::max<PetscInt>(steps, 1), N);
-  OwnedVec v, w, vprev;
-  FOLDOPT_CALL(MatCreateVecs(A, v.out(), w.out()));
-  FOLDOPT_CALL(VecDuplicate(v, vprev.out()));
+  // Three vectors, rotated (no copies): per step one product, one MAXPY, two split-phase
+  // reductions and one AXPBY that also normalizes.
+  OwnedVec bufs[3];
+  FOLDOPT_CALL(MatCreateVecs(A, bufs[0].out(), bufs[1].out()));
+  FOLDOPT_CALL(VecDuplicate(bufs[0], bufs[2].out()));
+  Vec v = bufs[0], w = bufs[1], vprev = bufs[2];
   FOLDOPT_CALL(VecZeroEntries(vprev));
   fill_random(v, seed);
   PetscReal nv;
@@ -245,15 +248,21 @@ RitzValues lanczos_ritz_values(Mat A, PetscInt steps, unsigned long seed) {
     PetscScalar d;
     FOLDOPT_CALL(VecDot(w, v, &d));
     PetscReal alpha = PetscRealPart(d);
-    FOLDOPT_CALL(VecAXPY(w, -alpha, v));
-    if (beta_prev != 0) FOLDOPT_CALL(VecAXPY(w, -beta_prev, vprev));
-    FOLDOPT_CALL(VecDot(w, v, &d));  // once more against v (local orthogonality)
-    FOLDOPT_CALL(VecAXPY(w, -d, v));
+    PetscScalar coef[2] = {-alpha, -beta_prev};
+    Vec dirs[2] = {v, vprev};
+    FOLDOPT_CALL(VecMAXPY(w, beta_prev != 0 ? 2 : 1, coef, dirs));
+    // Once more against v (local orthogonality) and the norm, in one reduction:
+    // ‖w − d v‖² = ‖w‖² − d² for a unit v.
+    PetscReal nw;
+    FOLDOPT_CALL(VecDotBegin(w, v, &d));
+    FOLDOPT_CALL(VecNormBegin(w, NORM_2, &nw));
+    FOLDOPT_CALL(VecDotEnd(w, v, &d));
+    FOLDOPT_CALL(VecNormEnd(w, NORM_2, &nw));
     alpha += PetscRealPart(d);
     a.push_back(alpha);
     scale = std::max({scale, std::abs(alpha), beta_prev});
-    PetscReal beta;
-    FOLDOPT_CALL(VecNorm(w, NORM_2, &beta));
+    const PetscReal dd = PetscRealPart(d);
+    const PetscReal beta = std::sqrt(std::max<PetscReal>(nw * nw - dd * dd, 0));
     r.steps = j + 1;
     if (beta <= 1e-12 * scale || !std::isfinite(beta)) {
       r.invariant = beta <= 1e-12 * scale;
@@ -264,9 +273,11 @@ RitzValues lanczos_ritz_values(Mat A, PetscInt steps, unsigned long seed) {
       break;
     }
     b.push_back(beta);
-    FOLDOPT_CALL(VecCopy(v, vprev));
-    FOLDOPT_CALL(VecCopy(w, v));
-    FOLDOPT_CALL(VecScale(v, 1.0 / beta));
+    FOLDOPT_CALL(VecAXPBY(w, -dd / beta, 1 / beta, v));  // w = (w − d v)/β, the next v
+    Vec t = vprev;
+    vprev = v;
+    v = w;
+    w = t;
     beta_prev = beta;
   }
   // Gershgorin interval of T, then bisection for its extreme eigenvalues; the residual of the
