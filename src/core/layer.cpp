@@ -309,7 +309,8 @@ ParamSet FoldedLayer::backward(Vec g) {
 
 // A fixed point where Φ has a real eigenvalue above 1 is not a minimum: negative curvature of the
 // reduced Hessian (λ(Φ) = 1 − αλ(S) on the free set), a saddle point or a maximum where a forward
-// solver merely stopped. Evidence at hand first (the stepsize eigenvalues of -fold_stepsize auto,
+// solver merely stopped. Evidence at hand first (the stepsize eigenvalues of an automatic rule,
+// whose Lanczos run also serves as the check's own when it is as long;
 // the ρ estimate's eigenvalue), then a bounded Lanczos run on the map's stepsize operator S, else
 // a bounded Arnoldi run on Φᵀ. All figures come from collective operations: every rank decides
 // alike. An eigenvalue below −1 (α too large for LFPI) is no sign of a non-minimum.
@@ -330,7 +331,8 @@ void FoldedLayer::check_minimum() {
     minimum_.lambda = 1 - alpha * slo;
     minimum_.error = alpha * se.err_min;
   } else if (estimated && se.method == "lanczos" && se.steps >= minimum_steps_) {
-    // The stepsize rule's Lanczos run is the check's own (same operator, start vector, steps or more).
+    // The stepsize rule's Lanczos run is the check's own (same start vector, steps or more, and the
+    // same operator: at a fixed point the free set does not depend on α).
     minimum_.ran = true;
     minimum_.method = "lanczos on the stepsize operator, the stepsize estimate's" + by;
     minimum_.curvature = slo;
