@@ -9,7 +9,7 @@
 //   * the assembled Φ is D(I − αH) (dense Eigen), applies like map.phi to 1e-13, and its diagonal
 //     is get_diagonal;
 //   * ρ(Φ) from SLEPc matches max|1 − αλ(H_FF)| from a dense Eigen eigensolve within the
-//     reported error, and -fold_stepsize auto picks α = 2/(λmin + λmax) of H_FF to 1e-3, where
+//     reported error, and -fold_stepsize optimal picks α = 2/(λmin + λmax) of H_FF to 1e-3, where
 //     ρ(Φ) = (κ − 1)/(κ + 1).
 // Runs at np=1 and np=2.
 #include "reference.hpp"
@@ -291,6 +291,7 @@ TEST(Checks, AssembledPhi) {
 
 TEST(Checks, RhoMatchesDenseEigenvalues) {
   std::unique_ptr<BoxQP> p = make_problem();
+  ScopedOptions eps(Options{{"-fold_rho_type", "eps"}});  // SLEPc on Φᵀ (Lanczos: test_stepsize.cpp)
   FoldedLayer layer(*p);
   layer.set_from_options();
   layer.forward(p->params());
@@ -319,9 +320,9 @@ TEST(Checks, RhoMatchesDenseEigenvalues) {
   EXPECT_LE(std::abs(tight.rho - ref), tight.error + 1e-12) << "rho " << tight.rho << " vs dense " << ref;
 }
 
-TEST(Checks, AutomaticStepsize) {
+TEST(Checks, OptimalStepsize) {
   std::unique_ptr<BoxQP> p = make_problem();
-  ScopedOptions so(Options{{"-fold_stepsize", "auto"}});
+  ScopedOptions so(Options{{"-fold_stepsize", "optimal"}, {"-fold_rho_type", "eps"}});
   FoldedLayer layer(*p);
   layer.set_from_options();
   layer.forward(p->params());

@@ -13,6 +13,9 @@
 //   * a convex generated QP passes, its Ritz values inside the dense spectrum of H_FF, and through
 //     the Arnoldi path, whose eigenvalue matches the dense 1 − αλmin(H_FF) within its bound;
 //   * -fold_view reports the check;
+//   * under -fold_stepsize lmax|auto the rule's Lanczos run decides: the saddle is refused by it,
+//     the convex QP passes with no products of the check's own, its Ritz values in the dense
+//     spectrum, and -fold_view names the rule and both Lanczos runs;
 //   * a stepsize too large for LFPI (an eigenvalue of Φ below −1, ρ > 1) is not flagged.
 // Runs at np=1 and np=2.
 #include "reference.hpp"
@@ -283,6 +286,75 @@ TEST(Minimum, ConvexPasses) {
   EXPECT_LE(m.curvature_max, lam[lam.size() - 1] + 1e-10);
   EXPECT_GT(m.curvature, 0.0);
   EXPECT_LT(m.lambda, 1.0);
+}
+
+// Under the Lanczos stepsize rules (-fold_stepsize lmax, auto) the check uses the rule's own run:
+// a saddle is refused by the stepsize estimate, a convex QP passes without products of its own,
+// with the same Ritz values inside the dense spectrum; -fold_view names rule, method and α.
+TEST(Minimum, FromTheLanczosStepsizeEstimate) {
+  const PetscInt n = 50;
+  OwnedMat H = tridiag(n, 2.0 - 0.05, -1.0);
+  const double lmin = min_eigenvalue(H);
+  std::unique_ptr<BoxQP> sp = qp_at_zero(H);
+  auto saddle = [](const ParamSet&, Vec x, foldopt::ForwardReport&) { VecZeroEntries(x); };
+  for (const char* rule : {"lmax", "auto"}) {
+    ScopedOptions so(Options{{"-fold_stepsize", rule}});
+    FoldedLayer layer(*sp);
+    layer.set_forward_callback(saddle);
+    layer.set_from_options();
+    layer.forward(sp->params());
+    OwnedVec g = random_g(*sp);
+    const std::string msg = error_of([&] { layer.backward(g); });
+    EXPECT_NE(msg.find("not a minimum"), std::string::npos) << msg;
+    const foldopt::MinimumCheck& m = layer.minimum_check();
+    EXPECT_TRUE(m.nonminimum);
+    EXPECT_NE(m.method.find("the stepsize estimate (Lanczos, -fold_stepsize " + std::string(rule) + ")"), std::string::npos)
+        << m.method;
+    EXPECT_GE(m.curvature, lmin - 1e-10);
+    EXPECT_LT(m.curvature, 0.0);
+  }
+  BoxQPGenerator gen;
+  gen.n = 400;
+  gen.seed = 7;
+  std::unique_ptr<BoxQP> p = BoxQP::generate(PETSC_COMM_WORLD, gen);
+  ScopedOptions so(Options{{"-fold_stepsize", "lmax"}, {"-fold_rho", ""}});
+  FoldedLayer layer(*p);
+  layer.set_from_options();
+  layer.forward(p->params());
+  OwnedVec g = random_g(*p);
+  EXPECT_NO_THROW(layer.backward(g));
+  const foldopt::MinimumCheck& m = layer.minimum_check();
+  ASSERT_TRUE(m.ran);
+  EXPECT_FALSE(m.nonminimum);
+  EXPECT_EQ(m.products, 0);  // the stepsize rule's 20 Lanczos steps serve
+  EXPECT_NE(m.method.find("the stepsize estimate's"), std::string::npos) << m.method;
+  const Eigen::VectorXd xs = foldopt_ref::to_eigen(p->known_solution());
+  const foldopt_ref::ActiveSet set = foldopt_ref::classify(xs, foldopt_ref::to_eigen(p->params().get("lb")),
+                                                           foldopt_ref::to_eigen(p->params().get("ub")));
+  ASSERT_TRUE(set.ok);
+  const Eigen::VectorXd lam = foldopt_ref::free_eigenvalues(foldopt_ref::gather_dense(p->H()), set);
+  EXPECT_EQ(m.size, (PetscInt)set.free.size());
+  EXPECT_GE(m.curvature, lam[0] - 1e-10);
+  EXPECT_LE(m.curvature_max, lam[lam.size() - 1] + 1e-10);
+  EXPECT_GT(m.curvature, 0.0);
+  const std::string dir = foldopt_test::temp_dir("minimum_lmax_view");
+  const std::string file = dir + "/report.txt";
+  PetscViewer v;
+  ASSERT_EQ(PetscViewerASCIIOpen(PETSC_COMM_WORLD, file.c_str(), &v), 0);
+  layer.view(v);
+  PetscViewerDestroy(&v);
+  MPI_Barrier(PETSC_COMM_WORLD);
+  std::string text;
+  if (std::FILE* f = std::fopen(file.c_str(), "r")) {
+    char buf[4096];
+    std::size_t k;
+    while ((k = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, k);
+    std::fclose(f);
+  }
+  EXPECT_NE(text.find("stepsize lmax (1/lmax)"), std::string::npos) << text;
+  EXPECT_NE(text.find("20 Lanczos steps, 20 products"), std::string::npos) << text;
+  EXPECT_NE(text.find("(lanczos on the stepsize operator, 40 steps, 40 products"), std::string::npos) << text;
+  EXPECT_NE(text.find("stepsize " + std::to_string(layer.map().stepsize()).substr(0, 5)), std::string::npos) << text;
 }
 
 // The general path on a convex QP: not flagged, within its product budget; when it converged,

@@ -10,13 +10,16 @@
 //
 // Options (prefix `fold_` by default; -help lists them):
 //   -fold_map_type NAME            update map (default: the problem's own) and its own options
-//                                  (e.g. -fold_pgd_stepsize, -fold_stepsize fixed|auto)
+//                                  (e.g. -fold_pgd_stepsize, -fold_stepsize fixed|auto|lmax|optimal)
 //   -fold_fwd_type NAME            forward solver (default: the problem's own, snes for a bare map)
 //                                  and -fold_fwd_* its options
 //   -fold_backward krylov|jacobian adjoint method (-fold_ksp_*, -fold_pc_*, -fold_jacobian_*)
 //   -fold_backward unrolled        baseline: differentiate K unrolled steps of the map instead
 //                                  (-fold_unrolled_*, see unrolled.hpp; x* is its reference)
-//   -fold_rho                      estimate ρ(Φ) before each backward (-fold_rho_eps_*)
+//   -fold_rho                      estimate ρ(Φ) before each backward: -fold_rho_type lanczos
+//                                  (default where the map has a stepsize operator S, Φ = I − αS
+//                                  on the free set: -fold_rho_lanczos_steps K products with S,
+//                                  default 40) or eps (SLEPc on Φᵀ, -fold_rho_eps_*; other maps)
 //   -fold_check_fixed_point TOL    fixed-point check before every backward (default 1e-6):
 //                                  ‖U(s*) − s*‖∞ / (scale · max(1, ‖s*‖∞)), scale the map's
 //                                  fixed_point_scale() (α for prox-gradient maps)
@@ -140,6 +143,8 @@ class FoldedLayer {
   OwnedVec x_, xsol_;  ///< the state s*, and x* = R(s*) when the map has a readout
   ForwardReport fwd_report_;
   RhoEstimate rho_;
+  bool rho_lanczos_ = true;          // -fold_rho_type lanczos (where the map has a stepsize operator)
+  PetscInt rho_lanczos_steps_ = 40;  // -fold_rho_lanczos_steps
   bool check_minimum_ = true, accept_nonminimum_ = false;
   PetscInt minimum_steps_ = 20;
   MinimumCheck minimum_;

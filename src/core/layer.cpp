@@ -27,7 +27,10 @@ struct LayerOptions {
   PetscReal fp_tol = 1e-6;
   PetscBool check_minimum = PETSC_TRUE, accept_nonminimum = PETSC_FALSE;
   PetscInt minimum_steps = 20;
+  PetscInt rho_type = 0;  // index in rho_types
+  PetscInt rho_steps = 40;
 };
+const char* const rho_types[] = {"lanczos", "eps"};
 
 PetscErrorCode read_layer_options(MPI_Comm comm, const char* prefix, LayerOptions* o) {
   PetscFunctionBeginUser;
@@ -39,8 +42,12 @@ PetscErrorCode read_layer_options(MPI_Comm comm, const char* prefix, LayerOption
                                sizeof o->map_type, nullptr));
   PetscCall(PetscOptionsString("-fwd_type", fwds.c_str(), "FoldedLayer::set_forward", o->fwd_type, o->fwd_type,
                                sizeof o->fwd_type, nullptr));
-  PetscCall(PetscOptionsBool("-rho", "Estimate rho(Phi) with SLEPc before each backward (-fold_rho_eps_*)",
+  PetscCall(PetscOptionsBool("-rho", "Estimate rho(Phi) before each backward (-fold_rho_type)",
                              "FoldedLayer::set_estimate_rho", o->rho, &o->rho, nullptr));
+  PetscCall(PetscOptionsEList("-rho_type", "How: Lanczos on the map's stepsize operator (where it has one, else eps), or SLEPc on Phi^T (-fold_rho_eps_*)",
+                              "FoldedLayer::estimate_rho", rho_types, 2, rho_types[o->rho_type], &o->rho_type, nullptr));
+  PetscCall(PetscOptionsInt("-rho_lanczos_steps", "Lanczos steps (products with the stepsize operator) of -fold_rho_type lanczos",
+                            "FoldedLayer::estimate_rho", o->rho_steps, &o->rho_steps, nullptr));
   PetscCall(PetscOptionsReal("-check_fixed_point", "Largest ||U(s*) - s*||_inf / (scale max(1, ||s*||_inf)) accepted before a backward (scale: the stepsize of a prox-gradient map)",
                              "FoldedLayer::set_fixed_point_tolerance", o->fp_tol, &o->fp_tol, nullptr));
   PetscCall(PetscOptionsBool("-check_fd", "Check each gradient against central finite differences (one pair of forward solves per block)",
@@ -117,6 +124,8 @@ void FoldedLayer::set_from_options() {
   o.check_minimum = check_minimum_ ? PETSC_TRUE : PETSC_FALSE;
   o.minimum_steps = minimum_steps_;
   o.accept_nonminimum = accept_nonminimum_ ? PETSC_TRUE : PETSC_FALSE;
+  o.rho_type = rho_lanczos_ ? 0 : 1;
+  o.rho_steps = rho_lanczos_steps_;
   // Values checked before PETSc reads them (src/core/options.hpp), including PETSc's own options
   // under the prefix (types against the registered lists): an error raised inside an options
   // block leaves it open, and a viewer that fails to open on rank 0 alone leaves the others waiting.
@@ -125,6 +134,8 @@ void FoldedLayer::set_from_options() {
   options::check_string(pre, "map_type");
   options::check_string(pre, "fwd_type");
   options::check_bool(pre, "rho");
+  options::check_choice(pre, "rho_type", {"lanczos", "eps"});
+  options::check_int(pre, "rho_lanczos_steps", 1, 100000);
   options::check_bool(pre, "check_fd");
   options::check_bool(pre, "check_minimum");
   options::check_int(pre, "check_minimum_steps", 1, 100000);
@@ -147,6 +158,8 @@ void FoldedLayer::set_from_options() {
   }
   ensure_parts();
   estimate_rho_ = o.rho;
+  rho_lanczos_ = o.rho_type == 0;
+  rho_lanczos_steps_ = o.rho_steps;
   check_fd_ = o.check_fd;
   view_ = o.view;
   if (o.viewer) view_viewer_ = Owned<PetscViewer, PetscViewerDestroy>(o.viewer);
@@ -160,9 +173,11 @@ void FoldedLayer::set_from_options() {
   {
     std::string v;
     bool has = false;
-    if (!map_->stepsize_is_free() && options::raw_value(pre, "stepsize", &v, &has))
-      FOLDOPT_CHECK(v != "auto" && (!has || v == "fixed"), PETSC_ERR_ARG_INCOMP,
-                    "-%sstepsize %s: update map '%s' has no free stepsize", pre, v.c_str(), map_->type().c_str());
+    if (!map_->stepsize_is_free() && options::raw_value(pre, "stepsize", &v, &has)) {
+      if (has) options::check_choice(pre, "stepsize", {"fixed", "auto", "optimal", "lmax"});
+      FOLDOPT_CHECK(!has || v == "fixed", PETSC_ERR_ARG_INCOMP, "-%sstepsize %s: update map '%s' has no free stepsize", pre,
+                    v.c_str(), map_->type().c_str());
+    }
   }
   map_->set_from_options();
   fwd_->set_from_options();
@@ -242,9 +257,19 @@ const ExtremeEigenvalues& FoldedLayer::stepsize_estimate() const {
 const RhoEstimate& FoldedLayer::estimate_rho() {
   FOLDOPT_CHECK(have_solution_, PETSC_ERR_ORDER, "folded layer: estimate_rho needs a linearization (forward, backward)");
   LogScope log(log_events().rho);
-  const PetscInt p0 = adjoint_.products();
-  adjoint_.run_eigensolver([&] { rho_ = foldopt::estimate_rho(adjoint_.phi_t_shell(), prefix_ + "rho_"); });
-  rho_.products = adjoint_.products() - p0;
+  // Lanczos on the stepsize operator S where the map has one (Φ = I − αS on the free set).
+  OwnedMat S;
+  const double t0 = wall_time();
+  if (rho_lanczos_) S = map_->stepsize_operator();
+  if (S) {
+    rho_ = estimate_rho_symmetric(S, map_->stepsize(), rho_lanczos_steps_);
+    rho_.seconds = wall_time() - t0;  // with the extraction of S
+  } else {
+    const PetscInt p0 = adjoint_.products();
+    adjoint_.run_eigensolver([&] { rho_ = foldopt::estimate_rho(adjoint_.phi_t_shell(), prefix_ + "rho_"); });
+    rho_.products = adjoint_.products() - p0;
+    rho_.seconds = wall_time() - t0;
+  }
   if (rho_.converged) adjoint_.set_rho(rho_.rho);
   return rho_;
 }
@@ -284,7 +309,8 @@ ParamSet FoldedLayer::backward(Vec g) {
 
 // A fixed point where Φ has a real eigenvalue above 1 is not a minimum: negative curvature of the
 // reduced Hessian (λ(Φ) = 1 − αλ(S) on the free set), a saddle point or a maximum where a forward
-// solver merely stopped. Evidence at hand first (the stepsize eigenvalues of -fold_stepsize auto,
+// solver merely stopped. Evidence at hand first (the stepsize eigenvalues of an automatic rule,
+// whose Lanczos run also serves as the check's own when it is as long;
 // the ρ estimate's eigenvalue), then a bounded Lanczos run on the map's stepsize operator S, else
 // a bounded Arnoldi run on Φᵀ. All figures come from collective operations: every rank decides
 // alike. An eigenvalue below −1 (α too large for LFPI) is no sign of a non-minimum.
@@ -294,14 +320,26 @@ void FoldedLayer::check_minimum() {
   const PetscReal alpha = map_->stepsize(), margin = 1e-8;
   const ExtremeEigenvalues& se = map_->stepsize_eigenvalues();
   const PetscReal slo = se.lmin, shi = se.lmax;
-  if (map_->stepsize_rule() == StepsizeRule::automatic && se.tol > 0 &&
-      slo < -margin * std::max(std::abs(slo), std::abs(shi))) {
+  const bool estimated = map_->stepsize_rule_is_automatic() && !se.method.empty();
+  const std::string by = std::string(" (") + (se.method == "eps" ? "SLEPc" : "Lanczos") + ", -" + prefix_ + "stepsize " +
+                         map_->stepsize_rule_name() + ")";
+  if (estimated && slo < -margin * std::max(std::abs(slo), std::abs(shi))) {
     minimum_.ran = minimum_.nonminimum = true;
-    minimum_.method = "the stepsize estimate (SLEPc, -" + prefix_ + "stepsize auto)";
+    minimum_.method = "the stepsize estimate" + by;
     minimum_.curvature = slo;
     minimum_.curvature_max = shi;
     minimum_.lambda = 1 - alpha * slo;
     minimum_.error = alpha * se.err_min;
+  } else if (estimated && se.method == "lanczos" && se.steps >= minimum_steps_) {
+    // The stepsize rule's Lanczos run is the check's own (same start vector, steps or more, and the
+    // same operator: at a fixed point the free set does not depend on α).
+    minimum_.ran = true;
+    minimum_.method = "lanczos on the stepsize operator, the stepsize estimate's" + by;
+    minimum_.curvature = slo;
+    minimum_.curvature_max = shi;
+    minimum_.lambda = 1 - alpha * slo;
+    minimum_.margin = margin;
+    minimum_.size = se.size;
   } else if (estimate_rho_ && rho_shows_nonminimum(rho_, margin)) {
     minimum_.ran = minimum_.nonminimum = true;
     minimum_.method = "the rho(Phi) estimate";
@@ -392,11 +430,16 @@ void FoldedLayer::view(PetscViewer viewer) const {
   if (fp_residual_ >= 0)
     PetscViewerASCIIPrintf(viewer, "fixed-point residual %.3e (tolerance %.1e)\n", (double)fp_residual_, (double)fp_tol_);
   const ExtremeEigenvalues& se = stepsize_estimate();
-  if (map_ && map_->stepsize_rule() == StepsizeRule::automatic && se.lmax > 0)
-    PetscViewerASCIIPrintf(viewer, "stepsize auto: lambda in [%.6g, %.6g] (+- %.1e, %.1e; EPS tolerance %.1e, %.3f s) -> alpha = %.6g\n",
-                           (double)se.lmin, (double)se.lmax, (double)se.err_min,
-                           (double)se.err_max, (double)se.tol, se.seconds,
-                           (double)(map_ ? map_->stepsize() : 0));
+  if (map_ && map_->stepsize_rule_is_automatic() && se.lmax > 0) {
+    const std::string how =
+        se.method == "eps" ? detail::format("EPS tolerance %.1e", (double)se.tol)
+                           : detail::format("%" PetscInt_FMT " Lanczos steps, %" PetscInt_FMT " products", se.steps, se.products);
+    PetscViewerASCIIPrintf(viewer, "stepsize %s (%s): lambda in [%.6g, %.6g] (+- %.1e, %.1e; %s, %.3f s) -> alpha = %.6g\n",
+                           map_->stepsize_rule_name(),
+                           map_->stepsize_rule() == StepsizeRule::optimal ? "2/(lmin + lmax)" : "1/lmax",
+                           (double)se.lmin, (double)se.lmax, (double)se.err_min, (double)se.err_max, how.c_str(), se.seconds,
+                           (double)map_->stepsize());
+  }
   if (rho_.converged || rho_.iterations) foldopt::view(rho_, adjoint_.report().rtol, viewer);
   foldopt::view(minimum_, viewer);
   if (unrolled_ && unrolled_->has_result() && adjoint_.backward() == BackwardMethod::unrolled) {

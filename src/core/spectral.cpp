@@ -8,10 +8,16 @@
 //   (largest and smallest real) with the convergence test relative to the operator's norm, which
 //   is the accuracy α = 2/(λmin + λmax) needs. λmax is raised by its residual bound (a rigorous
 //   bound for Hermitian problems) so that α never exceeds 2/λmax.
+//   Lanczos estimates (the default stepsize rule, α = 1/λmax, and ρ where Φ = I − αS on the free
+//   set): K steps of plain Lanczos on S, T_K's extreme eigenvalues θ by bisection on Sturm
+//   counts, their eigenvectors z by inverse iteration; the residual
+//   of the Ritz pair is β_K |z_i(K)| (Saad §6.3). α = min(1/θmax, 1.9/(θmax + r_max)) lies in
+//   [1/λmax, 2/λmax) once θmax has converged to λmax within r_max. ρ = max |1 − αλ| over the
+//   spectrum's hull, between its value at the Ritz values and at the Ritz values widened by r.
 //   The minimum check: K steps of plain Lanczos (three vectors, no reorthogonalization: the Ritz
 //   values of T_K stay within the spectrum's hull up to rounding, Paige) on the symmetric operator
-//   S with λ(Φ) = 1 − αλ(S); the extreme eigenvalues of the tridiagonal T_K by bisection on Sturm
-//   counts. λmin(T_K) ≥ λmin(S), so λmin(T_K) < −margin·max|λ(T_K)| certifies negative curvature.
+//   S with λ(Φ) = 1 − αλ(S); the extreme eigenvalues of the tridiagonal T_K as above. λmin(T_K) ≥
+//   λmin(S), so λmin(T_K) < −margin·max|λ(T_K)| certifies negative curvature.
 //   Without such an S: Krylov–Schur on Φᵀ for the largest real part, K basis vectors, at most two
 //   iterations (a bounded number of products), a Ritz pair counting as converged once its
 //   residual is below half its distance from 1 (inconclusive if none is).
@@ -89,6 +95,7 @@ RhoEstimate estimate_rho(Mat phi_t, const std::string& prefix, const PetscInt* p
 ExtremeEigenvalues extreme_eigenvalues(Mat sym, const std::string& prefix) {
   ExtremeEigenvalues e;
   const double t0 = wall_time();
+  FOLDOPT_CALL(MatGetSize(sym, &e.size, nullptr));
   OwnedEPS eps = create_eps(sym, prefix, EPS_HEP);
   FOLDOPT_CALL(EPSSetDimensions(eps, 1, PETSC_DEFAULT, PETSC_DEFAULT));
   FOLDOPT_CALL(EPSSetTolerances(eps, 1e-4, 10000));
@@ -146,6 +153,64 @@ PetscReal tridiagonal_eigenvalue(const std::vector<PetscReal>& a, const std::vec
   return 0.5 * (lo + hi);
 }
 
+/// Last component of the unit eigenvector of the tridiagonal matrix (diagonal a, off-diagonal b)
+/// for its eigenvalue `theta`: inverse iteration, (T − σI) x = y solved by Gaussian elimination
+/// with partial pivoting (three bands and one fill band), σ = θ moved off by a few ulps.
+PetscReal eigenvector_last(const std::vector<PetscReal>& a, const std::vector<PetscReal>& b, PetscReal theta) {
+  const std::size_t n = a.size();
+  if (n == 1) return 1;
+  PetscReal scale = 0;
+  for (std::size_t i = 0; i < n; ++i) scale = std::max({scale, std::abs(a[i]), i + 1 < n ? std::abs(b[i]) : PetscReal(0)});
+  const PetscReal tiny = PETSC_MACHINE_EPSILON * std::max<PetscReal>(scale, 1e-300);
+  const PetscReal sigma = theta + 8 * tiny;
+  // Factor T − σI = P L U.
+  std::vector<PetscReal> d(n), dl(b.begin(), b.begin() + (n - 1)), du(dl), du2(n, 0);
+  std::vector<char> swapped(n, 0);
+  for (std::size_t i = 0; i < n; ++i) d[i] = a[i] - sigma;
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    if (std::abs(d[i]) >= std::abs(dl[i])) {
+      if (d[i] == 0) d[i] = tiny;
+      const PetscReal f = dl[i] / d[i];
+      dl[i] = f;
+      d[i + 1] -= f * du[i];
+    } else {
+      const PetscReal f = d[i] / dl[i];
+      d[i] = dl[i];
+      dl[i] = f;
+      const PetscReal t = du[i];
+      du[i] = d[i + 1];
+      d[i + 1] = t - f * d[i + 1];
+      if (i + 2 < n) {
+        du2[i] = du[i + 1];
+        du[i + 1] = -f * du[i + 1];
+      }
+      swapped[i] = 1;
+    }
+  }
+  if (d[n - 1] == 0) d[n - 1] = tiny;
+  std::vector<PetscReal> x(n, 1.0);
+  for (int it = 0; it < 3; ++it) {
+    for (std::size_t i = 0; i + 1 < n; ++i) {
+      if (!swapped[i]) {
+        x[i + 1] -= dl[i] * x[i];
+      } else {
+        const PetscReal t = x[i];
+        x[i] = x[i + 1];
+        x[i + 1] = t - dl[i] * x[i];
+      }
+    }
+    x[n - 1] /= d[n - 1];
+    x[n - 2] = (x[n - 2] - du[n - 2] * x[n - 1]) / d[n - 2];
+    for (std::size_t i = n - 2; i-- > 0;) x[i] = (x[i] - du[i] * x[i + 1] - du2[i] * x[i + 2]) / d[i];
+    PetscReal nx = 0;
+    for (PetscReal v : x) nx = std::max(nx, std::abs(v));
+    for (PetscReal& v : x) v /= nx;  // keep the scale (the 2-norm below)
+  }
+  PetscReal n2 = 0;
+  for (PetscReal v : x) n2 += v * v;
+  return x[n - 1] / std::sqrt(n2);
+}
+
 /// Whether re + i·im (error bound `err`) is a real eigenvalue above 1, beyond `margin`.
 bool real_above_one(PetscReal re, PetscReal im, PetscReal err, PetscReal margin) {
   return re > 1 + err + margin * std::max<PetscReal>(1, std::abs(re)) && std::abs(im) <= err + margin * std::abs(re);
@@ -165,43 +230,58 @@ RitzValues lanczos_ritz_values(Mat A, PetscInt steps, unsigned long seed) {
   PetscInt N;
   FOLDOPT_CALL(MatGetSize(A, &N, nullptr));
   steps = std::min(std::max<PetscInt>(steps, 1), N);
-  OwnedVec v, w, vprev;
-  FOLDOPT_CALL(MatCreateVecs(A, v.out(), w.out()));
-  FOLDOPT_CALL(VecDuplicate(v, vprev.out()));
+  // Three vectors, rotated (no copies): per step one product, one MAXPY, two split-phase
+  // reductions and one AXPBY that also normalizes.
+  OwnedVec bufs[3];
+  FOLDOPT_CALL(MatCreateVecs(A, bufs[0].out(), bufs[1].out()));
+  FOLDOPT_CALL(VecDuplicate(bufs[0], bufs[2].out()));
+  Vec v = bufs[0], w = bufs[1], vprev = bufs[2];
   FOLDOPT_CALL(VecZeroEntries(vprev));
   fill_random(v, seed);
   PetscReal nv;
   FOLDOPT_CALL(VecNormalize(v, &nv));
   std::vector<PetscReal> a, b;
-  PetscReal beta_prev = 0, scale = 0;
+  PetscReal beta_prev = 0, scale = 0, beta_last = 0;
   for (PetscInt j = 0; j < steps; ++j) {
     FOLDOPT_CALL(MatMult(A, v, w));
     ++r.products;
     PetscScalar d;
     FOLDOPT_CALL(VecDot(w, v, &d));
     PetscReal alpha = PetscRealPart(d);
-    FOLDOPT_CALL(VecAXPY(w, -alpha, v));
-    if (beta_prev != 0) FOLDOPT_CALL(VecAXPY(w, -beta_prev, vprev));
-    FOLDOPT_CALL(VecDot(w, v, &d));  // once more against v (local orthogonality)
-    FOLDOPT_CALL(VecAXPY(w, -d, v));
+    PetscScalar coef[2] = {-alpha, -beta_prev};
+    Vec dirs[2] = {v, vprev};
+    FOLDOPT_CALL(VecMAXPY(w, beta_prev != 0 ? 2 : 1, coef, dirs));
+    // Once more against v (local orthogonality) and the norm, in one reduction:
+    // ‖w − d v‖² = ‖w‖² − d² for a unit v.
+    PetscReal nw;
+    FOLDOPT_CALL(VecDotBegin(w, v, &d));
+    FOLDOPT_CALL(VecNormBegin(w, NORM_2, &nw));
+    FOLDOPT_CALL(VecDotEnd(w, v, &d));
+    FOLDOPT_CALL(VecNormEnd(w, NORM_2, &nw));
     alpha += PetscRealPart(d);
     a.push_back(alpha);
     scale = std::max({scale, std::abs(alpha), beta_prev});
-    PetscReal beta;
-    FOLDOPT_CALL(VecNorm(w, NORM_2, &beta));
+    const PetscReal dd = PetscRealPart(d);
+    const PetscReal beta = std::sqrt(std::max<PetscReal>(nw * nw - dd * dd, 0));
     r.steps = j + 1;
     if (beta <= 1e-12 * scale || !std::isfinite(beta)) {
       r.invariant = beta <= 1e-12 * scale;
       break;
     }
-    if (j + 1 == steps) break;
+    if (j + 1 == steps) {
+      beta_last = beta;
+      break;
+    }
     b.push_back(beta);
-    FOLDOPT_CALL(VecCopy(v, vprev));
-    FOLDOPT_CALL(VecCopy(w, v));
-    FOLDOPT_CALL(VecScale(v, 1.0 / beta));
+    FOLDOPT_CALL(VecAXPBY(w, -dd / beta, 1 / beta, v));  // w = (w − d v)/β, the next v
+    Vec t = vprev;
+    vprev = v;
+    v = w;
+    w = t;
     beta_prev = beta;
   }
-  // Gershgorin interval of T, then bisection for its extreme eigenvalues.
+  // Gershgorin interval of T, then bisection for its extreme eigenvalues; the residual of the
+  // Ritz pair (θ, V z) is β_K |z(K)|, the last component of z (inverse iteration) times the next β.
   PetscReal lo = std::numeric_limits<PetscReal>::max(), hi = -lo;
   for (std::size_t i = 0; i < a.size(); ++i) {
     const PetscReal off = (i > 0 ? b[i - 1] : 0) + (i < b.size() ? b[i] : 0);
@@ -211,7 +291,54 @@ RitzValues lanczos_ritz_values(Mat A, PetscInt steps, unsigned long seed) {
   const PetscReal pad = 1e-12 * std::max({std::abs(lo), std::abs(hi), PetscReal(1e-300)});
   r.lmin = tridiagonal_eigenvalue(a, b, 1, lo - pad, hi + pad);
   r.lmax = tridiagonal_eigenvalue(a, b, a.size(), lo - pad, hi + pad);
+  if (beta_last > 0) {
+    r.err_min = beta_last * std::abs(eigenvector_last(a, b, r.lmin));
+    r.err_max = beta_last * std::abs(eigenvector_last(a, b, r.lmax));
+  }
   return r;
+}
+
+ExtremeEigenvalues stepsize_lanczos(Mat sym, PetscInt steps) {
+  ExtremeEigenvalues e;
+  const double t0 = wall_time();
+  const RitzValues r = lanczos_ritz_values(sym, steps);
+  e.method = "lanczos";
+  e.lmin = r.lmin;
+  e.lmax = r.lmax;
+  e.err_min = r.err_min;
+  e.err_max = r.err_max;
+  e.steps = r.steps;
+  e.products = r.products;
+  FOLDOPT_CALL(MatGetSize(sym, &e.size, nullptr));
+  e.seconds = wall_time() - t0;
+  return e;
+}
+
+PetscReal lmax_stepsize(const ExtremeEigenvalues& e) {
+  if (!(e.lmax > 0)) return 0;
+  return std::min<PetscReal>(1 / e.lmax, 1.9 / (e.lmax + e.err_max));
+}
+
+RhoEstimate estimate_rho_symmetric(Mat S, PetscReal alpha, PetscInt steps) {
+  RhoEstimate est;
+  const double t0 = wall_time();
+  const RitzValues r = lanczos_ritz_values(S, steps);
+  est.method = "lanczos";
+  est.steps = r.steps;
+  est.products = r.products;
+  est.iterations = r.steps;
+  est.converged = true;
+  // |1 − αλ| is convex in λ: over the spectrum's hull its maximum sits at an end, so the Ritz
+  // values (inside the hull) give a lower bound, the ends widened by the residuals an upper one.
+  const PetscReal lo = std::max(std::abs(1 - alpha * r.lmin), std::abs(1 - alpha * r.lmax));
+  const PetscReal at_min = std::abs(1 - alpha * (r.lmin - r.err_min)), at_max = std::abs(1 - alpha * (r.lmax + r.err_max));
+  const PetscReal hi = std::max({lo, at_min, at_max});
+  est.rho = 0.5 * (lo + hi);
+  est.error = 0.5 * (hi - lo);
+  est.re = at_min >= at_max ? 1 - alpha * r.lmin : 1 - alpha * r.lmax;
+  est.im = 0;
+  est.seconds = wall_time() - t0;
+  return est;
 }
 
 MinimumCheck check_minimum_symmetric(Mat S, PetscReal alpha, PetscInt steps, PetscReal margin) {
@@ -306,8 +433,12 @@ void view(const RhoEstimate& e, PetscReal rtol, PetscViewer viewer) {
   }
   PetscReal lo, hi;
   e.predicted_lfpi(rtol, &lo, &hi);
-  PetscViewerASCIIPrintf(viewer, "rho(Phi) = %.8f +- %.1e (EPS tolerance %.1e, %" PetscInt_FMT " products, %.3f s)\n",
-                         (double)e.rho, (double)e.error, (double)e.tol, e.products, e.seconds);
+  if (e.method == "lanczos")
+    PetscViewerASCIIPrintf(viewer, "rho(Phi) = %.8f +- %.1e (lanczos on the stepsize operator, %" PetscInt_FMT " steps, %" PetscInt_FMT " products, %.3f s)\n",
+                           (double)e.rho, (double)e.error, e.steps, e.products, e.seconds);
+  else
+    PetscViewerASCIIPrintf(viewer, "rho(Phi) = %.8f +- %.1e (eps on Phi^T, EPS tolerance %.1e, %" PetscInt_FMT " products, %.3f s)\n",
+                           (double)e.rho, (double)e.error, (double)e.tol, e.products, e.seconds);
   if (hi < 0)
     PetscViewerASCIIPrintf(viewer, "  LFPI to rtol %.0e: at least %.0f iterations, possibly no convergence (rho + error >= 1)\n",
                            (double)rtol, (double)std::ceil(lo));

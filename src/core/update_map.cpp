@@ -39,19 +39,35 @@ void UpdateMap::smooth_mult(Vec, Vec) { unsupported(type(), "the symmetric form 
 void UpdateMap::symmetric_diagonal(Vec) { unsupported(type(), "the diagonal of the symmetric form"); }
 void UpdateMap::low_rank(OwnedMat*, OwnedMat*) { unsupported(type(), "a low-rank part of Φ"); }
 
+namespace {
+const char* const stepsize_rules[] = {"fixed", "auto", "optimal", "lmax"};  // in StepsizeRule's order
+}  // namespace
+
+const char* UpdateMap::stepsize_rule_name() const { return stepsize_rules[(int)rule_]; }
+
 void UpdateMap::set_stepsize_rule(StepsizeRule r) {
   FOLDOPT_CHECK(r == StepsizeRule::fixed || stepsize_is_free(), PETSC_ERR_ARG_INCOMP,
-                "-%sstepsize auto: update map '%s' has no free stepsize", prefix_.c_str(), type().c_str());
+                "-%sstepsize %s: update map '%s' has no free stepsize", prefix_.c_str(), stepsize_rules[(int)r],
+                type().c_str());
   rule_ = r;
 }
 
+void UpdateMap::set_stepsize_lanczos_steps(PetscInt k) {
+  FOLDOPT_CHECK(k >= 1, PETSC_ERR_ARG_OUTOFRANGE, "-%sstepsize_lanczos_steps %" PetscInt_FMT ": must be at least 1",
+                prefix_.c_str(), k);
+  lanczos_steps_ = k;
+}
+
 namespace {
-PetscErrorCode read_stepsize_rule(MPI_Comm comm, const char* prefix, PetscInt* rule) {
-  static const char* const rules[] = {"fixed", "auto"};
+PetscErrorCode read_stepsize_rule(MPI_Comm comm, const char* prefix, PetscInt* rule, PetscInt* steps) {
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, prefix, "Update map", "UpdateMap");
-  PetscCall(PetscOptionsEList("-stepsize", "Stepsize of the map: keep it, or 2/(lmin + lmax) of its stepsize operator from SLEPc (-fold_stepsize_eps_*)",
-                              "UpdateMap::set_stepsize_rule", rules, 2, rules[*rule], rule, nullptr));
+  PetscCall(PetscOptionsEList("-stepsize",
+                              "Stepsize of the map: keep it; auto = lmax: 1/lmax of its stepsize operator from a few Lanczos steps "
+                              "(-fold_stepsize_lanczos_steps); optimal: 2/(lmin + lmax) from SLEPc (-fold_stepsize_eps_*)",
+                              "UpdateMap::set_stepsize_rule", stepsize_rules, 4, stepsize_rules[*rule], rule, nullptr));
+  PetscCall(PetscOptionsInt("-stepsize_lanczos_steps", "Lanczos steps (products) of -fold_stepsize auto|lmax",
+                            "UpdateMap::set_stepsize_lanczos_steps", *steps, steps, nullptr));
   PetscOptionsEnd();
   PetscFunctionReturn(0);
 }
@@ -59,27 +75,35 @@ PetscErrorCode read_stepsize_rule(MPI_Comm comm, const char* prefix, PetscInt* r
 
 void UpdateMap::set_from_options() {
   if (!stepsize_is_free()) return;
-  options::check_choice(prefix_.c_str(), "stepsize", {"fixed", "auto"});
-  PetscInt rule = rule_ == StepsizeRule::automatic ? 1 : 0;
-  FOLDOPT_CALL(read_stepsize_rule(layout().comm, prefix_.c_str(), &rule));
-  set_stepsize_rule(rule ? StepsizeRule::automatic : StepsizeRule::fixed);
+  options::check_choice(prefix_.c_str(), "stepsize", {"fixed", "auto", "optimal", "lmax"});
+  options::check_int(prefix_.c_str(), "stepsize_lanczos_steps", 1, 100000);
+  PetscInt rule = (PetscInt)rule_, steps = lanczos_steps_;
+  FOLDOPT_CALL(read_stepsize_rule(layout().comm, prefix_.c_str(), &rule, &steps));
+  set_stepsize_rule((StepsizeRule)rule);
+  set_stepsize_lanczos_steps(steps);
 }
 
 bool UpdateMap::adapt_stepsize() {
-  if (rule_ != StepsizeRule::automatic) return false;
+  if (rule_ == StepsizeRule::fixed) return false;
   OwnedMat op = stepsize_operator();
   if (!op) return false;  // e.g. no free entries: Φ = 0 whatever the stepsize
+  const bool optimal = rule_ == StepsizeRule::optimal;
   {
     LogScope log(log_events().stepsize);
-    step_eigs_ = extreme_eigenvalues(op, prefix_ + "stepsize_");
+    if (optimal) {
+      step_eigs_ = extreme_eigenvalues(op, prefix_ + "stepsize_");
+      step_eigs_.method = "eps";
+    } else {
+      step_eigs_ = stepsize_lanczos(op, lanczos_steps_);
+    }
   }
   const PetscReal lmax = step_eigs_.lmax + step_eigs_.err_max;
-  const PetscReal lmin = std::max<PetscReal>(step_eigs_.lmin, 0);
-  FOLDOPT_CHECK(lmax > 0, PETSC_ERR_ARG_WRONG,
-                "-%sstepsize auto: the stepsize operator has no positive eigenvalue (largest %.6g): the fixed point is "
+  FOLDOPT_CHECK((optimal ? lmax : step_eigs_.lmax) > 0, PETSC_ERR_ARG_WRONG,
+                "-%sstepsize %s: the stepsize operator has no positive eigenvalue (largest %.6g): the fixed point is "
                 "not a minimum: a saddle point or a maximum",
-                prefix_.c_str(), (double)step_eigs_.lmax);
-  set_stepsize(2.0 / (lmin + lmax));
+                prefix_.c_str(), stepsize_rule_name(), (double)step_eigs_.lmax);
+  if (optimal) set_stepsize(2.0 / (std::max<PetscReal>(step_eigs_.lmin, 0) + lmax));
+  else set_stepsize(lmax_stepsize(step_eigs_));
   return true;
 }
 void UpdateMap::phi(Vec, Vec) { unsupported(type(), "phi (forward products with Φ)"); }

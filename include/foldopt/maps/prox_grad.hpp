@@ -16,7 +16,9 @@
 // Stepsize (options under the map's prefix, default fold_):
 //   -fold_pgd_stepsize α    fixed stepsize (default 1/B with B the objective's curvature bound,
 //                           e.g. ‖H‖∞ ≥ λmax(H), else 1)
-//   -fold_stepsize auto     α = 2/(λmin + λmax) of the stepsize operator at each linearization
+//   -fold_stepsize auto     α = 1/λmax of the stepsize operator at each linearization from a
+//                           few Lanczos steps (= lmax; -fold_stepsize_lanczos_steps, default 20)
+//   -fold_stepsize optimal  α = 2/(λmin + λmax) of it by SLEPc (-fold_stepsize_eps_*)
 // The fixed-point check divides ‖s − U(s)‖ by α (the gradient mapping).
 //
 // The prox: the problem's (Problem::prox(), else its bounds), or a registered one by name,

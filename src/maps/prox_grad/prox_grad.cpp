@@ -11,7 +11,8 @@
 //   Φ assembled = diag(d)(I − α ∇²f) by MatScale, MatShift, MatDiagonalScale on the assembled
 //   Hessian (no probing), its low-rank part U Vᵀ with V = (I − α∇²f) U diag(c).
 //   The stepsize operator is ∇²f restricted to the free set (MatCreateSubMatrix) where J is a 0/1
-//   diagonal; there ρ(Φ) = max |1 − αλ(∇²f_FF)| and α = 2/(λmin + λmax) minimizes it.
+//   diagonal; there ρ(Φ) = max |1 − αλ(∇²f_FF)|, α = 2/(λmin + λmax) minimizes it (-fold_stepsize
+//   optimal) and α = 1/λmax (-fold_stepsize auto|lmax) gives ρ = 1 − λmin/λmax.
 //   Default α: the problem's own where it gives one (Problem::default_stepsize), else 1/B for the
 //   objective's declared curvature bound B ≥ λmax(∇²f), else 1.
 // References: A. Beck, First-Order Methods in Optimization (SIAM 2017), §10 (proximal gradient);
@@ -71,7 +72,7 @@ void ProxGradMap::set_stepsize(PetscReal alpha) {
   FOLDOPT_CHECK(alpha > 0 && std::isfinite(alpha), PETSC_ERR_ARG_OUTOFRANGE, "%s: stepsize %g must be positive",
                 type().c_str(), (double)alpha);
   alpha_ = alpha;
-  alpha_source_ = rule_ == StepsizeRule::automatic ? "-" + prefix_ + "stepsize auto" : "set";
+  alpha_source_ = stepsize_rule_is_automatic() ? "-" + prefix_ + "stepsize " + stepsize_rule_name() : "set";
   linearized_ = false;
 }
 
@@ -117,8 +118,8 @@ void ProxGradMap::set_from_options() {
   }
   if (set) {
     FOLDOPT_CHECK(rule_ == StepsizeRule::fixed, PETSC_ERR_ARG_INCOMP,
-                  "-%spgd_stepsize %g and -%sstepsize auto: give a stepsize or ask for one, not both", prefix_.c_str(),
-                  (double)alpha, prefix_.c_str());
+                  "-%spgd_stepsize %g and -%sstepsize %s: give a stepsize or ask for one, not both", prefix_.c_str(),
+                  (double)alpha, prefix_.c_str(), stepsize_rule_name());
     set_stepsize(alpha);
     alpha_source_ = "-" + prefix_ + "pgd_stepsize";
   }
