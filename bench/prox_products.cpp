@@ -46,7 +46,7 @@ const char help[] =
     "Per-prox Jacobian and Phi^T products against the bandwidth floor; simplex-type projections.\n"
     "  -n N           entries of the products (default 1e6; -quick: 1e5)\n"
     "  -proj_n N      entries of the projections (default 1e7; -quick: 1e6)\n"
-    "  -reps R        repetitions, the best is kept (default 20; projections: at most 3)\n"
+    "  -reps R        repetitions, the best is kept (default 50; projections: at most 3)\n"
     "  -output_dir D  where prox_products_np<P>.csv goes (default bench/results)\n";
 
 /// Uniform in [lo, hi) by global index (splitmix64), the same at any number of ranks.
@@ -128,7 +128,7 @@ void set_option(const std::string& name, const std::string& value) {
 }
 
 int body(MPI_Comm comm, const bench::Args& args) {
-  PetscInt n = args.quick ? 100000 : 1000000, proj_n = args.quick ? 1000000 : 10000000, reps = 20;
+  PetscInt n = args.quick ? 100000 : 1000000, proj_n = args.quick ? 1000000 : 10000000, reps = 50;
   PetscOptionsGetInt(nullptr, nullptr, "-n", &n, nullptr);
   PetscOptionsGetInt(nullptr, nullptr, "-proj_n", &proj_n, nullptr);
   PetscOptionsGetInt(nullptr, nullptr, "-reps", &reps, nullptr);

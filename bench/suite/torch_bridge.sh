@@ -10,7 +10,7 @@ torch_user_map() {
   PYTHONPATH="$build/python" OMP_NUM_THREADS=1 "$mpiexec" --oversubscribe -n 2 /usr/bin/python3 "$root/bench/torch_bridge.py" "$out" "$@"
 }
 run_quick() {
-  bench_mpi 2 torch_bridge -quick
+  bench_mpi 2 torch_bridge -quick -sizes 1000,10000 -reps 5
   torch_user_map -quick
 }
 run_full() {
