@@ -29,6 +29,10 @@ def main():
             at.plot(K, [float(x["seconds"]) for x in r], "o-", color=color, label=method)
             if method == "unrolled":
                 am.plot(K, [float(x["tape_MiB"]) for x in r], "--", color=color, label="tape K n doubles")
+        first = [x for x in rows if x["method"] == "folded (first call)"]
+        if first:
+            am.axhline(float(first[0]["memory_MiB"]), color="tab:blue", ls=":",
+                       label="folded workspace (first call, kept)")
         for ax in (am, at):
             ax.set_xscale("log")
             ax.set_yscale("log")

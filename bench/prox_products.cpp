@@ -5,7 +5,8 @@
 // Method: every prox of prox_registry() (but `linear`, whose products are inner ADMM solves, not
 //   streaming kernels) is built at n entries (one instance) with θ = {lb = −1, ub = 1, λ = 0.5,
 //   q} and linearized at z with entries uniform in [−2, 2) drawn by global index (the same at any
-//   number of ranks). Then, each the best of -reps repetitions (max over ranks):
+//   number of ranks). Then, each the best of -reps repetitions (max over ranks), taken round
+//   robin over all the products and the triad (so that load on the machine hits them alike):
 //     J v                      Prox::jacobian_mult
 //     Φᵀ v = (I − α∇²f) J v    ProxGradMap::phi_t over f = ½‖x‖² − qᵀx (∇²f = I), α = 0.5
 //   and, for the catalogue problems' own maps (sparsemax, topk with its entropy, tv 1-D and 2-D,
@@ -14,8 +15,8 @@
 //   counts 8 bytes an entry for v, for y and for the prox's vector (its mask, ẑ, a, …; none for
 //   J = I), and the Hessian as the map stores it (AIJ: 12 bytes a nonzero, 4 a row: the identity
 //   of f = ½‖x‖² is assembled, 16 bytes a row; a matrix-free Hessian reads the state, 8), divided
-//   by the triad bandwidth (bench_util.hpp) measured in the same run on vectors
-//   of the same length (the same cache regime). The ratio time / floor has the target ≤ 3.
+//   by the triad bandwidth (a = b + 3c, 24 bytes an entry, as bench_util.hpp's) measured among
+//   them on vectors of the same length (the same cache regime). The ratio time / floor has the target ≤ 3.
 //   Projections: Prox::apply of `simplex` and `capped_simplex` (k = n/10: the top-k threshold)
 //   at -proj_n entries (default 10⁷) on z uniform in [−2, 2), best of -reps (target < 1 s).
 // Writes <output_dir>/prox_products_np<P>.csv (kind, name, n, seconds, floor seconds, ratio,
@@ -36,6 +37,7 @@
 #include <foldopt/problems/tv.hpp>
 
 #include <cmath>
+#include <functional>
 #include <memory>
 
 namespace {
@@ -136,12 +138,38 @@ int body(MPI_Comm comm, const bench::Args& args) {
   n -= n % 10;  // group_l1's groups of 10 and the product's two segments divide n
   int size = 1;
   MPI_Comm_size(comm, &size);
-  const double bw = bench::triad_bandwidth(comm, n, std::max<int>(reps, 5));
   std::vector<Row> rows;
+  // Every product (and the triad) is an op; the repetitions go round robin over all ops, so that
+  // a burst of load on the machine hits them alike, and each keeps its best time.
+  struct Op {
+    std::string kind, name;
+    PetscInt n;
+    double bytes;  // the floor's bytes (below), or 0 for the triad
+    std::function<void()> run;
+    double best = 1e300;
+  };
+  std::vector<Op> ops;
+  std::vector<std::shared_ptr<void>> keep;  // the objects the ops act on
+  auto hold_vec = [&](OwnedVec v) {
+    auto p = std::make_shared<OwnedVec>(std::move(v));
+    keep.push_back(p);
+    return p->get();
+  };
+  {
+    OwnedVec ta, tb, tc;
+    FOLDOPT_CALL(VecCreateMPI(comm, PETSC_DECIDE, n, ta.out()));
+    FOLDOPT_CALL(VecDuplicate(ta, tb.out()));
+    FOLDOPT_CALL(VecDuplicate(ta, tc.out()));
+    FOLDOPT_CALL(VecSet(tb, 1.0));
+    FOLDOPT_CALL(VecSet(tc, 2.0));
+    Vec a = hold_vec(std::move(ta)), b = hold_vec(std::move(tb)), c = hold_vec(std::move(tc));
+    ops.push_back({"triad", "a = b + 3 c", n, 0, [a, b, c] { FOLDOPT_CALL(VecWAXPY(a, 3.0, c, b)); }});
+  }
 
   // Registry proxes: J v, and Φᵀ v of the map over f = ½‖x‖² − qᵀx.
-  ProxBenchProblem problem(comm, n);
-  OwnedVec z = problem.create_vec(), v = problem.create_vec(), y = problem.create_vec(), x = problem.create_vec();
+  auto problem = std::make_shared<ProxBenchProblem>(comm, n);
+  keep.push_back(problem);
+  Vec z = hold_vec(problem->create_vec()), v = hold_vec(problem->create_vec()), y = hold_vec(problem->create_vec());
   fill_uniform(z, -2, 2, 3);
   fill_uniform(v, -1, 1, 5);
   set_option("-bench_prox_k", std::to_string(n / 10));
@@ -149,73 +177,76 @@ int body(MPI_Comm comm, const bench::Args& args) {
   set_option("-bench_prox_group_size", "10");
   PartContext ctx;
   ctx.comm = comm;
-  ctx.problem = &problem;
-  ctx.layout = problem.layout();
+  ctx.problem = problem.get();
+  ctx.layout = problem->layout();
   ctx.prefix = "bench_prox_";
   for (const std::string& name : prox_registry().names()) {
     if (name == "linear") continue;  // nested: each product is an inner ADMM solve
-    std::unique_ptr<Prox> h = prox_registry().create("prox", name, ctx);
-    std::unique_ptr<Objective> f = make_quadratic(problem.layout(), nullptr, "q");
-    h->linearize(z, 1.0, problem.params());
-    const double tj = best_of(comm, (int)reps, [&] { h->jacobian_mult(v, y); });
+    std::shared_ptr<Prox> h(prox_registry().create("prox", name, ctx));
+    std::shared_ptr<Objective> f(make_quadratic(problem->layout(), nullptr, "q"));
+    keep.push_back(h);
+    keep.push_back(f);
+    h->linearize(z, 1.0, problem->params());
     // v, y and the linearization's vector (the mask, ẑ, a, ...; none for J = I)
     const double jbytes = (name == "identity" ? 16.0 : 24.0) * n;
-    rows.push_back({"J v", name, n, tj, jbytes / bw, jbytes});
-    ProxGradMap map(problem, *f, *h, 0.5);
-    FOLDOPT_CALL(VecCopy(problem.params().get("q"), x));  // z = x − α(x − q) at α = 0.5: x = 2z − q
+    ops.push_back({"J v", name, n, jbytes, [h, v, y] { h->jacobian_mult(v, y); }});
+    auto map = std::make_shared<ProxGradMap>(*problem, *f, *h, 0.5);
+    keep.push_back(map);
+    Vec x = hold_vec(problem->create_vec());
+    FOLDOPT_CALL(VecCopy(problem->params().get("q"), x));  // z = x − α(x − q) at α = 0.5: x = 2z − q
     FOLDOPT_CALL(VecAXPBY(x, 2.0, -1.0, z));
-    map.linearize(x, problem.params());
-    const double tp = best_of(comm, (int)reps, [&] { map.phi_t(v, y); });
-    const double pbytes = jbytes + matrix_bytes(f->hessian(x, problem.params()));  // and ∇²f as stored (AIJ I)
-    rows.push_back({"Phi^T v", name, n, tp, pbytes / bw, pbytes});
+    map->linearize(x, problem->params());
+    const double pbytes = jbytes + matrix_bytes(f->hessian(x, problem->params()));  // and ∇²f as stored (AIJ I)
+    ops.push_back({"Phi^T v", name, n, pbytes, [map, v, y] { map->phi_t(v, y); }});
   }
 
-  // The catalogue problems' own maps.
-  // The state: the problem's known solution, else uniform in [lo, hi).
-  auto map_row = [&](const std::string& name, Problem& p, double lo, double hi) {
-    ProxGradMap map(p);
-    map.set_from_options();
-    OwnedVec s = p.create_vec(), w = p.create_vec(), out = p.create_vec();
-    if (p.known_solution())
-      FOLDOPT_CALL(VecCopy(p.known_solution(), s));
+  // The catalogue problems' own maps. The state: the problem's known solution, else uniform in
+  // [lo, hi).
+  auto map_op = [&](const std::string& name, std::shared_ptr<Problem> p, double lo, double hi) {
+    keep.push_back(p);
+    auto map = std::make_shared<ProxGradMap>(*p);
+    keep.push_back(map);
+    map->set_from_options();
+    Vec s = hold_vec(p->create_vec()), w = hold_vec(p->create_vec()), out = hold_vec(p->create_vec());
+    if (p->known_solution())
+      FOLDOPT_CALL(VecCopy(p->known_solution(), s));
     else
       fill_uniform(s, lo, hi, 7);
     fill_uniform(w, -1, 1, 5);
-    map.linearize(s, p.params());
+    map->linearize(s, p->params());
     PetscInt ns;
     FOLDOPT_CALL(VecGetSize(s, &ns));
     // v, y, J's vector, and the Hessian as stored (a matrix-free one reads the state: 8 bytes)
-    const double bytes = 24.0 * ns + (p.has_hessian() ? matrix_bytes(p.hessian(s, p.params())) : 8.0 * ns);
-    const double t = best_of(comm, (int)reps, [&] { map.phi_t(w, out); });
-    rows.push_back({"Phi^T v (problem)", name, ns, t, bytes / bw, bytes});
+    const double bytes = 24.0 * ns + (p->has_hessian() ? matrix_bytes(p->hessian(s, p->params())) : 8.0 * ns);
+    ops.push_back({"Phi^T v (problem)", name, ns, bytes, [map, w, out] { map->phi_t(w, out); }});
   };
-  {
-    auto p = Sparsemax::generate(comm, n, 1, 1);
-    map_row("sparsemax (simplex, H = I)", *p, 0, 1);
-  }
-  {
-    auto p = TopK::generate(comm, n, 1, 1, (PetscReal)(n / 10), 0.1);
-    map_row("topk (capped simplex, entropy)", *p, 0.01, 0.99);
-  }
+  map_op("sparsemax (simplex, H = I)", Sparsemax::generate(comm, n, 1, 1), 0, 1);
+  map_op("topk (capped simplex, entropy)", TopK::generate(comm, n, 1, 1, (PetscReal)(n / 10), 0.1), 0.01, 0.99);
   {
     TvGenerator g;
     g.n = n;
-    auto p = TvProblem::generate(comm, g, true);
-    map_row("tv 1-D (box [-lambda, lambda], D D^T)", *p, -0.3, 0.3);
-  }
-  {
-    TvGenerator g;
+    map_op("tv 1-D (box [-lambda, lambda], D D^T)", TvProblem::generate(comm, g, true), -0.3, 0.3);
     g.m1 = g.m2 = (PetscInt)std::lround(std::sqrt((double)n));
     g.n = g.m1 * g.m2;
-    auto p = TvProblem::generate(comm, g, true);
-    map_row("tv 2-D (box [-lambda, lambda], D D^T)", *p, -0.3, 0.3);
+    map_op("tv 2-D (box [-lambda, lambda], D D^T)", TvProblem::generate(comm, g, true), -0.3, 0.3);
   }
   {
     BoxQPGenerator g;
     g.n = n;
-    auto p = BoxQP::generate(comm, g);
-    map_row("qp_box (box, 5-point H)", *p, -1, 1);
+    map_op("qp_box (box, 5-point H)", BoxQP::generate(comm, g), -1, 1);
   }
+
+  for (Op& op : ops) op.run();  // warm-up (first touch of the outputs)
+  for (PetscInt r = 0; r < reps; ++r)
+    for (Op& op : ops) {
+      MPI_Barrier(comm);
+      const double t0 = bench::wall();
+      op.run();
+      op.best = std::min(op.best, bench::max_over(comm, bench::wall() - t0));
+    }
+  const double bw = 24.0 * (double)n / ops[0].best;
+  for (const Op& op : ops)
+    if (op.bytes > 0) rows.push_back({op.kind, op.name, op.n, op.best, op.bytes / bw, op.bytes});
 
   // The simplex-type projections at proj_n entries.
   const double bw_proj = bench::triad_bandwidth(comm, proj_n, 5);
@@ -224,7 +255,8 @@ int body(MPI_Comm comm, const bench::Args& args) {
     OwnedVec zb = big.create_vec(), yb = big.create_vec();
     fill_uniform(zb, -2, 2, 3);
     set_option("-bench_proj_k", std::to_string(proj_n / 10));
-    PartContext c = ctx;
+    PartContext c;
+    c.comm = comm;
     c.problem = &big;
     c.layout = big.layout();
     c.prefix = "bench_proj_";
