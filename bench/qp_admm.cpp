@@ -31,9 +31,9 @@ using namespace foldopt;
 const char help[] = "The sparse QP through ADMM: forward, backward, factorizations, Phi^T products.\n"
                     "  -n N           unknowns (default 1e5; -quick: 1e3)\n"
                     "  -m M           constraint rows (default n/2)\n"
-                    "  -backwards K   backward calls (default 3; the first at the forward's rho, the\n"
-                    "                 others after -fold_admm_rho changes: see -backward_rho)\n"
-                    "  -backward_rho r  rho set before backward calls 2.. (default: 2x the forward's)\n"
+                    "  -backwards K   backward calls (default 3; the first at the forward's rho, each\n"
+                    "                 later one after a change of rho: r, r/2, r, ... (see -backward_rho)\n"
+                    "  -backward_rho r  the r above (default: 2x the forward's rho)\n"
                     "  -output_dir D  where qp_admm_np<P>.csv goes (default bench/results)\n";
 
 /// Count and seconds of the factorization events in `stage` (summed over ranks: time max).
