@@ -16,9 +16,11 @@
 #include <foldopt/batch.hpp>
 #include <foldopt/error.hpp>
 
+#include "core/vec_array.hpp"
 #include "prox/factories.hpp"
 #include "prox/prox_util.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -118,10 +120,27 @@ void GroupL1Prox::linearize(Vec z, PetscReal alpha, const ParamSet& theta) {
 
 void GroupL1Prox::jacobian_mult(Vec v, Vec y) {
   FOLDOPT_CHECK(!shrink_.empty(), PETSC_ERR_ORDER, "group_l1 prox: jacobian_mult before linearize");
+  // Two passes over the data: the groups' ⟨ẑ, v⟩, then y = shrink_G v + c_G ⟨ẑ, v⟩ ẑ.
   std::vector<PetscReal> d = batch::dots(zhat_, v, g_);
   for (std::size_t s = 0; s < d.size(); ++s) d[s] *= coef_[s];
-  batch::scale(shrink_, v, g_, y);
-  batch::axpy(d, zhat_, g_, y);
+  PetscInt rstart, rend;
+  FOLDOPT_CALL(VecGetOwnershipRange(y, &rstart, &rend));
+  ReadArray zh(zhat_);
+  auto combine = [&](auto& va, WriteArray& ya) {
+    for (PetscInt i = rstart; i < rend;) {  // group by group (groups never cross instances)
+      const PetscInt s = i / g_, end = std::min(rend, (s + 1) * g_);
+      const PetscReal a = shrink_[s], b = d[s];
+      for (; i < end; ++i) ya[i - rstart] = a * va[i - rstart] + b * zh[i - rstart];
+    }
+  };
+  if (v == y) {
+    WriteArray ya(y);
+    combine(ya, ya);
+  } else {
+    ReadArray va(v);
+    WriteArray ya(y);
+    combine(va, ya);
+  }
 }
 
 void GroupL1Prox::factor_mult(Vec v, Vec y) {

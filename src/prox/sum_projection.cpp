@@ -23,6 +23,7 @@
 #include "core/vec_array.hpp"
 #include "prox/prox_util.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -117,10 +118,27 @@ void SumProjectionProx::linearize(Vec z, PetscReal, const ParamSet&) {
 
 void SumProjectionProx::jacobian_mult(Vec v, Vec y) {
   FOLDOPT_CHECK(mask_ && !size_.empty(), PETSC_ERR_ORDER, "%s prox: jacobian_mult before linearize", name_);
-  FOLDOPT_CALL(VecPointwiseMult(y, mask_, v));
-  std::vector<PetscReal> mean = batch::sums(y, segment_);
-  for (std::size_t s = 0; s < mean.size(); ++s) mean[s] = size_[s] > 0 ? -mean[s] / size_[s] : 0.0;
-  batch::axpy(mean, mask_, segment_, y);
+  // Two passes over the data: the segments' sums fᵀv (f the 0/1 mask), then y = f ⊙ (v − fᵀv/|F|).
+  std::vector<PetscReal> mean = batch::dots(mask_, v, segment_);
+  for (std::size_t s = 0; s < mean.size(); ++s) mean[s] = size_[s] > 0 ? mean[s] / size_[s] : 0.0;
+  PetscInt rstart, rend;
+  FOLDOPT_CALL(VecGetOwnershipRange(y, &rstart, &rend));
+  ReadArray f(mask_);
+  auto combine = [&](auto& va, WriteArray& ya) {
+    for (PetscInt i = rstart; i < rend;) {  // segment by segment (a segment may start on another rank)
+      const PetscInt s = i / segment_, end = std::min(rend, (s + 1) * segment_);
+      const PetscReal m = mean[s];
+      for (; i < end; ++i) ya[i - rstart] = f[i - rstart] * (va[i - rstart] - m);
+    }
+  };
+  if (v == y) {
+    WriteArray ya(y);
+    combine(ya, ya);
+  } else {
+    ReadArray va(v);
+    WriteArray ya(y);
+    combine(va, ya);
+  }
 }
 
 void SumProjectionProx::factor_mult(Vec v, Vec y) { jacobian_mult(v, y); }
