@@ -26,6 +26,7 @@
 
 #include "core/options.hpp"
 #include "core/random.hpp"
+#include "core/util.hpp"
 #include "core/vec_array.hpp"
 #include "maps/admm/rows.hpp"
 #include "objectives/matrix_parameter.hpp"
@@ -156,8 +157,7 @@ QP::QP(Mat P, Mat A, Vec q, Vec l, Vec u, PetscInt batch, const AdmmData& names)
   {
     PetscReal pn = 0;
     FOLDOPT_CALL(MatNorm(P, NORM_INFINITY, &pn));
-    PetscBool sym = PETSC_FALSE;
-    FOLDOPT_CALL(MatIsSymmetric(P, 1e-12 * std::max<PetscReal>(pn, 1), &sym));
+    const bool sym = is_symmetric(P, 1e-12 * std::max<PetscReal>(pn, 1));
     FOLDOPT_CHECK(sym, PETSC_ERR_ARG_WRONG, "qp: %s is not symmetric (a QP Hessian must be)", nm.P_name.c_str());
   }
   check_size(q, B * n, nm.q_name, format("B*n = %" PetscInt_FMT " x %" PetscInt_FMT, B, n));
