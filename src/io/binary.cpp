@@ -580,8 +580,17 @@ OwnedMat binary_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_
   Status st;
   PetscInt info[3] = {kBatchVec, 0, 0};  // kind, M, N
   if (rank == 0) {
-    st = check_batch_file(path, info[0], info[1], info[2]);
-    if (st.ok && info[0] == kBatchVec) st = check_mat_file(path, info[1], info[2]);  // its message for a vector
+    bool dense = false;  // a matrix header with nz = -1 (a file that cannot be read fails below)
+    {
+      BinaryFile in(path);
+      PetscInt h[4] = {0, 0, 0, 0};
+      dense = in.status().ok && in.size() >= 4 * kInt && in.read_ints(h, 4) && h[0] == MAT_FILE_CLASSID && h[3] == -1;
+    }
+    if (dense)
+      st = check_batch_file(path, info[0], info[1], info[2]);
+    else
+      st = check_mat_file(path, info[1], info[2]);  // AIJ (and its messages for anything else)
+    if (st.ok && !dense) info[0] = kBatchAij;
   }
   raise_if_any(comm, st);
   MPI_Bcast(info, 3, MPIU_INT, 0, comm);
