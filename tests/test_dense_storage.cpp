@@ -7,9 +7,10 @@
 // as a coordinate file of all n² entries, and X as an array.
 // Checked at np 1 and 2:
 //   - the array and the coordinate file are stored dense (MATSEQDENSE / MATMPIDENSE) and the
-//     storage line names the reason ("MatrixMarket array", "density 100% > 25%"); -mat_storage
-//     aij gives AIJ ("-mat_storage aij"); a tridiagonal coordinate file stays AIJ ("<= 25%") and
-//     becomes dense with -mat_dense_threshold 0.01; a PETSc binary file written from it likewise;
+//     storage line names the reason ("MatrixMarket array", "density 100% > 25%", the latter only
+//     from -mat_dense_min_rows rows on); -mat_storage aij|dense forces either; a tridiagonal
+//     coordinate file stays AIJ ("<= 25%") and becomes dense with -mat_dense_threshold 0.01; a
+//     PETSc binary file written from it likewise;
 //   - the box-QP from each file and storage: x* equals the planted one, and the gradients of
 //     L = ⟨g, x*⟩ (q, lb, ub from the KKT conditions: ∂L/∂q_F = H_FF⁻¹ g_F, the bounds'
 //     (g − H_AF H_FF⁻¹ g_F)_A, all by Eigen on the test's own H; H.values = −(∂L/∂q)_i x*_j on
@@ -217,16 +218,18 @@ void expect_error(const std::function<void()>& f, const std::vector<std::string>
 
 TEST_F(DenseStorage, StorageChosenAndNamed) {
   struct Case {
-    std::string file, storage, want_type, want_reason;
+    std::string file, storage, min_rows, want_type, want_reason;
   };
   const Case cases[] = {
-      {"H_array.mtx", "auto", "dense", "dense 48x48 (MatrixMarket array)"},
-      {"H_coord.mtx", "auto", "dense", "dense 48x48 (density 100% > 25%)"},
-      {"H_array.mtx", "aij", "aij", "aij 48x48 (-mat_storage aij)"},
-      {"H_coord.mtx", "aij", "aij", "aij 48x48 (-mat_storage aij)"},
+      {"H_array.mtx", "auto", "100", "dense", "dense 48x48 (MatrixMarket array)"},
+      {"H_coord.mtx", "auto", "100", "aij", "aij 48x48 (density 100%, fewer than 100 rows or columns)"},
+      {"H_coord.mtx", "auto", "48", "dense", "dense 48x48 (density 100% > 25%)"},
+      {"H_array.mtx", "aij", "100", "aij", "aij 48x48 (-mat_storage aij)"},
+      {"H_coord.mtx", "aij", "0", "aij", "aij 48x48 (-mat_storage aij)"},
+      {"H_coord.mtx", "dense", "100", "dense", "dense 48x48 (-mat_storage dense)"},
   };
   for (const Case& c : cases) {
-    ScopedOptions so(Options{{"-mat_storage", c.storage}});
+    ScopedOptions so(Options{{"-mat_storage", c.storage}, {"-mat_dense_min_rows", c.min_rows}});
     std::unique_ptr<BoxQP> p = BoxQP::load(PETSC_COMM_WORLD, path(c.file), path("q.mtx"), path("lb.mtx"), path("ub.mtx"));
     EXPECT_EQ(foldopt::io::storage_name(p->H()), c.want_type) << c.file << " " << type_of(p->H());
     EXPECT_EQ(p->storage(), c.want_reason) << c.file;
@@ -240,6 +243,7 @@ TEST_F(DenseStorage, StorageChosenAndNamed) {
   }
   write_coordinate(path("T.mtx"), T);
   foldopt::io::StorageRule rule;
+  rule.dense_min_rows = 0;
   foldopt::io::StorageChoice choice;
   foldopt::OwnedMat A = foldopt::io::read_mat(PETSC_COMM_WORLD, path("T.mtx"), rule, PETSC_DECIDE, &choice);
   EXPECT_FALSE(is_dense(A));
@@ -292,6 +296,7 @@ TEST_F(DenseStorage, BoxQPGradientsEqualTheDenseReference) {
         Options opts = m.opts;
         opts.emplace_back("-mat_storage", storage);
         opts.emplace_back("-fold_fwd_type", "fista");
+        opts.emplace_back("-mat_dense_min_rows", "0");  // the coordinate file dense by density too
         ScopedOptions so(opts);
         std::unique_ptr<BoxQP> p =
             BoxQP::load(PETSC_COMM_WORLD, path(file), path("q.mtx"), path("lb.mtx"), path("ub.mtx"));

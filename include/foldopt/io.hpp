@@ -51,11 +51,14 @@ OwnedVec read_batch(MPI_Comm comm, const std::string& path, PetscInt n, PetscInt
 /// How read_mat stores a matrix: by the file (`automatic`), or forced.
 enum class Storage { automatic, aij, dense };
 
-/// The storage rule of read_mat: the options -mat_storage auto|aij|dense and
-/// -mat_dense_threshold t (0 ≤ t ≤ 1, default 0.25), checked and read here (collective).
+/// The storage rule of read_mat: the options -mat_storage auto|aij|dense, -mat_dense_threshold t
+/// (0 ≤ t ≤ 1, default 0.25) and -mat_dense_min_rows r (default 100), checked and read here
+/// (collective).
 struct StorageRule {
   Storage storage = Storage::automatic;
-  PetscReal dense_threshold = 0.25;  ///< automatic: a coordinate or AIJ file denser than this is dense
+  PetscReal dense_threshold = 0.25;  ///< automatic: a coordinate or AIJ file denser than this is dense,
+  PetscInt dense_min_rows = 100;     ///< if it has at least this many rows and columns (below, a
+                                     ///< small matrix keeps its pattern: dense storage gains nothing)
   static StorageRule from_options(MPI_Comm comm);
 };
 
@@ -72,8 +75,9 @@ struct StorageChoice {
 /// Read a matrix with rows split by `local_rows` (PETSC_DECIDE for PETSc's split), as MATAIJ or
 /// as MATDENSE (MATSEQDENSE / MATMPIDENSE; a square matrix has its columns split like its rows).
 /// A MatrixMarket `array` file is dense; a coordinate file or an AIJ PETSc binary file is dense
-/// when its density (stored entries / rows·cols) exceeds rule.dense_threshold; rule.storage
-/// other than automatic forces either. A dense PETSc binary file (MatView with
+/// when its density (stored entries / rows·cols) exceeds rule.dense_threshold and it has at least
+/// rule.dense_min_rows rows and columns; rule.storage other than automatic forces either. A
+/// dense matrix stores every entry, so its matrix-values block (matrix_values.hpp) is all of them. A dense PETSc binary file (MatView with
 /// PETSC_VIEWER_NATIVE) is dense. A symmetric MatrixMarket file is expanded to both triangles.
 /// An array file read as AIJ keeps its nonzeros only. `choice` (if given) gets the storage chosen.
 OwnedMat read_mat(MPI_Comm comm, const std::string& path, const StorageRule& rule,

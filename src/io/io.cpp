@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <csignal>
@@ -463,7 +464,7 @@ OwnedVec read_batch(MPI_Comm comm, const std::string& path, PetscInt n, PetscInt
 }
 
 namespace {
-PetscErrorCode read_storage_options(MPI_Comm comm, PetscInt* storage, PetscReal* threshold) {
+PetscErrorCode read_storage_options(MPI_Comm comm, PetscInt* storage, PetscReal* threshold, PetscInt* min_rows) {
   static const char* const choices[] = {"auto", "aij", "dense"};
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm, nullptr, "Storage of input matrices", "io::read_mat");
@@ -474,6 +475,9 @@ PetscErrorCode read_storage_options(MPI_Comm comm, PetscInt* storage, PetscReal*
   PetscCall(PetscOptionsReal("-mat_dense_threshold",
                              "auto: a coordinate or AIJ file storing more than this fraction of rows x cols is dense",
                              "io::read_mat", *threshold, threshold, nullptr));
+  PetscCall(PetscOptionsInt("-mat_dense_min_rows",
+                            "auto: only a coordinate or AIJ file with at least this many rows and columns is made dense",
+                            "io::read_mat", *min_rows, min_rows, nullptr));
   PetscOptionsEnd();
   PetscFunctionReturn(0);
 }
@@ -482,10 +486,11 @@ PetscErrorCode read_storage_options(MPI_Comm comm, PetscInt* storage, PetscReal*
 StorageRule StorageRule::from_options(MPI_Comm comm) {
   options::check_choice(nullptr, "mat_storage", {"auto", "aij", "dense"});
   options::check_real(nullptr, "mat_dense_threshold", 0, 1);
+  options::check_int(nullptr, "mat_dense_min_rows", 0, PETSC_MAX_INT);
   StorageRule r;
   PetscInt storage = 0;
   PetscReal threshold = r.dense_threshold;
-  FOLDOPT_CALL(read_storage_options(comm, &storage, &threshold));
+  FOLDOPT_CALL(read_storage_options(comm, &storage, &threshold, &r.dense_min_rows));
   r.storage = storage == 1 ? Storage::aij : (storage == 2 ? Storage::dense : Storage::automatic);
   r.dense_threshold = threshold;
   return r;
@@ -522,10 +527,13 @@ StorageChoice choose_storage(const StorageRule& rule, PetscInt rows, PetscInt co
   } else if (dense_format) {
     c.dense = true;
     c.reason = dense_format;
+  } else if (std::min(rows, cols) < rule.dense_min_rows) {
+    c.reason = ::foldopt::detail::format("density %.3g%%, fewer than %" PetscInt_FMT " rows or columns", 100 * c.density,
+                                         rule.dense_min_rows);
   } else {
     c.dense = size > 0 && c.density > rule.dense_threshold;
     c.reason = ::foldopt::detail::format("density %.3g%% %s %.3g%%", 100 * c.density, c.dense ? ">" : "<=",
-                      100 * static_cast<double>(rule.dense_threshold));
+                                         100 * static_cast<double>(rule.dense_threshold));
   }
   return c;
 }
