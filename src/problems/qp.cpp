@@ -624,9 +624,10 @@ void QP::view(PetscViewer v) const {
   FOLDOPT_CALL(MatGetInfo(P_, MAT_GLOBAL_SUM, &ip));
   FOLDOPT_CALL(MatGetInfo(A_, MAT_GLOBAL_SUM, &ia));
   FOLDOPT_CALL(PetscViewerASCIIPrintf(v,
-                                      "  P: %" PetscInt_FMT " x %" PetscInt_FMT ", %.0f nonzeros; A: %" PetscInt_FMT " x %" PetscInt_FMT
-                                      ", %.0f nonzeros%s\n",
-                                      layout_.n, layout_.n, ip.nz_used, m_, layout_.n, ia.nz_used,
+                                      "  P: %s %" PetscInt_FMT " x %" PetscInt_FMT ", %.0f nonzeros; A: %s %" PetscInt_FMT
+                                      " x %" PetscInt_FMT ", %.0f nonzeros%s\n",
+                                      io::storage_name(P_).c_str(), layout_.n, layout_.n, ip.nz_used,
+                                      io::storage_name(A_).c_str(), m_, layout_.n, ia.nz_used,
                                       layout_.batch > 1 ? "; shared by the instances" : ""));
   FOLDOPT_CALL(PetscViewerASCIIPrintf(v,
                                       "  rows: %" PetscInt_FMT " equality, %" PetscInt_FMT " two-sided, %" PetscInt_FMT
