@@ -360,7 +360,9 @@ TEST_F(IoBatchTest, BlocksWrittenAsWhatTheyAre) {
     out.commit();
     SCOPED_TRACE(g);
     // The matrix with its pattern (stored entries exactly the five) and the block's values.
-    OwnedMat A = io::read_mat(PETSC_COMM_WORLD, io::block_path(g, "A.values"));
+    io::StorageRule aij;  // 5 of 12 entries: dense by density, but the pattern is the point here
+    aij.storage = io::Storage::aij;
+    OwnedMat A = io::read_mat(PETSC_COMM_WORLD, io::block_path(g, "A.values"), aij);
     MatInfo info;
     MatGetInfo(A, MAT_GLOBAL_SUM, &info);
     EXPECT_EQ(info.nz_used, 5.0);
@@ -428,8 +430,26 @@ TEST_F(IoBatchTest, DamagedDenseFiles) {
   const std::string p = path("d.bin");
   PetscInt B = 0;
   petsc_view(dense_matrix(7, 3), p, true);
-  // read_mat reads sparse matrices only (unchanged).
-  expect_error([&] { io::read_mat(PETSC_COMM_WORLD, p); }, {p + ": a dense-format PETSc binary matrix"});
+  // read_mat reads it as MATDENSE (a dense file is dense; forced to AIJ by -mat_storage aij).
+  {
+    io::StorageChoice choice;
+    OwnedMat D = io::read_mat(PETSC_COMM_WORLD, p, PETSC_DECIDE, &choice);
+    EXPECT_EQ(io::storage_name(D), "dense");
+    EXPECT_EQ(choice.describe(), "dense 7x3 (PETSc binary dense)");
+    PetscInt drs, dre;
+    MatGetOwnershipRange(D, &drs, &dre);
+    for (PetscInt i = drs; i < dre; ++i)
+      for (PetscInt b = 0; b < 3; ++b) {
+        PetscScalar x = 0;
+        MatGetValues(D, 1, &i, 1, &b, &x);
+        EXPECT_EQ(x, dense_entry(i, b)) << i << "," << b;
+      }
+    io::StorageRule aij;
+    aij.storage = io::Storage::aij;
+    OwnedMat A = io::read_mat(PETSC_COMM_WORLD, p, aij, PETSC_DECIDE, &choice);
+    EXPECT_EQ(io::storage_name(A), "aij");
+    EXPECT_EQ(choice.describe(), "aij 7x3 (-mat_storage aij)");
+  }
   if (rank() == 0) ASSERT_EQ(truncate(p.c_str(), 100), 0);
   MPI_Barrier(PETSC_COMM_WORLD);
   expect_error([&] { io::read_batch(PETSC_COMM_WORLD, p, 7, &B); },

@@ -210,12 +210,22 @@ TEST(MatrixValuesErrors, WrongSizesAndKinds) {
   foldopt::ParamSet set;
   set.add("q", u, foldopt::BlockKind::instance);
   expect_error([&] { mv::as_matrix(set.block("q")); }, {"parameter block 'q' is per instance, not matrix values"});
-  // A dense matrix has no pattern of stored nonzeros.
+  // A matrix without stored entries (a shell) has no values.
+  OwnedMat S;
+  MatCreateShell(PETSC_COMM_WORLD, PETSC_DECIDE, PETSC_DECIDE, 3, 3, nullptr, S.out());
+  expect_error([&] { mv::values(S); }, {"matrix_values::values: the matrix is of type", "shell", "need an AIJ or dense matrix"});
+  // A dense matrix stores every entry: its values are all 9, row by row (d_ij = 10 i + j).
   OwnedMat D;
   MatCreateDense(PETSC_COMM_WORLD, PETSC_DECIDE, PETSC_DECIDE, 3, 3, nullptr, D.out());
+  PetscInt drs, dre;
+  MatGetOwnershipRange(D, &drs, &dre);
+  for (PetscInt i = drs; i < dre; ++i)
+    for (PetscInt j = 0; j < 3; ++j) MatSetValue(D, i, j, 10.0 * i + j, INSERT_VALUES);
   MatAssemblyBegin(D, MAT_FINAL_ASSEMBLY);
   MatAssemblyEnd(D, MAT_FINAL_ASSEMBLY);
-  expect_error([&] { mv::values(D); }, {"matrix_values::values: the matrix is of type", "dense", "need an AIJ matrix"});
+  const std::vector<PetscScalar> dv = foldopt_test::gather(mv::values(D));
+  const std::vector<PetscScalar> want = {0, 1, 2, 10, 11, 12, 20, 21, 22};
+  EXPECT_EQ(dv, want);
   // Unchanged by the refused calls.
   EXPECT_EQ(foldopt_ref::gather_dense(A)(0, 0), entry(0, 0));
 }

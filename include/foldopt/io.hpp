@@ -1,12 +1,13 @@
 // foldopt: reading and writing vectors and matrices.
 //
 // The format is chosen by the file name: `.mtx` is MatrixMarket (coordinate or array; real or
-// integer; general, symmetric or skew-symmetric), any other extension is PETSc binary (AIJ
-// matrices and vectors). Every function is collective on the communicator; a bad file raises the
-// same foldopt::Error on every rank, with one line naming the file and the cause (text from the
-// file quoted, non-printable bytes as \xNN). What a format forbids or leaves ambiguous (a
-// duplicate coordinate, both triangles of a symmetric file, unsorted binary rows, data after the
-// declared end, ...) is refused, never guessed, so a file reads alike at every rank count; sizes
+// integer; general, symmetric or skew-symmetric), any other extension is PETSc binary (AIJ or
+// dense matrices and vectors). Matrices are stored as AIJ or dense (read_mat, StorageRule).
+// Every function is collective on the communicator; a bad file raises the same foldopt::Error
+// on every rank, with one line naming the file and the cause (text from the file quoted,
+// non-printable bytes as \xNN). What a format forbids or leaves ambiguous (a duplicate
+// coordinate, both triangles of a symmetric file, unsorted binary rows, data after the declared
+// end, ...) is refused, never guessed, so a file reads alike at every rank count; sizes
 // a file cannot hold are refused before anything is allocated; an input that is not a regular
 // file (a directory, FIFO, socket or device) is refused without blocking. No rank gathers the
 // whole object: each rank keeps its own rows.
@@ -47,9 +48,46 @@ OwnedVec read_vec(MPI_Comm comm, const std::string& path, PetscInt local = PETSC
 OwnedVec read_batch(MPI_Comm comm, const std::string& path, PetscInt n, PetscInt* batch,
                     PetscInt local = PETSC_DECIDE);
 
-/// Read a sparse matrix as MATAIJ with rows split by `local_rows` (PETSC_DECIDE for PETSc's split).
-/// A symmetric MatrixMarket file is expanded to both triangles.
-OwnedMat read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows = PETSC_DECIDE);
+/// How read_mat stores a matrix: by the file (`automatic`), or forced.
+enum class Storage { automatic, aij, dense };
+
+/// The storage rule of read_mat: the options -mat_storage auto|aij|dense, -mat_dense_threshold t
+/// (0 ≤ t ≤ 1, default 0.25) and -mat_dense_min_rows r (default 100), checked and read here
+/// (collective).
+struct StorageRule {
+  Storage storage = Storage::automatic;
+  PetscReal dense_threshold = 0.25;  ///< automatic: a coordinate or AIJ file denser than this is dense,
+  PetscInt dense_min_rows = 100;     ///< if it has at least this many rows and columns (below, a
+                                     ///< small matrix keeps its pattern: dense storage gains nothing)
+  static StorageRule from_options(MPI_Comm comm);
+};
+
+/// What read_mat chose, and why (for a problem's view and the executable's report).
+struct StorageChoice {
+  bool dense = false;
+  PetscInt rows = 0, cols = 0;
+  double density = 0;  ///< stored entries / (rows·cols), after a symmetric file's expansion
+  std::string reason;  ///< "MatrixMarket array", "density 40.0% > 25%", "-mat_storage aij", ...
+  /// "dense 2000x2000 (MatrixMarket array)", "aij 2000x2000, density 0.4% <= 25%".
+  std::string describe() const;
+};
+
+/// Read a matrix with rows split by `local_rows` (PETSC_DECIDE for PETSc's split), as MATAIJ or
+/// as MATDENSE (MATSEQDENSE / MATMPIDENSE; a square matrix has its columns split like its rows).
+/// A MatrixMarket `array` file is dense; a coordinate file or an AIJ PETSc binary file is dense
+/// when its density (stored entries / rows·cols) exceeds rule.dense_threshold and it has at least
+/// rule.dense_min_rows rows and columns; rule.storage other than automatic forces either. A
+/// dense matrix stores every entry, so its matrix-values block (matrix_values.hpp) is all of them. A dense PETSc binary file (MatView with
+/// PETSC_VIEWER_NATIVE) is dense. A symmetric MatrixMarket file is expanded to both triangles.
+/// An array file read as AIJ keeps its nonzeros only. `choice` (if given) gets the storage chosen.
+OwnedMat read_mat(MPI_Comm comm, const std::string& path, const StorageRule& rule,
+                  PetscInt local_rows = PETSC_DECIDE, StorageChoice* choice = nullptr);
+/// The same with the options' rule (StorageRule::from_options).
+OwnedMat read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows = PETSC_DECIDE,
+                  StorageChoice* choice = nullptr);
+
+/// "dense" for MATSEQDENSE / MATMPIDENSE, "aij" for MATSEQAIJ / MATMPIAIJ, else the type name.
+std::string storage_name(Mat A);
 
 /// `DIR/g.mtx` with block `q` → `DIR/g.q.mtx` (the block name goes before the extension; a path
 /// without extension gets `.<block>` appended).

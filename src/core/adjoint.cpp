@@ -3,7 +3,9 @@
 // Method: I − Φᵀ is a MatShell over UpdateMap::phi_t; a KSP (prefix fold_) solves it. LFPI is
 //   KSPRICHARDSON with scale 1 and PCNONE: w_{k+1} = w_k + (g − (I − Φᵀ) w_k) = Φᵀ w_k + g.
 //   Preconditioners that need entries get the assembled I − Φᵀ = I − (Φ assembled)ᵀ as Pmat; the
-//   Jacobian path factors that matrix (LU, MUMPS in parallel).
+//   Jacobian path factors that matrix (LU, MUMPS in parallel). A dense one (from a dense H) stays
+//   dense where PETSc's preconditioner or factorization takes MATDENSE (aij_unless_dense_works),
+//   else it is converted to AIJ (the report's note says which).
 // Algorithm: after every solve the true residual ‖g − (I − Φᵀ) w‖₂ is computed with one more
 //   product; a diverged KSP, a failed factorization, or a residual far above the tolerance is an
 //   error (PETSC_ERR_NOT_CONVERGED).
@@ -107,6 +109,30 @@ struct AdjointSolver::Shell {
 };
 
 namespace {
+
+// A dense I − Φᵀ (from a dense H) stays dense for the preconditioners PETSc 3.18 runs on
+// MATDENSE: none, jacobi, bjacobi, hypre, and at one rank also lu, cholesky, ilu, icc, sor (with
+// PETSc's own factorization). The others (gamg, asm, any parallel factorization: MUMPS,
+// SuperLU_DIST and ScaLAPACK take no MATMPIDENSE) get an AIJ copy, and the note says so.
+void aij_unless_dense_works(OwnedMat& A, const std::string& pc, const char* solver, MPI_Comm comm, std::string* note) {
+  PetscBool dense = PETSC_FALSE;
+  FOLDOPT_CALL(PetscObjectTypeCompareAny((PetscObject)A.get(), &dense, MATSEQDENSE, MATMPIDENSE, ""));
+  if (!dense) return;
+  int size = 1;
+  MPI_Comm_size(comm, &size);
+  const bool factor = pc == PCLU || pc == PCCHOLESKY || pc == PCILU || pc == PCICC || pc == PCSOR;
+  const bool own_solver = !solver || std::strcmp(solver, MATSOLVERPETSC) == 0;
+  const bool works = pc == PCNONE || pc == PCJACOBI || pc == PCBJACOBI || pc == PCHYPRE || (factor && size == 1 && own_solver);
+  if (works) {
+    if (note) *note += " (dense)";
+    return;
+  }
+  Mat raw = A.get();
+  FOLDOPT_CALL(MatConvert(raw, MATAIJ, MAT_INPLACE_MATRIX, &raw));
+  if (note)
+    *note += std::string(" (dense, converted to AIJ for pc ") + pc + (solver ? std::string(" with ") + solver : "") +
+             ": PETSc 3.18 runs it on AIJ only)";
+}
 /// x = S⁻¹ b for a small dense r×r system (row-major), by Gaussian elimination with partial
 /// pivoting, the same on every rank. A singular S is an error.
 std::vector<PetscScalar> dense_solve(std::vector<PetscScalar> S, std::vector<PetscScalar> b, PetscInt r) {
@@ -440,6 +466,7 @@ void AdjointSolver::solve_krylov(Vec g, Vec w) {
     FOLDOPT_CALL(KSPSetOperators(ksp_, a_, a_));
   } else if (map_->can_assemble()) {
     pmat_ = assemble_operator(&report_.note);
+    aij_unless_dense_works(pmat_, pcname, nullptr, comm_, &report_.note);
     FOLDOPT_CALL(KSPSetOperators(ksp_, a_, pmat_));
   } else {
     detail::throw_error(PETSC_ERR_SUP,
@@ -531,6 +558,17 @@ void AdjointSolver::solve_jacobian(Vec g, Vec w) {
   const double t0 = wall_time();
   std::string how;
   pmat_ = assemble_operator(&how);
+  {
+    PC jpc;
+    PCType jtype;
+    MatSolverType jsolver = nullptr;
+    FOLDOPT_CALL(KSPGetPC(jac_ksp_, &jpc));
+    FOLDOPT_CALL(PCGetType(jpc, &jtype));
+    PetscBool isfactor = PETSC_FALSE;
+    FOLDOPT_CALL(PetscObjectTypeCompareAny((PetscObject)jpc, &isfactor, PCLU, PCCHOLESKY, PCILU, PCICC, ""));
+    if (isfactor) FOLDOPT_CALL(PCFactorGetMatSolverType(jpc, &jsolver));
+    aij_unless_dense_works(pmat_, jtype ? jtype : PCNONE, jsolver, comm_, &how);
+  }
   FOLDOPT_CALL(KSPSetOperators(jac_ksp_, pmat_, pmat_));
   with_context("Jacobian extraction: factorization of I - Phi^T", [&] { FOLDOPT_CALL(KSPSetUp(jac_ksp_)); });
   report_.setup_seconds = wall_time() - t0;

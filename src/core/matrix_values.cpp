@@ -3,7 +3,8 @@
 // Method:  a matrix A (m×n, AIJ) with stored nonzeros (i, j) ∈ P enters θ through the vector
 //          a = vals(A) of its stored values in global CSR order: row by row, columns ascending
 //          within a row (the order MatGetRow returns for SEQAIJ and MPIAIJ). The vector is split
-//          as A's rows are: the rank owning row i holds the values of row i.
+//          as A's rows are: the rank owning row i holds the values of row i. A dense matrix
+//          (SEQDENSE, MPIDENSE) stores every entry: its pattern is all m·n positions.
 // Algorithm:
 //   values(A)        one MatGetRow per local row, values copied in order.
 //   set_values(A, a) MatSetValues per local row with the row's own columns (INSERT_VALUES), then a
@@ -37,17 +38,18 @@ using detail::format;
 
 MPI_Comm comm_of(PetscObject o) { return PetscObjectComm(o); }
 
-// A is an assembled SEQAIJ or MPIAIJ matrix (the type and the assembly state are the same on
+// A is an assembled SEQAIJ, MPIAIJ, SEQDENSE or MPIDENSE matrix (the type and the assembly state are the same on
 // every rank of A's communicator, so the checks are collective).
 void check_aij(Mat A, const char* where) {
   FOLDOPT_CHECK(A != nullptr, PETSC_ERR_ARG_NULL, "%s: no matrix", where);
   PetscBool aij = PETSC_FALSE, assembled = PETSC_FALSE;
   FOLDOPT_CALL(PetscObjectTypeCompareAny(reinterpret_cast<PetscObject>(A), &aij, MATSEQAIJ,
-                                         MATMPIAIJ, ""));
+                                         MATMPIAIJ, MATSEQDENSE, MATMPIDENSE, ""));
   MatType type = nullptr;
   FOLDOPT_CALL(MatGetType(A, &type));
   FOLDOPT_CHECK(aij, PETSC_ERR_ARG_WRONGSTATE,
-                "%s: the matrix is of type %s; matrix values need an AIJ matrix (seqaij, mpiaij)",
+                "%s: the matrix is of type %s; matrix values need an AIJ or dense matrix (seqaij, "
+                "mpiaij, seqdense, mpidense)",
                 where, type ? type : "(none)");
   FOLDOPT_CALL(MatAssembled(A, &assembled));
   FOLDOPT_CHECK(assembled, PETSC_ERR_ARG_WRONGSTATE, "%s: the matrix is not assembled", where);

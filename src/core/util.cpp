@@ -144,4 +144,40 @@ std::string one_line(const std::string& m) {
   return out;
 }
 
+bool is_symmetric(Mat A, PetscReal tol) {
+  PetscBool mpidense = PETSC_FALSE, sym = PETSC_FALSE;
+  FOLDOPT_CALL(PetscObjectTypeCompare((PetscObject)A, MATMPIDENSE, &mpidense));
+  if (!mpidense) {
+    FOLDOPT_CALL(MatIsSymmetric(A, tol, &sym));
+    return sym == PETSC_TRUE;
+  }
+  MPI_Comm comm;
+  FOLDOPT_CALL(PetscObjectGetComm((PetscObject)A, &comm));
+  PetscInt M, N, m, n;
+  FOLDOPT_CALL(MatGetSize(A, &M, &N));
+  FOLDOPT_CALL(MatGetLocalSize(A, &m, &n));
+  int alike = (M == N && m == n) ? 1 : 0, all = 0;
+  MPI_Allreduce(&alike, &all, 1, MPI_INT, MPI_MIN, comm);
+  if (!all) return false;
+  OwnedMat T;
+  FOLDOPT_CALL(MatTranspose(A, MAT_INITIAL_MATRIX, T.out()));
+  PetscInt lda = 0, ldt = 0;
+  FOLDOPT_CALL(MatDenseGetLDA(A, &lda));
+  FOLDOPT_CALL(MatDenseGetLDA(T, &ldt));
+  const PetscScalar *a, *t;
+  FOLDOPT_CALL(MatDenseGetArrayRead(A, &a));
+  FOLDOPT_CALL(MatDenseGetArrayRead(T, &t));
+  PetscReal worst = 0;
+  for (PetscInt j = 0; j < N; ++j)
+    for (PetscInt i = 0; i < m; ++i) {
+      const PetscReal d = PetscAbsScalar(a[j * lda + i] - t[j * ldt + i]);
+      if (!(d <= worst)) worst = d;  // NaN wins
+    }
+  FOLDOPT_CALL(MatDenseRestoreArrayRead(T, &t));
+  FOLDOPT_CALL(MatDenseRestoreArrayRead(A, &a));
+  int ok = worst <= tol ? 1 : 0, every = 0;
+  MPI_Allreduce(&ok, &every, 1, MPI_INT, MPI_MIN, comm);
+  return every == 1;
+}
+
 }  // namespace foldopt

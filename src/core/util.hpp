@@ -32,6 +32,11 @@ void check_problem_layout(Vec x, const Problem& p, const char* solver);
 /// (J / len)·stride + offset + J % len. SCATTER_FORWARD gathers the part from the state.
 OwnedVecScatter part_scatter(Vec state, Vec part, PetscInt len, PetscInt stride, PetscInt offset);
 
+/// MatIsSymmetric(A, tol), also for MATMPIDENSE (which PETSc 3.18 cannot check): there the
+/// largest |a_ij − a_ji| of Aᵀ against A, local block by local block (rows and columns of A split
+/// alike). Collective.
+bool is_symmetric(Mat A, PetscReal tol);
+
 /// Peak resident memory of this process in bytes (getrusage).
 double peak_rss_bytes();
 

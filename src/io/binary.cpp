@@ -6,7 +6,7 @@
 //                                                                  -> 4*I + M*I + nz*(I+S) bytes
 //   Dense Mat (MatView with PETSC_VIEWER_NATIVE): class id, M, N, nz = -1, then M*N scalars row
 //   by row                                                          -> 4*I + M*N*S bytes
-//   (read only as a batch, read_batch; read_mat reads AIJ files). One object per file: bytes
+//   (read_mat loads it as MATDENSE, read_batch as a batch). One object per file: bytes
 //   after it are refused. Each row lists its column indices strictly increasing (PETSc writes them so;
 //   a duplicate or an unsorted row has no single meaning, so it is refused), each in 0..N-1, and
 //   the row lengths add up to nz.
@@ -15,6 +15,9 @@
 // file; class id, sizes, exact length, before anything is allocated from the header; for a matrix
 // also the row lengths and column indices) and broadcast the verdict, and only then call VecLoad /
 // MatLoad. No .info file is read or written.
+// read_mat: an AIJ file is loaded as AIJ and converted to MATDENSE when the storage rule says so
+// (its density above the threshold, or forced); a dense file is loaded as MATDENSE (MatLoad reads
+// the dense format) and converted to AIJ only when forced.
 // A batch (n x B, column b = instance b) is held instance after instance, i.e. column-major, and
 // a dense file is row-major: the entries a rank holds, [start, end) in column-major order, are in
 // each row i the columns b with start <= b*n + i < end, one contiguous run of the file per row.
@@ -570,25 +573,48 @@ OwnedVec binary_read_vec(MPI_Comm comm, const std::string& path, PetscInt local,
   return v;
 }
 
-OwnedMat binary_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows) {
+OwnedMat binary_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows, const StorageRule& rule,
+                         StorageChoice* choice) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   Status st;
-  PetscInt size[2] = {0, 0};
-  if (rank == 0) st = check_mat_file(path, size[0], size[1]);
+  PetscInt info[3] = {kBatchVec, 0, 0};  // kind, M, N
+  if (rank == 0) {
+    bool dense = false;  // a matrix header with nz = -1 (a file that cannot be read fails below)
+    {
+      BinaryFile in(path);
+      PetscInt h[4] = {0, 0, 0, 0};
+      dense = in.status().ok && in.size() >= 4 * kInt && in.read_ints(h, 4) && h[0] == MAT_FILE_CLASSID && h[3] == -1;
+    }
+    if (dense)
+      st = check_batch_file(path, info[0], info[1], info[2]);
+    else
+      st = check_mat_file(path, info[1], info[2]);  // AIJ (and its messages for anything else)
+    if (st.ok && !dense) info[0] = kBatchAij;
+  }
   raise_if_any(comm, st);
-  MPI_Bcast(size, 2, MPIU_INT, 0, comm);
-  const Range rows = split(comm, path, local_rows, size[0], "rows");
-  const Range cols = column_split(comm, path, rows, size[1]);
+  MPI_Bcast(info, 3, MPIU_INT, 0, comm);
+  const bool dense_file = info[0] == kBatchDense;
+  const Range rows = split(comm, path, local_rows, info[1], "rows");
+  const Range cols = column_split(comm, path, rows, info[2]);
 
   OwnedMat A;
   with_file_name(path, [&] {
     FOLDOPT_CALL(MatCreate(comm, A.out()));
-    FOLDOPT_CALL(MatSetSizes(A, rows.local, cols.local, size[0], size[1]));
-    FOLDOPT_CALL(MatSetType(A, MATAIJ));
+    FOLDOPT_CALL(MatSetSizes(A, rows.local, cols.local, info[1], info[2]));
+    FOLDOPT_CALL(MatSetType(A, dense_file ? MATDENSE : MATAIJ));
     OwnedViewer viewer = open_viewer(comm, path, FILE_MODE_READ);
     FOLDOPT_CALL(MatLoad(A, viewer));
   });
+  MatInfo mi;
+  FOLDOPT_CALL(MatGetInfo(A, MAT_GLOBAL_SUM, &mi));
+  const StorageChoice c = choose_storage(rule, info[1], info[2], static_cast<long long>(mi.nz_used),
+                                         dense_file ? "PETSc binary dense" : nullptr);
+  if (c.dense != dense_file) {
+    Mat raw = A.get();  // converted in place: the handle stays
+    FOLDOPT_CALL(MatConvert(raw, c.dense ? MATDENSE : MATAIJ, MAT_INPLACE_MATRIX, &raw));
+  }
+  if (choice) *choice = c;
   return A;
 }
 
@@ -753,7 +779,9 @@ OwnedVec binary_read_batch(MPI_Comm comm, const std::string& path, PetscInt n, P
   }
 
   // AIJ format: rows loaded by MatLoad, values moved to their column-major places.
-  OwnedMat A = binary_read_mat(comm, path, PETSC_DECIDE);
+  StorageRule aij;
+  aij.storage = Storage::aij;
+  OwnedMat A = binary_read_mat(comm, path, PETSC_DECIDE, aij, nullptr);
   PetscInt rs = 0, re = 0;
   FOLDOPT_CALL(MatGetOwnershipRange(A, &rs, &re));
   std::vector<PetscInt> target;

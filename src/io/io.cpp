@@ -1,6 +1,7 @@
 // foldopt: reading and writing vectors and matrices (see include/foldopt/io.hpp).
 //
-// This file holds the parts shared by both formats: the choice of format by file name, block file
+// This file holds the parts shared by both formats: the choice of format by file name and of a
+// matrix's storage (StorageRule, choose_storage: -mat_storage, -mat_dense_threshold), block file
 // names, the collective error helpers, the row split, and OutputSet, which writes each queued
 // object to `<dir>/.<name>.tmp.<pid of rank 0>` and renames the temporaries into place (rank 0,
 // rename(2) within one directory) only once every object has been written on every rank.
@@ -25,6 +26,7 @@
 
 #include <foldopt/matrix_values.hpp>
 
+#include "core/options.hpp"
 #include "io/io_internal.hpp"
 
 #include <fcntl.h>
@@ -33,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <csignal>
@@ -460,12 +463,102 @@ OwnedVec read_batch(MPI_Comm comm, const std::string& path, PetscInt n, PetscInt
   return v;
 }
 
-OwnedMat read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows) {
+namespace {
+PetscErrorCode read_storage_options(MPI_Comm comm, PetscInt* storage, PetscReal* threshold, PetscInt* min_rows) {
+  static const char* const choices[] = {"auto", "aij", "dense"};
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(comm, nullptr, "Storage of input matrices", "io::read_mat");
+  PetscCall(PetscOptionsEList("-mat_storage",
+                              "Input matrices as AIJ or dense: auto (MatrixMarket arrays, dense binary files and "
+                              "files denser than -mat_dense_threshold are dense), aij, dense",
+                              "io::read_mat", choices, 3, choices[*storage], storage, nullptr));
+  PetscCall(PetscOptionsReal("-mat_dense_threshold",
+                             "auto: a coordinate or AIJ file storing more than this fraction of rows x cols is dense",
+                             "io::read_mat", *threshold, threshold, nullptr));
+  PetscCall(PetscOptionsInt("-mat_dense_min_rows",
+                            "auto: only a coordinate or AIJ file with at least this many rows and columns is made dense",
+                            "io::read_mat", *min_rows, min_rows, nullptr));
+  PetscOptionsEnd();
+  PetscFunctionReturn(0);
+}
+}  // namespace
+
+StorageRule StorageRule::from_options(MPI_Comm comm) {
+  options::check_choice(nullptr, "mat_storage", {"auto", "aij", "dense"});
+  options::check_real(nullptr, "mat_dense_threshold", 0, 1);
+  options::check_int(nullptr, "mat_dense_min_rows", 0, PETSC_MAX_INT);
+  StorageRule r;
+  PetscInt storage = 0;
+  PetscReal threshold = r.dense_threshold;
+  FOLDOPT_CALL(read_storage_options(comm, &storage, &threshold, &r.dense_min_rows));
+  r.storage = storage == 1 ? Storage::aij : (storage == 2 ? Storage::dense : Storage::automatic);
+  r.dense_threshold = threshold;
+  return r;
+}
+
+std::string StorageChoice::describe() const {
+  return ::foldopt::detail::format("%s %" PetscInt_FMT "x%" PetscInt_FMT " (%s)", dense ? "dense" : "aij", rows, cols,
+                        reason.c_str());
+}
+
+std::string storage_name(Mat A) {
+  PetscBool dense = PETSC_FALSE, aij = PETSC_FALSE;
+  FOLDOPT_CALL(PetscObjectTypeCompareAny(reinterpret_cast<PetscObject>(A), &dense, MATSEQDENSE, MATMPIDENSE, ""));
+  FOLDOPT_CALL(PetscObjectTypeCompareAny(reinterpret_cast<PetscObject>(A), &aij, MATSEQAIJ, MATMPIAIJ, ""));
+  if (dense) return "dense";
+  if (aij) return "aij";
+  MatType type = nullptr;
+  FOLDOPT_CALL(MatGetType(A, &type));
+  return type ? type : "(no type)";
+}
+
+namespace detail {
+
+StorageChoice choose_storage(const StorageRule& rule, PetscInt rows, PetscInt cols, long long stored,
+                             const char* dense_format) {
+  StorageChoice c;
+  c.rows = rows;
+  c.cols = cols;
+  const double size = static_cast<double>(rows) * static_cast<double>(cols);
+  c.density = size > 0 ? static_cast<double>(stored) / size : 0;
+  if (rule.storage != Storage::automatic) {
+    c.dense = rule.storage == Storage::dense;
+    c.reason = c.dense ? "-mat_storage dense" : "-mat_storage aij";
+  } else if (dense_format) {
+    c.dense = true;
+    c.reason = dense_format;
+  } else if (std::min(rows, cols) < rule.dense_min_rows) {
+    c.reason = ::foldopt::detail::format("density %.3g%%, fewer than %" PetscInt_FMT " rows or columns", 100 * c.density,
+                                         rule.dense_min_rows);
+  } else {
+    c.dense = size > 0 && c.density > rule.dense_threshold;
+    c.reason = ::foldopt::detail::format("density %.3g%% %s %.3g%%", 100 * c.density, c.dense ? ">" : "<=",
+                                         100 * static_cast<double>(rule.dense_threshold));
+  }
+  return c;
+}
+
+OwnedMat create_dense(MPI_Comm comm, const Range& rows, const Range& cols) {
+  OwnedMat A;
+  FOLDOPT_CALL(MatCreateDense(comm, rows.local, cols.local, rows.global, cols.global, nullptr, A.out()));
+  return A;
+}
+
+}  // namespace detail
+
+OwnedMat read_mat(MPI_Comm comm, const std::string& path, const StorageRule& rule, PetscInt local_rows,
+                  StorageChoice* choice) {
+  FOLDOPT_CHECK(rule.dense_threshold >= 0 && rule.dense_threshold <= 1, PETSC_ERR_ARG_OUTOFRANGE,
+                "%s: dense threshold %g is not in [0, 1]", path.c_str(), static_cast<double>(rule.dense_threshold));
   OwnedMat A = format_of(path) == Format::matrix_market
-                   ? detail::mm_read_mat(comm, path, local_rows)
-                   : detail::binary_read_mat(comm, path, local_rows);
+                   ? detail::mm_read_mat(comm, path, local_rows, rule, choice)
+                   : detail::binary_read_mat(comm, path, local_rows, rule, choice);
   detail::remember_input(path);
   return A;
+}
+
+OwnedMat read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows, StorageChoice* choice) {
+  return read_mat(comm, path, StorageRule::from_options(comm), local_rows, choice);
 }
 
 void OutputSet::add(const std::string& path, Vec v) {

@@ -9,6 +9,7 @@
 
 #include <foldopt/error.hpp>
 #include <foldopt/handle.hpp>
+#include <foldopt/io.hpp>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -97,10 +98,21 @@ std::string input_behind(const std::string& path);
 Status local_rows(Mat A, const std::string& dest, PetscInt& M, PetscInt& N, PetscInt& rstart, PetscInt& rend,
                   std::vector<PetscInt>* lengths, long long& nz_local);
 
+/// The storage of a rows x cols matrix by `rule` (rank-local, the same on every rank given the
+/// same arguments): `dense_format` names a format that is dense by itself ("MatrixMarket array",
+/// "PETSc binary dense"; nullptr for a coordinate or AIJ file), `stored` is the number of
+/// entries the file stores (after a symmetric file's expansion).
+StorageChoice choose_storage(const StorageRule& rule, PetscInt rows, PetscInt cols, long long stored,
+                             const char* dense_format);
+
+/// Collective: an empty assembled-to-be matrix of the given sizes as MATDENSE (zeros).
+OwnedMat create_dense(MPI_Comm comm, const Range& rows, const Range& cols);
+
 // ---- MatrixMarket (matrix_market.cpp) ----
 OwnedVec mm_read_vec(MPI_Comm comm, const std::string& path, PetscInt local,
                      PetscInt expected_global);
-OwnedMat mm_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows);
+OwnedMat mm_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows, const StorageRule& rule,
+                     StorageChoice* choice);
 /// Collective; writes `tmp`, messages name `dest`. Never throws.
 Status mm_write_vec(MPI_Comm comm, Vec v, const std::string& tmp, const std::string& dest);
 Status mm_write_mat(MPI_Comm comm, Mat A, const std::string& tmp, const std::string& dest);
@@ -116,7 +128,10 @@ Status mm_write_array(MPI_Comm comm, Vec v, PetscInt rows, const std::string& tm
 // ---- PETSc binary (binary.cpp) ----
 OwnedVec binary_read_vec(MPI_Comm comm, const std::string& path, PetscInt local,
                          PetscInt expected_global);
-OwnedMat binary_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows);
+/// An AIJ file is loaded as AIJ (MatLoad) and converted when the rule makes it dense; a dense
+/// file (nz = -1) is loaded as MATDENSE unless the rule forces AIJ.
+OwnedMat binary_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows, const StorageRule& rule,
+                         StorageChoice* choice);
 /// Collective; writes `tmp`, messages name `dest`. Never throws.
 Status binary_write_vec(MPI_Comm comm, Vec v, const std::string& tmp, const std::string& dest);
 Status binary_write_mat(MPI_Comm comm, Mat A, const std::string& tmp, const std::string& dest);

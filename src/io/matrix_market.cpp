@@ -30,8 +30,11 @@
 // same message, at every rank count (a duplicate is reported by its first repeated line).
 //
 // Reading: every rank reads the whole file and keeps only the rows it owns, so no rank holds more
-// than its share (the file must be visible to every rank). Matrices are preallocated exactly from
-// the kept (sorted) triplets.
+// than its share (the file must be visible to every rank). The storage (AIJ or dense) is chosen
+// by the rule of io.hpp: an array is dense (its values go straight into the local block of the
+// MATDENSE), a coordinate file is dense when its stored entries (counted over the ranks after a
+// symmetric file's expansion) exceed the threshold's fraction of rows x cols. AIJ matrices are
+// preallocated exactly from the kept (sorted) triplets; an array read as AIJ keeps its nonzeros.
 // A batch (read_batch) is the file's values in column-major order, a file's column being one
 // instance: an array is read as it is stored; a coordinate batch (entries it omits are zero) may
 // declare at most max(2^20, 1024 x entries) values in all, checked before allocating. A batch
@@ -471,9 +474,9 @@ Status parse_body(LineReader& in, const std::string& path, const Header& h, OnEn
   }
   if (stopped_by_error(in, path, st)) return st;
   if (seen < h.entries)
-    st.fail(
-        PETSC_ERR_FILE_READ,
-        format("%s: truncated: header promises %lld entries, file has %lld", f, h.entries, seen));
+    st.fail(PETSC_ERR_FILE_READ,
+            format("%s: truncated: header promises %lld entries, file has %lld (it ends at line %ld)", f,
+                   h.entries, seen, in.line()));
   return st;
 }
 
@@ -665,7 +668,36 @@ OwnedVec mm_read_batch(MPI_Comm comm, const std::string& path, PetscInt n, Petsc
   return read_column_major(comm, path, in, h, local);
 }
 
-OwnedMat mm_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows) {
+namespace {
+
+// Collective: an array file stored dense, its values written straight into the local block of a
+// MATDENSE (column-major, leading dimension from MatDenseGetLDA): no triplets.
+OwnedMat read_array_dense(MPI_Comm comm, const std::string& path, LineReader& in, const Header& h,
+                          const Range& rows, const Range& cols) {
+  OwnedMat A = create_dense(comm, rows, cols);
+  PetscScalar* a = nullptr;
+  PetscInt lda = 0;
+  FOLDOPT_CALL(MatDenseGetLDA(A, &lda));
+  FOLDOPT_CALL(MatDenseGetArray(A, &a));
+  Status st;
+  try {
+    st = parse_body(in, path, h, [&](PetscInt i, PetscInt j, PetscScalar x, long, bool) {
+      if (i >= rows.start && i < rows.end) a[static_cast<std::size_t>(j) * lda + (i - rows.start)] = x;
+    });
+  } catch (const std::exception& e) {
+    st.fail(PETSC_ERR_MEM, format("%s: %s", path.c_str(), e.what()));
+  }
+  FOLDOPT_CALL(MatDenseRestoreArray(A, &a));
+  raise_if_any(comm, st);  // the parse: every rank saw every line
+  FOLDOPT_CALL(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+  FOLDOPT_CALL(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  return A;
+}
+
+}  // namespace
+
+OwnedMat mm_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows, const StorageRule& rule,
+                     StorageChoice* choice) {
   const char* f = path.c_str();
   LineReader in(path);
   Header h;
@@ -673,6 +705,12 @@ OwnedMat mm_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows
   raise_if_any(comm, st);
   const Range rows = split(comm, path, local_rows, h.rows, "rows");
   const Range cols = column_split(comm, path, rows, h.cols);
+  if (!h.coordinate) {
+    const StorageChoice c = choose_storage(rule, h.rows, h.cols, static_cast<long long>(h.rows) * h.cols,
+                                           "MatrixMarket array");
+    if (choice) *choice = c;
+    if (c.dense) return read_array_dense(comm, path, in, h, rows, cols);
+  }
 
   // Keep the triplets of our rows, then sort them; a coordinate given twice is refused.
   std::vector<Triplet> t;
@@ -706,6 +744,20 @@ OwnedMat mm_read_mat(MPI_Comm comm, const std::string& path, PetscInt local_rows
   }
   keep_first_line(comm, st, st.ok ? LONG_MAX : dup_line);
   raise_if_any(comm, st);
+
+  if (h.coordinate) {
+    long long mine = static_cast<long long>(t.size()), stored = 0;
+    MPI_Allreduce(&mine, &stored, 1, MPI_LONG_LONG, MPI_SUM, comm);
+    const StorageChoice c = choose_storage(rule, h.rows, h.cols, stored, nullptr);
+    if (choice) *choice = c;
+    if (c.dense) {
+      OwnedMat D = create_dense(comm, rows, cols);
+      for (const Triplet& e : t) FOLDOPT_CALL(MatSetValue(D, e.row, e.col, e.value, INSERT_VALUES));
+      FOLDOPT_CALL(MatAssemblyBegin(D, MAT_FINAL_ASSEMBLY));
+      FOLDOPT_CALL(MatAssemblyEnd(D, MAT_FINAL_ASSEMBLY));
+      return D;
+    }
+  }
 
   // Exact preallocation: nonzeros of each owned row in the diagonal and off-diagonal blocks.
   std::vector<PetscInt> d_nnz(static_cast<std::size_t>(rows.local), 0);

@@ -10,6 +10,8 @@
 // diagonal and off-diagonal block entries, preallocates exactly and inserts them.
 #include "objectives/common.hpp"
 
+#include "core/util.hpp"
+
 #include <foldopt/error.hpp>
 
 #include <algorithm>
@@ -114,8 +116,8 @@ BatchOperator batch_operator(Mat A, const Layout& l, const std::string& what, bo
   FOLDOPT_CHECK(A != nullptr, PETSC_ERR_ARG_NULL, "%s: no matrix given", what.c_str());
   MPI_Comm comm = l.comm;
   PetscBool aij = PETSC_FALSE;
-  FOLDOPT_CALL(PetscObjectTypeCompareAny((PetscObject)A, &aij, MATSEQAIJ, MATMPIAIJ, ""));
-  FOLDOPT_CHECK(aij, PETSC_ERR_ARG_WRONG, "%s: must be an AIJ (sparse) matrix", what.c_str());
+  FOLDOPT_CALL(PetscObjectTypeCompareAny((PetscObject)A, &aij, MATSEQAIJ, MATMPIAIJ, MATSEQDENSE, MATMPIDENSE, ""));
+  FOLDOPT_CHECK(aij, PETSC_ERR_ARG_WRONG, "%s: must be an AIJ or dense matrix", what.c_str());
   PetscInt M, N;
   FOLDOPT_CALL(MatGetSize(A, &M, &N));
   const PetscInt B = l.batch, n = l.n;
@@ -269,8 +271,7 @@ void check_symmetric(Mat A, const std::string& what) {
   PetscReal nrm = 0;
   FOLDOPT_CALL(MatNorm(A, NORM_INFINITY, &nrm));
   FOLDOPT_CHECK(std::isfinite(nrm), PETSC_ERR_ARG_OUTOFRANGE, "%s: has an entry that is not finite", what.c_str());
-  PetscBool sym = PETSC_FALSE;
-  FOLDOPT_CALL(MatIsSymmetric(A, 1e-12 * std::max<PetscReal>(nrm, PETSC_MACHINE_EPSILON), &sym));
+  const bool sym = is_symmetric(A, 1e-12 * std::max<PetscReal>(nrm, PETSC_MACHINE_EPSILON));
   FOLDOPT_CHECK(sym, PETSC_ERR_ARG_WRONG, "%s: is not symmetric (a Hessian must be)", what.c_str());
 }
 

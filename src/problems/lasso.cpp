@@ -294,7 +294,8 @@ std::unique_ptr<Lasso> Lasso::generate(MPI_Comm comm, const LassoGenerator& gen)
 std::unique_ptr<Lasso> Lasso::load(MPI_Comm comm, const std::string& xmat, const std::string& yfile,
                                    std::optional<PetscReal> lambda) {
   FOLDOPT_CHECK(!yfile.empty(), PETSC_ERR_ARG_WRONG, "lasso: -Xmat %s needs -y FILE", xmat.c_str());
-  OwnedMat X = io::read_mat(comm, xmat);
+  io::StorageChoice storage;
+  OwnedMat X = io::read_mat(comm, xmat, PETSC_DECIDE, &storage);
   PetscInt M;
   FOLDOPT_CALL(MatGetSize(X, &M, nullptr));
   PetscInt B = 1;
@@ -305,7 +306,9 @@ std::unique_ptr<Lasso> Lasso::load(MPI_Comm comm, const std::string& xmat, const
     if (e.code() != PETSC_ERR_ARG_SIZ) throw;
     throw Error(e.code(), std::string(e.what()) + " (the rows of " + xmat + ")", e.collective());
   }
-  return std::unique_ptr<Lasso>(new Lasso(X, y, B, lambda, xmat, yfile));
+  std::unique_ptr<Lasso> p(new Lasso(X, y, B, lambda, xmat, yfile));
+  p->storage_ = storage.describe();
+  return p;
 }
 
 namespace {
@@ -372,8 +375,9 @@ std::unique_ptr<Lasso> Lasso::from_options(MPI_Comm comm) {
 void Lasso::view(PetscViewer v) const {
   MatInfo info;
   FOLDOPT_CALL(MatGetInfo(X_, MAT_GLOBAL_SUM, &info));
-  FOLDOPT_CALL(PetscViewerASCIIPrintf(v, "  X: %" PetscInt_FMT " x %" PetscInt_FMT ", %.0f nonzeros%s; lambda %g%s\n", m_,
-                                      layout_.n, info.nz_used, layout_.batch > 1 ? ", shared by the instances" : "",
+  const std::string storage = storage_.empty() ? io::storage_name(X_) : storage_;
+  FOLDOPT_CALL(PetscViewerASCIIPrintf(v, "  X: %s, %" PetscInt_FMT " x %" PetscInt_FMT ", %.0f nonzeros%s; lambda %g%s\n",
+                                      storage.c_str(), m_, layout_.n, info.nz_used, layout_.batch > 1 ? ", shared by the instances" : "",
                                       (double)lambda_, lambda_default_ ? " (default: 0.1 min_b ||X'y_b||_inf)" : ""));
   if (planted_support_ >= 0)
     FOLDOPT_CALL(PetscViewerASCIIPrintf(v,

@@ -21,6 +21,7 @@
 
 #include "core/options.hpp"
 #include "core/random.hpp"
+#include "core/util.hpp"
 #include "forward/ipopt/ipopt_forward.hpp"
 #include "problems/common.hpp"
 
@@ -121,9 +122,8 @@ Portfolio::Portfolio(Mat V, Vec c, PetscInt batch, PetscReal gamma, bool generat
   FOLDOPT_CALL(MatNorm(V, NORM_FROBENIUS, &fro));
   FOLDOPT_CHECK(std::isfinite(fro) && fro > 0, PETSC_ERR_ARG_WRONG, "portfolio: V has %s entries",
                 std::isfinite(fro) ? "no nonzero" : "non-finite");
-  PetscBool sym = PETSC_FALSE;
-  FOLDOPT_CALL(MatIsSymmetric(V, 1e-12 * fro, &sym));
-  FOLDOPT_CHECK(sym == PETSC_TRUE, PETSC_ERR_ARG_WRONG, "portfolio: V is not symmetric (a covariance must be)");
+  const bool sym = is_symmetric(V, 1e-12 * fro);
+  FOLDOPT_CHECK(sym, PETSC_ERR_ARG_WRONG, "portfolio: V is not symmetric (a covariance must be)");
   layout_.comm = comm;
   layout_.n = M;
   layout_.batch = batch;

@@ -26,6 +26,7 @@
 
 #include "core/options.hpp"
 #include "core/random.hpp"
+#include "core/util.hpp"
 #include "core/vec_array.hpp"
 #include "maps/admm/rows.hpp"
 #include "objectives/matrix_parameter.hpp"
@@ -156,8 +157,7 @@ QP::QP(Mat P, Mat A, Vec q, Vec l, Vec u, PetscInt batch, const AdmmData& names)
   {
     PetscReal pn = 0;
     FOLDOPT_CALL(MatNorm(P, NORM_INFINITY, &pn));
-    PetscBool sym = PETSC_FALSE;
-    FOLDOPT_CALL(MatIsSymmetric(P, 1e-12 * std::max<PetscReal>(pn, 1), &sym));
+    const bool sym = is_symmetric(P, 1e-12 * std::max<PetscReal>(pn, 1));
     FOLDOPT_CHECK(sym, PETSC_ERR_ARG_WRONG, "qp: %s is not symmetric (a QP Hessian must be)", nm.P_name.c_str());
   }
   check_size(q, B * n, nm.q_name, format("B*n = %" PetscInt_FMT " x %" PetscInt_FMT, B, n));
@@ -624,9 +624,10 @@ void QP::view(PetscViewer v) const {
   FOLDOPT_CALL(MatGetInfo(P_, MAT_GLOBAL_SUM, &ip));
   FOLDOPT_CALL(MatGetInfo(A_, MAT_GLOBAL_SUM, &ia));
   FOLDOPT_CALL(PetscViewerASCIIPrintf(v,
-                                      "  P: %" PetscInt_FMT " x %" PetscInt_FMT ", %.0f nonzeros; A: %" PetscInt_FMT " x %" PetscInt_FMT
-                                      ", %.0f nonzeros%s\n",
-                                      layout_.n, layout_.n, ip.nz_used, m_, layout_.n, ia.nz_used,
+                                      "  P: %s %" PetscInt_FMT " x %" PetscInt_FMT ", %.0f nonzeros; A: %s %" PetscInt_FMT
+                                      " x %" PetscInt_FMT ", %.0f nonzeros%s\n",
+                                      io::storage_name(P_).c_str(), layout_.n, layout_.n, ip.nz_used,
+                                      io::storage_name(A_).c_str(), m_, layout_.n, ia.nz_used,
                                       layout_.batch > 1 ? "; shared by the instances" : ""));
   FOLDOPT_CALL(PetscViewerASCIIPrintf(v,
                                       "  rows: %" PetscInt_FMT " equality, %" PetscInt_FMT " two-sided, %" PetscInt_FMT

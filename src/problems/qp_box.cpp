@@ -26,6 +26,7 @@
 
 #include "core/options.hpp"
 #include "core/random.hpp"
+#include "core/util.hpp"
 #include "problems/common.hpp"
 
 #include <algorithm>
@@ -153,9 +154,8 @@ void validate_data(Mat H, Vec q, Vec lb, Vec ub, const QPNames& nm) {
   PetscReal scaled = scaled_square_sum(H, max_abs), sum = 0;
   MPI_Allreduce(&scaled, &sum, 1, MPIU_REAL, MPIU_SUM, comm);
   const PetscReal fro = max_abs * std::sqrt(sum);
-  PetscBool sym = PETSC_FALSE;
-  FOLDOPT_CALL(MatIsSymmetric(H, 1e-12 * std::max<PetscReal>(fro, 1), &sym));
-  check_collective(comm, sym == PETSC_TRUE, PETSC_ERR_ARG_WRONG, nm.H + ": is not symmetric (a QP Hessian must be)");
+  const bool sym = is_symmetric(H, 1e-12 * std::max<PetscReal>(fro, 1));
+  check_collective(comm, sym, PETSC_ERR_ARG_WRONG, nm.H + ": is not symmetric (a QP Hessian must be)");
   check_size(q, M, nm.q, nm.H);
   check_size(lb, M, nm.lb, nm.H);
   check_size(ub, M, nm.ub, nm.H);
@@ -292,7 +292,8 @@ std::unique_ptr<BoxQP> BoxQP::generate(MPI_Comm comm, const BoxQPGenerator& gen)
 
 std::unique_ptr<BoxQP> BoxQP::load(MPI_Comm comm, const std::string& hmat, const std::string& qfile,
                                    const std::string& lbfile, const std::string& ubfile) {
-  OwnedMat H = io::read_mat(comm, hmat);
+  io::StorageChoice storage;
+  OwnedMat H = io::read_mat(comm, hmat, PETSC_DECIDE, &storage);
   PetscInt M, N, mloc;
   FOLDOPT_CALL(MatGetSize(H, &M, &N));
   check_collective(comm, M == N, PETSC_ERR_ARG_SIZ,
@@ -323,7 +324,9 @@ std::unique_ptr<BoxQP> BoxQP::load(MPI_Comm comm, const std::string& hmat, const
   nm.lb = lbfile.empty() ? "lb" : lbfile;
   nm.ub = ubfile.empty() ? "ub" : ubfile;
   validate_data(H, q, lb, ub, nm);
-  return std::unique_ptr<BoxQP>(new BoxQP(H, q, lb, ub, 1));
+  std::unique_ptr<BoxQP> p(new BoxQP(H, q, lb, ub, 1));
+  p->storage_ = storage.describe();
+  return p;
 }
 
 namespace {
@@ -384,7 +387,10 @@ std::unique_ptr<BoxQP> BoxQP::from_options(MPI_Comm comm) {
 void BoxQP::view(PetscViewer v) const {
   MatInfo info;
   FOLDOPT_CALL(MatGetInfo(H_, MAT_GLOBAL_SUM, &info));
-  PetscViewerASCIIPrintf(v, "  H: %.0f nonzeros", info.nz_used);
+  if (storage_.empty())
+    PetscViewerASCIIPrintf(v, "  H: %s, %.0f nonzeros", io::storage_name(H_).c_str(), info.nz_used);
+  else
+    PetscViewerASCIIPrintf(v, "  H: %s, %.0f nonzeros", storage_.c_str(), info.nz_used);
   if (active_fraction_ >= 0)
     PetscViewerASCIIPrintf(v, "; generated (seed and grid by global index), %.1f%% of bounds active at x*",
                            100.0 * active_fraction_);

@@ -64,8 +64,11 @@ class Lasso : public CompositeProblem {
   /// The generator's β* (B·n entries, like the unknowns), or null for data: the vector y was made
   /// from, not the lasso solution.
   Vec planted() const { return planted_; }
+  /// How X read from a file is stored, and why (io::StorageChoice::describe; empty otherwise).
+  const std::string& storage() const { return storage_; }
 
  private:
+  std::string storage_;
   OwnedMat X_;
   OwnedVec planted_;
   PetscInt m_ = 0;

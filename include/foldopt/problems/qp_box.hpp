@@ -4,7 +4,8 @@
 //
 // with parameter blocks, in this order, `q`, `lb`, `ub` (vectors per instance, B·n entries) and
 // `H.values` (H's stored nonzeros in global CSR order, with H as the pattern; matrix_values.hpp).
-// H is sparse, symmetric; a batch of B instances stores one H per instance block-diagonally
+// H is symmetric, AIJ or dense (read_mat's storage rule, io.hpp; a dense H's pattern is every
+// entry); a batch of B instances stores one H per instance block-diagonally
 // (B·n × B·n), and `H.values` is the values of that whole block-diagonal matrix (a generated
 // batch repeats one H per instance, but each instance's copy is its own parameters, and the
 // gradient of each copy is that instance's). The values block treats the stored entries H_ij and
@@ -75,10 +76,14 @@ class BoxQP : public CompositeProblem {
   Mat H() const { return H_; }
   /// Fraction of entries whose bound is active at the known solution (generated instances).
   PetscReal active_fraction() const { return active_fraction_; }
+  /// How H read from a file is stored, and why ("dense 300x300 (MatrixMarket array)"; empty for
+  /// an H given or generated): the view's H line.
+  const std::string& storage() const { return storage_; }
 
  private:
   OwnedMat H_;
   PetscReal active_fraction_ = -1;
+  std::string storage_;
 };
 
 /// Validate a loss gradient ∂L/∂x* for this problem (size, finite), collectively.
