@@ -19,6 +19,7 @@
 #ifndef FOLDOPT_FORWARD_HPP
 #define FOLDOPT_FORWARD_HPP
 
+#include <foldopt/memory.hpp>
 #include <foldopt/params.hpp>
 #include <foldopt/registry.hpp>
 
@@ -52,6 +53,7 @@ struct ForwardReport {
   std::string reason;       ///< the solver's own converged/diverged reason
   PetscReal residual = 0;   ///< the solver's final residual (its own norm)
   double seconds = 0;
+  memory::Phase memory;     ///< resident memory of the forward phase (filled by FoldedLayer::forward)
 };
 
 class ForwardSolver {

@@ -96,6 +96,9 @@ class FoldedLayer {
   UnrolledBaseline* unrolled() { return unrolled_.get(); }
 
   const ForwardReport& forward_report() const { return fwd_report_; }
+  /// Resident memory of the last backward (linearization, ρ estimate and minimum check, adjoint
+  /// solve, Ψᵀ; not -fold_check_fd), summed over ranks; the forward's is forward_report().memory.
+  const memory::Phase& backward_memory() const { return bwd_memory_; }
   const RhoEstimate& rho_estimate() const { return rho_; }
   /// The minimum check of the last backward (`ran` false when off or not yet run).
   const MinimumCheck& minimum_check() const { return minimum_; }
@@ -123,7 +126,7 @@ class FoldedLayer {
   void linearize();
   void update_solution();
   void check_minimum();
-  ParamSet backward_unrolled(Vec g, Vec g_solution);
+  ParamSet backward_unrolled(Vec g, Vec g_solution, memory::PhaseMeter& meter);
 
   MPI_Comm comm_;
   std::string prefix_;
@@ -139,6 +142,7 @@ class FoldedLayer {
   ParamSet theta_;
   OwnedVec x_, xsol_;  ///< the state s*, and x* = R(s*) when the map has a readout
   ForwardReport fwd_report_;
+  memory::Phase bwd_memory_;
   RhoEstimate rho_;
   bool check_minimum_ = true, accept_nonminimum_ = false;
   PetscInt minimum_steps_ = 20;

@@ -176,6 +176,7 @@ void FoldedLayer::set_from_options() {
 
 Vec FoldedLayer::forward(const ParamSet& theta) {
   LogScope log(log_events().forward);
+  memory::PhaseMeter meter(comm_);
   ensure_parts();
   if (!x_) {
     x_ = map_->create_vec();
@@ -211,6 +212,7 @@ Vec FoldedLayer::forward(const ParamSet& theta) {
   }
   have_solution_ = true;
   update_solution();
+  fwd_report_.memory = meter.finish();
   return solution();
 }
 
@@ -251,6 +253,7 @@ const RhoEstimate& FoldedLayer::estimate_rho() {
 
 ParamSet FoldedLayer::backward(Vec g) {
   LogScope log(log_events().backward);
+  memory::PhaseMeter meter(comm_);
   FOLDOPT_CHECK(have_solution_, PETSC_ERR_ORDER, "folded layer: backward() needs a forward() first");
   if (!options_set_) set_from_options();
   fp_residual_ = foldopt::fixed_point_residual(*map_, x_, theta_);
@@ -269,13 +272,14 @@ ParamSet FoldedLayer::backward(Vec g) {
     map_->readout_t(g, h);
   }
   Vec rhs = h ? h.get() : g;
-  if (adjoint_.backward() == BackwardMethod::unrolled) return backward_unrolled(rhs, g);
+  if (adjoint_.backward() == BackwardMethod::unrolled) return backward_unrolled(rhs, g, meter);
   OwnedVec w = map_->create_vec();
   FOLDOPT_CALL(VecZeroEntries(w));
   adjoint_.solve(rhs, w);
   ParamSet grad = map_->create_params();
   adjoint_.psi_t(w, grad);
   if (map_->has_readout()) map_->readout_param_t(g, grad);
+  bwd_memory_ = meter.finish();
   // check_fd calls forward(), which rebinds theta_: give it the current blocks, not the member.
   if (check_fd_) fd_ = check_fd(*this, theta_.share(), g, grad);
   if (view_) view(view_viewer_ ? view_viewer_.get() : PETSC_VIEWER_STDOUT_(comm_));
@@ -343,7 +347,7 @@ void FoldedLayer::check_minimum() {
 // -fold_backward unrolled: K unrolled steps of the map (linearized at s* by backward()) on the
 // right-hand side g = (∂R/∂s)ᵀ ∂L/∂x* (`g_solution`), with s* as the reference of the forward errors. The folded gradient is solved for (by Krylov) only as the
 // reference of the backward errors, under -fold_view or -fold_unrolled_history.
-ParamSet FoldedLayer::backward_unrolled(Vec g, Vec g_solution) {
+ParamSet FoldedLayer::backward_unrolled(Vec g, Vec g_solution, memory::PhaseMeter& meter) {
   if (!unrolled_) {
     unrolled_.reset(new UnrolledBaseline(comm_, prefix_));
     unrolled_->set_from_options();
@@ -367,6 +371,7 @@ ParamSet FoldedLayer::backward_unrolled(Vec g, Vec g_solution) {
   // The unrolled and folded Ψᵀ parts compare alike; the readout's term is the same for both.
   ParamSet grad = unrolled_->run(*map_, theta_, g, x_, reference ? &folded : nullptr).gradient.copy();
   if (map_->has_readout()) map_->readout_param_t(g_solution, grad);
+  bwd_memory_ = meter.finish();
   if (view_) view(view_viewer_ ? view_viewer_.get() : PETSC_VIEWER_STDOUT_(comm_));
   return grad;
 }
@@ -407,6 +412,17 @@ void FoldedLayer::view(PetscViewer viewer) const {
     }
   } else if (!adjoint_.report().method.empty()) {
     adjoint_.view(viewer);
+  }
+  const memory::Phase &fm = fwd_report_.memory, &bm = bwd_memory_;
+  if (fm.measured || bm.measured) {
+    const double mib = 1.0 / 1048576.0;
+    std::string line = "memory (resident, all ranks):";
+    if (fm.measured)
+      line += detail::format(" forward peak %.1f MiB (from %.1f)", fm.peak * mib, fm.start * mib);
+    if (bm.measured)
+      line += detail::format("%s backward peak %.1f MiB (from %.1f)", fm.measured ? "," : "", bm.peak * mib, bm.start * mib);
+    if (!(fm.own_peak && bm.own_peak)) line += " (running maxima: the kernel refused the peak reset)";
+    PetscViewerASCIIPrintf(viewer, "%s\n", line.c_str());
   }
   for (const FdCheck& c : fd_)
     PetscViewerASCIIPrintf(viewer, "finite differences [%s]: folded %.10e, fd %.10e, relative difference %.2e\n",
