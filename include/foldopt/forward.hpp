@@ -81,6 +81,10 @@ class ForwardSolver {
   /// Option prefixes the solver's objects read only at set-up, during the solve (a KSP's
   /// preconditioner levels): a program checks them at the end (UpdateMap has the same).
   virtual std::vector<std::string> deferred_option_prefixes() const { return {}; }
+  /// Free the work objects of the last solve (matrices, Krylov solvers, preconditioners); the
+  /// next solve rebuilds them (more set-up, same result). FoldedLayer calls it after each forward
+  /// under -fold_release_forward, so that the backward reuses that memory. Default: nothing.
+  virtual void release_work() {}
 };
 
 /// What a forward solver is built from.

@@ -26,6 +26,8 @@
 //                                  Hessian); on by default, -fold_check_minimum_steps K products
 //                                  (default 20; Arnoldi on Φᵀ under -fold_check_minimum_eps_*)
 //   -fold_accept_nonminimum        turn that refusal into a warning on stderr
+//   -fold_release_forward          free the forward solver's work objects after each forward
+//                                  (TAO's Hessian copy, KSP, PC): less memory in the backward
 //   -fold_view [viewer]            report after each backward (stdout, or e.g. ascii:report.txt)
 #ifndef FOLDOPT_LAYER_HPP
 #define FOLDOPT_LAYER_HPP
@@ -72,6 +74,9 @@ class FoldedLayer {
   }
   /// Accept a fixed point that is not a minimum, with a warning on stderr, instead of refusing it.
   void set_accept_nonminimum(bool on) { accept_nonminimum_ = on; }
+  /// Free the forward solver's work objects after each forward (ForwardSolver::release_work), so
+  /// that the backward reuses their memory; the next forward rebuilds them.
+  void set_release_forward(bool on) { release_forward_ = on; }
   /// Read the options (once, after the code's own defaults: the command line wins).
   void set_from_options();
 
@@ -144,7 +149,7 @@ class FoldedLayer {
   ForwardReport fwd_report_;
   memory::Phase bwd_memory_;
   RhoEstimate rho_;
-  bool check_minimum_ = true, accept_nonminimum_ = false;
+  bool check_minimum_ = true, accept_nonminimum_ = false, release_forward_ = false;
   PetscInt minimum_steps_ = 20;
   MinimumCheck minimum_;
   PetscReal fp_residual_ = -1;

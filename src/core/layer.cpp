@@ -27,6 +27,7 @@ struct LayerOptions {
   PetscReal fp_tol = 1e-6;
   PetscBool check_minimum = PETSC_TRUE, accept_nonminimum = PETSC_FALSE;
   PetscInt minimum_steps = 20;
+  PetscBool release_forward = PETSC_FALSE;
 };
 
 PetscErrorCode read_layer_options(MPI_Comm comm, const char* prefix, LayerOptions* o) {
@@ -51,6 +52,8 @@ PetscErrorCode read_layer_options(MPI_Comm comm, const char* prefix, LayerOption
                             "FoldedLayer::set_check_minimum", o->minimum_steps, &o->minimum_steps, nullptr));
   PetscCall(PetscOptionsBool("-accept_nonminimum", "Accept a fixed point that is not a minimum, with a warning on stderr",
                              "FoldedLayer::set_accept_nonminimum", o->accept_nonminimum, &o->accept_nonminimum, nullptr));
+  PetscCall(PetscOptionsBool("-release_forward", "Free the forward solver's work objects after each forward (TAO: its Hessian copy, subproblem matrices, KSP, PC) for the backward to reuse; the next forward rebuilds them",
+                             "FoldedLayer::set_release_forward", o->release_forward, &o->release_forward, nullptr));
   PetscCall(PetscOptionsViewer("-view", "Report after each backward (optionally to a viewer, e.g. ascii:report.txt)",
                                "FoldedLayer::view", &o->viewer, &o->format, &o->view));
   PetscOptionsEnd();
@@ -117,6 +120,7 @@ void FoldedLayer::set_from_options() {
   o.check_minimum = check_minimum_ ? PETSC_TRUE : PETSC_FALSE;
   o.minimum_steps = minimum_steps_;
   o.accept_nonminimum = accept_nonminimum_ ? PETSC_TRUE : PETSC_FALSE;
+  o.release_forward = release_forward_ ? PETSC_TRUE : PETSC_FALSE;
   // Values checked before PETSc reads them (src/core/options.hpp), including PETSc's own options
   // under the prefix (types against the registered lists): an error raised inside an options
   // block leaves it open, and a viewer that fails to open on rank 0 alone leaves the others waiting.
@@ -129,6 +133,7 @@ void FoldedLayer::set_from_options() {
   options::check_bool(pre, "check_minimum");
   options::check_int(pre, "check_minimum_steps", 1, 100000);
   options::check_bool(pre, "accept_nonminimum");
+  options::check_bool(pre, "release_forward");
   options::check_real(pre, "check_fixed_point", 0, 1e300, true);
   options::check_viewer(comm_, pre, "view");
   FOLDOPT_CALL(read_layer_options(comm_, prefix_.c_str(), &o));
@@ -154,6 +159,7 @@ void FoldedLayer::set_from_options() {
   check_minimum_ = o.check_minimum;
   minimum_steps_ = o.minimum_steps;
   accept_nonminimum_ = o.accept_nonminimum;
+  release_forward_ = o.release_forward;
   // The stepsize rule is the map's (UpdateMap::set_from_options reads -<prefix>stepsize for a
   // map with a free stepsize); a map without one is told here what it was asked.
   if (map_->stepsize_is_free()) map_->set_stepsize_rule(stepsize_rule_);
@@ -212,6 +218,7 @@ Vec FoldedLayer::forward(const ParamSet& theta) {
   }
   have_solution_ = true;
   update_solution();
+  if (release_forward_) fwd_->release_work();
   fwd_report_.memory = meter.finish();
   return solution();
 }
@@ -416,7 +423,7 @@ void FoldedLayer::view(PetscViewer viewer) const {
   const memory::Phase &fm = fwd_report_.memory, &bm = bwd_memory_;
   if (fm.measured || bm.measured) {
     const double mib = 1.0 / 1048576.0;
-    std::string line = "memory (resident, all ranks):";
+    std::string line = release_forward_ ? "memory (resident, all ranks; forward work released):" : "memory (resident, all ranks):";
     if (fm.measured)
       line += detail::format(" forward peak %.1f MiB (from %.1f)", fm.peak * mib, fm.start * mib);
     if (bm.measured)
