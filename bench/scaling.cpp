@@ -11,6 +11,7 @@
 // Algorithm: the cost growth is the least-squares slope of log(seconds) against log(n) over the
 //   sizes n ≥ 10⁴ (below that, fixed costs dominate); n log n has the local slope
 //   1 + log(log n₂ / log n₁) / log(n₂ / n₁) over [n₁, n₂], which the table states beside it.
+// References: issue 10 §2–3 (the sweep and its targets); bench_util.hpp (phases, CSV).
 // Writes <output_dir>/scaling_<problems>_np<P>.csv: one row per (problem, n). Memory freed by a run
 //   stays resident in the process (malloc keeps it for reuse), so bench/suite/scaling.sh runs each
 //   problem in a process of its own, sizes ascending, at 1 and 2 ranks; bench/plot_scaling.py
