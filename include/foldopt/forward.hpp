@@ -19,6 +19,7 @@
 #ifndef FOLDOPT_FORWARD_HPP
 #define FOLDOPT_FORWARD_HPP
 
+#include <foldopt/memory.hpp>
 #include <foldopt/params.hpp>
 #include <foldopt/registry.hpp>
 
@@ -52,6 +53,7 @@ struct ForwardReport {
   std::string reason;       ///< the solver's own converged/diverged reason
   PetscReal residual = 0;   ///< the solver's final residual (its own norm)
   double seconds = 0;
+  memory::Phase memory;     ///< resident memory of the forward phase (filled by FoldedLayer::forward)
 };
 
 class ForwardSolver {
@@ -79,6 +81,10 @@ class ForwardSolver {
   /// Option prefixes the solver's objects read only at set-up, during the solve (a KSP's
   /// preconditioner levels): a program checks them at the end (UpdateMap has the same).
   virtual std::vector<std::string> deferred_option_prefixes() const { return {}; }
+  /// Free the work objects of the last solve (matrices, Krylov solvers, preconditioners); the
+  /// next solve rebuilds them (more set-up, same result). FoldedLayer calls it after each forward
+  /// under -fold_release_forward, so that the backward reuses that memory. Default: nothing.
+  virtual void release_work() {}
 };
 
 /// What a forward solver is built from.

@@ -29,6 +29,8 @@
 //                                  Hessian); on by default, -fold_check_minimum_steps K products
 //                                  (default 20; Arnoldi on Φᵀ under -fold_check_minimum_eps_*)
 //   -fold_accept_nonminimum        turn that refusal into a warning on stderr
+//   -fold_release_forward          free the forward solver's work objects after each forward
+//                                  (TAO's Hessian copy, KSP, PC): less memory in the backward
 //   -fold_view [viewer]            report after each backward (stdout, or e.g. ascii:report.txt)
 #ifndef FOLDOPT_LAYER_HPP
 #define FOLDOPT_LAYER_HPP
@@ -75,6 +77,9 @@ class FoldedLayer {
   }
   /// Accept a fixed point that is not a minimum, with a warning on stderr, instead of refusing it.
   void set_accept_nonminimum(bool on) { accept_nonminimum_ = on; }
+  /// Free the forward solver's work objects after each forward (ForwardSolver::release_work), so
+  /// that the backward reuses their memory; the next forward rebuilds them.
+  void set_release_forward(bool on) { release_forward_ = on; }
   /// Read the options (once, after the code's own defaults: the command line wins).
   void set_from_options();
 
@@ -99,6 +104,9 @@ class FoldedLayer {
   UnrolledBaseline* unrolled() { return unrolled_.get(); }
 
   const ForwardReport& forward_report() const { return fwd_report_; }
+  /// Resident memory of the last backward (linearization, ρ estimate and minimum check, adjoint
+  /// solve, Ψᵀ; not -fold_check_fd), summed over ranks; the forward's is forward_report().memory.
+  const memory::Phase& backward_memory() const { return bwd_memory_; }
   const RhoEstimate& rho_estimate() const { return rho_; }
   /// The minimum check of the last backward (`ran` false when off or not yet run).
   const MinimumCheck& minimum_check() const { return minimum_; }
@@ -126,7 +134,7 @@ class FoldedLayer {
   void linearize();
   void update_solution();
   void check_minimum();
-  ParamSet backward_unrolled(Vec g, Vec g_solution);
+  ParamSet backward_unrolled(Vec g, Vec g_solution, memory::PhaseMeter& meter);
 
   MPI_Comm comm_;
   std::string prefix_;
@@ -142,10 +150,11 @@ class FoldedLayer {
   ParamSet theta_;
   OwnedVec x_, xsol_;  ///< the state s*, and x* = R(s*) when the map has a readout
   ForwardReport fwd_report_;
+  memory::Phase bwd_memory_;
   RhoEstimate rho_;
   bool rho_lanczos_ = true;          // -fold_rho_type lanczos (where the map has a stepsize operator)
   PetscInt rho_lanczos_steps_ = 40;  // -fold_rho_lanczos_steps
-  bool check_minimum_ = true, accept_nonminimum_ = false;
+  bool check_minimum_ = true, accept_nonminimum_ = false, release_forward_ = false;
   PetscInt minimum_steps_ = 20;
   MinimumCheck minimum_;
   PetscReal fp_residual_ = -1;

@@ -110,6 +110,10 @@ class UpdateMap {
   /// Φ as a sparse matrix (new reference), built with matrix operations, never by probing; with
   /// has_low_rank(), its sparse part Φ_s, Φ = Φ_s + U Vᵀ.
   virtual OwnedMat assemble_phi();
+  /// Φᵀ (its sparse part Φ_sᵀ with has_low_rank()) as a sparse matrix, new reference. The
+  /// default transposes assemble_phi() (two copies at once); a map that builds Φᵀ directly
+  /// overrides it (prox-gradient maps: (I − α∇²f) diag(d), one copy).
+  virtual OwnedMat assemble_phi_transpose();
   /// Whether Φ = Φ_s + U Vᵀ with a low-rank part (a simplex projection's Jacobian, say), and the
   /// factors (N×r, new references). A preconditioner uses the sparse part; a direct solve adds
   /// the low-rank part by Woodbury.

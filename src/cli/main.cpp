@@ -162,6 +162,7 @@ int run(MPI_Comm comm, int argc, char** argv) {
   check_output_path("-x_out", o.x_out);
   check_output_path("-grad_out", o.grad_out);
   check_output_path("-problem_out", o.problem_out);
+  memory::PhaseMeter problem_meter(comm);  // the problem's data: built or read, and dL/dx*
   std::unique_ptr<Problem> problem = problem_registry().create("problem", o.problem, comm);
   const Layout& l = problem->solution_layout();
 
@@ -184,6 +185,8 @@ int run(MPI_Comm comm, int argc, char** argv) {
     queue_outputs(planned, o, *problem, g.get(), problem->params(), g.get());
     planned.check();
   }
+
+  const memory::Phase problem_memory = problem_meter.finish();
 
   FoldedLayer layer(*problem);
   layer.set_estimate_rho(true);
@@ -258,6 +261,13 @@ int run(MPI_Comm comm, int argc, char** argv) {
                          t_backward, t_total);
   PetscViewerASCIIPrintf(v, "peak resident memory: %.1f MiB per rank (max), %.1f MiB in all\n", rss_max / 1048576.0,
                          rss_sum / 1048576.0);
+  {
+    const memory::Phase &f = layer.forward_report().memory, &b = layer.backward_memory();
+    const double mib = 1.0 / 1048576.0;
+    PetscViewerASCIIPrintf(v, "memory: problem %.1f MiB, forward peak %.1f MiB, backward peak %.1f MiB (all ranks%s)\n",
+                           problem_memory.peak * mib, f.peak * mib, b.peak * mib,
+                           problem_memory.own_peak && f.own_peak && b.own_peak ? "" : "; running maxima");
+  }
   if (o.x_out[0]) PetscViewerASCIIPrintf(v, "wrote x* to %s\n", o.x_out);
   if (o.grad_out[0])
     for (std::size_t b = 0; b < grad.size(); ++b)

@@ -288,7 +288,33 @@ void AdjointSolver::set_from_options() {
     FOLDOPT_CALL(KSPMonitorSet(ksp_, (PetscErrorCode(*)(KSP, PetscInt, PetscReal, void*))KSPMonitorTrueResidual, vf,
                                (PetscErrorCode(*)(void**))PetscViewerAndFormatDestroy));
   }
-  with_context("-" + prefix_ + "ksp_* / -" + prefix_ + "pc_* options", [&] { FOLDOPT_CALL(KSPSetFromOptions(ksp_)); });
+  {
+    // BoomerAMG (-fold_pc_type hypre) with foldopt's defaults wherever the command line gives
+    // none: HMIS coarsening, ext+i interpolation of at most 4 entries a row. PETSc's own
+    // (Falgout, classical, unlimited) build a larger hierarchy, slower to set up (box-QP at
+    // n = 10⁷: bench/README.md, "Scaling"); aggressive coarsening (agg_nl 1) saves more memory
+    // but took 9 and 20 GMRES iterations instead of 6 and 6 (box-QP, TV at n = 10⁵), so it is
+    // left an option. The values are in the options database only while KSPSetFromOptions
+    // reads them.
+    static const char* const hypre_defaults[][2] = {{"pc_hypre_boomeramg_coarsen_type", "HMIS"},
+                                                    {"pc_hypre_boomeramg_interp_type", "ext+i"},
+                                                    {"pc_hypre_boomeramg_P_max", "4"}};
+    struct Inserted {
+      std::vector<std::string> names;
+      ~Inserted() {
+        for (const std::string& n : names) PetscOptionsClearValue(nullptr, n.c_str());
+      }
+    } inserted;
+    for (const auto& d : hypre_defaults) {
+      const std::string name = "-" + prefix_ + d[0];
+      PetscBool set = PETSC_FALSE;
+      FOLDOPT_CALL(PetscOptionsHasName(nullptr, nullptr, name.c_str(), &set));
+      if (set) continue;
+      FOLDOPT_CALL(PetscOptionsSetValue(nullptr, name.c_str(), d[1]));
+      inserted.names.push_back(name);
+    }
+    with_context("-" + prefix_ + "ksp_* / -" + prefix_ + "pc_* options", [&] { FOLDOPT_CALL(KSPSetFromOptions(ksp_)); });
+  }
   // Tolerances a solve cannot meet or meets by doing nothing: refused here, not reported as a
   // breakdown (rtol 0) or a zero gradient (rtol >= 1) after the solve.
   {
@@ -339,8 +365,7 @@ OwnedMat AdjointSolver::assemble_operator(std::string* how) {
   const Layout& l = map_->layout();
   OwnedMat A;
   if (map_->can_assemble()) {
-    OwnedMat phi = map_->assemble_phi();
-    FOLDOPT_CALL(MatTranspose(phi, MAT_INITIAL_MATRIX, A.out()));
+    A = map_->assemble_phi_transpose();  // one copy where the map builds Φᵀ itself
     FOLDOPT_CALL(MatScale(A, -1.0));
     FOLDOPT_CALL(MatShift(A, 1.0));
     if (how) *how = "assembled from the map's sparse Φ";

@@ -29,6 +29,7 @@ struct LayerOptions {
   PetscInt minimum_steps = 20;
   PetscInt rho_type = 0;  // index in rho_types
   PetscInt rho_steps = 40;
+  PetscBool release_forward = PETSC_FALSE;
 };
 const char* const rho_types[] = {"lanczos", "eps"};
 
@@ -58,6 +59,8 @@ PetscErrorCode read_layer_options(MPI_Comm comm, const char* prefix, LayerOption
                             "FoldedLayer::set_check_minimum", o->minimum_steps, &o->minimum_steps, nullptr));
   PetscCall(PetscOptionsBool("-accept_nonminimum", "Accept a fixed point that is not a minimum, with a warning on stderr",
                              "FoldedLayer::set_accept_nonminimum", o->accept_nonminimum, &o->accept_nonminimum, nullptr));
+  PetscCall(PetscOptionsBool("-release_forward", "Free the forward solver's work objects after each forward (TAO: its Hessian copy, subproblem matrices, KSP, PC) for the backward to reuse; the next forward rebuilds them",
+                             "FoldedLayer::set_release_forward", o->release_forward, &o->release_forward, nullptr));
   PetscCall(PetscOptionsViewer("-view", "Report after each backward (optionally to a viewer, e.g. ascii:report.txt)",
                                "FoldedLayer::view", &o->viewer, &o->format, &o->view));
   PetscOptionsEnd();
@@ -126,6 +129,7 @@ void FoldedLayer::set_from_options() {
   o.accept_nonminimum = accept_nonminimum_ ? PETSC_TRUE : PETSC_FALSE;
   o.rho_type = rho_lanczos_ ? 0 : 1;
   o.rho_steps = rho_lanczos_steps_;
+  o.release_forward = release_forward_ ? PETSC_TRUE : PETSC_FALSE;
   // Values checked before PETSc reads them (src/core/options.hpp), including PETSc's own options
   // under the prefix (types against the registered lists): an error raised inside an options
   // block leaves it open, and a viewer that fails to open on rank 0 alone leaves the others waiting.
@@ -140,6 +144,7 @@ void FoldedLayer::set_from_options() {
   options::check_bool(pre, "check_minimum");
   options::check_int(pre, "check_minimum_steps", 1, 100000);
   options::check_bool(pre, "accept_nonminimum");
+  options::check_bool(pre, "release_forward");
   options::check_real(pre, "check_fixed_point", 0, 1e300, true);
   options::check_viewer(comm_, pre, "view");
   FOLDOPT_CALL(read_layer_options(comm_, prefix_.c_str(), &o));
@@ -167,6 +172,7 @@ void FoldedLayer::set_from_options() {
   check_minimum_ = o.check_minimum;
   minimum_steps_ = o.minimum_steps;
   accept_nonminimum_ = o.accept_nonminimum;
+  release_forward_ = o.release_forward;
   // The stepsize rule is the map's (UpdateMap::set_from_options reads -<prefix>stepsize for a
   // map with a free stepsize); a map without one is told here what it was asked.
   if (map_->stepsize_is_free()) map_->set_stepsize_rule(stepsize_rule_);
@@ -191,6 +197,7 @@ void FoldedLayer::set_from_options() {
 
 Vec FoldedLayer::forward(const ParamSet& theta) {
   LogScope log(log_events().forward);
+  memory::PhaseMeter meter(comm_);
   ensure_parts();
   if (!x_) {
     x_ = map_->create_vec();
@@ -226,6 +233,8 @@ Vec FoldedLayer::forward(const ParamSet& theta) {
   }
   have_solution_ = true;
   update_solution();
+  if (release_forward_) fwd_->release_work();
+  fwd_report_.memory = meter.finish();
   return solution();
 }
 
@@ -276,6 +285,7 @@ const RhoEstimate& FoldedLayer::estimate_rho() {
 
 ParamSet FoldedLayer::backward(Vec g) {
   LogScope log(log_events().backward);
+  memory::PhaseMeter meter(comm_);
   FOLDOPT_CHECK(have_solution_, PETSC_ERR_ORDER, "folded layer: backward() needs a forward() first");
   if (!options_set_) set_from_options();
   fp_residual_ = foldopt::fixed_point_residual(*map_, x_, theta_);
@@ -294,13 +304,14 @@ ParamSet FoldedLayer::backward(Vec g) {
     map_->readout_t(g, h);
   }
   Vec rhs = h ? h.get() : g;
-  if (adjoint_.backward() == BackwardMethod::unrolled) return backward_unrolled(rhs, g);
+  if (adjoint_.backward() == BackwardMethod::unrolled) return backward_unrolled(rhs, g, meter);
   OwnedVec w = map_->create_vec();
   FOLDOPT_CALL(VecZeroEntries(w));
   adjoint_.solve(rhs, w);
   ParamSet grad = map_->create_params();
   adjoint_.psi_t(w, grad);
   if (map_->has_readout()) map_->readout_param_t(g, grad);
+  bwd_memory_ = meter.finish();
   // check_fd calls forward(), which rebinds theta_: give it the current blocks, not the member.
   if (check_fd_) fd_ = check_fd(*this, theta_.share(), g, grad);
   if (view_) view(view_viewer_ ? view_viewer_.get() : PETSC_VIEWER_STDOUT_(comm_));
@@ -381,7 +392,7 @@ void FoldedLayer::check_minimum() {
 // -fold_backward unrolled: K unrolled steps of the map (linearized at s* by backward()) on the
 // right-hand side g = (∂R/∂s)ᵀ ∂L/∂x* (`g_solution`), with s* as the reference of the forward errors. The folded gradient is solved for (by Krylov) only as the
 // reference of the backward errors, under -fold_view or -fold_unrolled_history.
-ParamSet FoldedLayer::backward_unrolled(Vec g, Vec g_solution) {
+ParamSet FoldedLayer::backward_unrolled(Vec g, Vec g_solution, memory::PhaseMeter& meter) {
   if (!unrolled_) {
     unrolled_.reset(new UnrolledBaseline(comm_, prefix_));
     unrolled_->set_from_options();
@@ -405,6 +416,7 @@ ParamSet FoldedLayer::backward_unrolled(Vec g, Vec g_solution) {
   // The unrolled and folded Ψᵀ parts compare alike; the readout's term is the same for both.
   ParamSet grad = unrolled_->run(*map_, theta_, g, x_, reference ? &folded : nullptr).gradient.copy();
   if (map_->has_readout()) map_->readout_param_t(g_solution, grad);
+  bwd_memory_ = meter.finish();
   if (view_) view(view_viewer_ ? view_viewer_.get() : PETSC_VIEWER_STDOUT_(comm_));
   return grad;
 }
@@ -450,6 +462,17 @@ void FoldedLayer::view(PetscViewer viewer) const {
     }
   } else if (!adjoint_.report().method.empty()) {
     adjoint_.view(viewer);
+  }
+  const memory::Phase &fm = fwd_report_.memory, &bm = bwd_memory_;
+  if (fm.measured || bm.measured) {
+    const double mib = 1.0 / 1048576.0;
+    std::string line = release_forward_ ? "memory (resident, all ranks; forward work released):" : "memory (resident, all ranks):";
+    if (fm.measured)
+      line += detail::format(" forward peak %.1f MiB (from %.1f)", fm.peak * mib, fm.start * mib);
+    if (bm.measured)
+      line += detail::format("%s backward peak %.1f MiB (from %.1f)", fm.measured ? "," : "", bm.peak * mib, bm.start * mib);
+    if (!(fm.own_peak && bm.own_peak)) line += " (running maxima: the kernel refused the peak reset)";
+    PetscViewerASCIIPrintf(viewer, "%s\n", line.c_str());
   }
   for (const FdCheck& c : fd_)
     PetscViewerASCIIPrintf(viewer, "finite differences [%s]: folded %.10e, fd %.10e, relative difference %.2e\n",

@@ -110,6 +110,11 @@ void UpdateMap::phi(Vec, Vec) { unsupported(type(), "phi (forward products with 
 void UpdateMap::psi(const ParamSet&, Vec) { unsupported(type(), "psi (forward products with Ψ)"); }
 void UpdateMap::get_diagonal(Vec) { unsupported(type(), "the diagonal of Φ"); }
 OwnedMat UpdateMap::assemble_phi() { unsupported(type(), "an assembled Φ"); }
+OwnedMat UpdateMap::assemble_phi_transpose() {
+  OwnedMat phi = assemble_phi(), t;
+  FOLDOPT_CALL(MatTranspose(phi, MAT_INITIAL_MATRIX, t.out()));
+  return t;
+}
 void UpdateMap::set_stepsize(PetscReal) { unsupported(type(), "a free stepsize"); }
 
 OwnedVec Problem::create_vec() const { return vec_for(layout()); }

@@ -268,6 +268,12 @@ void TaoForward::create(const std::string& name) {
   }
 }
 
+void TaoForward::release_work() {
+  if (!tao_ || !options_read_ || has_multipliers()) return;
+  create(tao_type_);
+  FOLDOPT_CALL(TaoSetFromOptions(tao_));
+}
+
 void TaoForward::set_from_options() {
   char name[256] = "";
   PetscBool set = PETSC_FALSE;

@@ -53,6 +53,9 @@ class TaoForward : public ForwardSolver {
   bool has_multipliers() const override;
   Multipliers multipliers() const override;
   Tao tao() const { return tao_; }
+  /// A fresh TAO of the same type and options (its Hessian copy, subproblem matrices, KSP and PC
+  /// freed); nothing for a type with multipliers (almm), whose multipliers() reads its solver.
+  void release_work() override;
   /// The TAO type in use (the default for the problem before set-up).
   std::string tao_type() const;
   /// The type used when none is given: almm with general constraints, else tron.

@@ -236,6 +236,8 @@ std::unique_ptr<BoxQP> BoxQP::generate(MPI_Comm comm, const BoxQPGenerator& gen)
   }
   FOLDOPT_CALL(MatAssemblyBegin(H, MAT_FINAL_ASSEMBLY));
   FOLDOPT_CALL(MatAssemblyEnd(H, MAT_FINAL_ASSEMBLY));
+  // Symmetric by construction: validation then skips MatIsSymmetric's transposed copy.
+  FOLDOPT_CALL(MatSetOption(H, MAT_SYMMETRIC, PETSC_TRUE));
   OwnedVec x, mu, q, lb, ub;
   FOLDOPT_CALL(MatCreateVecs(H, x.out(), q.out()));
   FOLDOPT_CALL(VecDuplicate(x, mu.out()));

@@ -173,7 +173,8 @@ case_default() {
              '^x\* vs the generated solution: max abs difference ' \
              '^dL/dq: 2-norm ' '^dL/dlb: 2-norm ' '^dL/dub: 2-norm ' \
              '^time: setup [0-9.]* s, forward [0-9.]* s, rho [0-9.]* s, backward [0-9.]* s, total [0-9.]* s$' \
-             '^peak resident memory: [0-9.]* MiB per rank (max), [0-9.]* MiB in all$'; do
+             '^peak resident memory: [0-9.]* MiB per rank (max), [0-9.]* MiB in all$' \
+             '^memory: problem [0-9.]* MiB, forward peak [0-9.]* MiB, backward peak [0-9.]* MiB (all ranks)$'; do
     grep -q -- "$pat" "$W/stdout" || fail "no report line matching '$pat'"
   done
   # x* by the KKT conditions of the problem as written (not the program's own comparison).

@@ -76,6 +76,8 @@ class ProxGradMap : public UpdateMap {
   void get_diagonal(Vec d) override;
   bool can_assemble() const override;
   OwnedMat assemble_phi() override;
+  /// (I − α∇²f) diag(d) (∇²f symmetric): Φ_sᵀ without a transposed copy.
+  OwnedMat assemble_phi_transpose() override;
   bool has_low_rank() const override { return prox_->capabilities().low_rank; }
   void low_rank(OwnedMat* U, OwnedMat* V) override;
 

@@ -9,7 +9,8 @@
 //   J = diag(d) + U diag(c) Uᵀ (the prox's declared structure):
 //   diag Φ = d ∘ (1 − α diag ∇²f) + rowsum(U diag(c) ∘ W),  W = (I − α∇²f) U;
 //   Φ assembled = diag(d)(I − α ∇²f) by MatScale, MatShift, MatDiagonalScale on the assembled
-//   Hessian (no probing), its low-rank part U Vᵀ with V = (I − α∇²f) U diag(c).
+//   Hessian (no probing), its low-rank part U Vᵀ with V = (I − α∇²f) U diag(c); Φ_sᵀ directly as
+//   (I − α∇²f) diag(d) (a column scaling: no transposed copy).
 //   The stepsize operator is ∇²f restricted to the free set (MatCreateSubMatrix) where J is a 0/1
 //   diagonal; there ρ(Φ) = max |1 − αλ(∇²f_FF)|, α = 2/(λmin + λmax) minimizes it (-fold_stepsize
 //   optimal) and α = 1/λmax (-fold_stepsize auto|lmax) gives ρ = 1 − λmin/λmax.
@@ -294,6 +295,17 @@ OwnedMat ProxGradMap::assemble_phi() {
   FOLDOPT_CALL(MatScale(A, -alpha_));
   FOLDOPT_CALL(MatShift(A, 1.0));
   FOLDOPT_CALL(MatDiagonalScale(A, d_, nullptr));
+  return A;
+}
+
+OwnedMat ProxGradMap::assemble_phi_transpose() {
+  check_linearized("assemble_phi_transpose");
+  FOLDOPT_CHECK(hess_, PETSC_ERR_SUP, "%s: objective '%s' cannot assemble its Hessian", type().c_str(), f_->type().c_str());
+  OwnedMat A;
+  FOLDOPT_CALL(MatDuplicate(hess_, MAT_COPY_VALUES, A.out()));
+  FOLDOPT_CALL(MatScale(A, -alpha_));
+  FOLDOPT_CALL(MatShift(A, 1.0));
+  FOLDOPT_CALL(MatDiagonalScale(A, nullptr, d_));  // columns: (I − α∇²f) diag(d) = Φ_sᵀ
   return A;
 }
 
