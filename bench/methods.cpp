@@ -32,6 +32,8 @@
 
 #include <Eigen/Dense>
 
+#include <malloc.h>
+
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -372,28 +374,26 @@ struct Costs {
 
 std::string skip_reason(const MethodCase& m, const Settings& s, UpdateMap& map, PetscInt N, const RhoEstimate& rho,
                         const Costs& cost) {
-  const double t_product = cost.product;
-  char b[512];
+  using detail::format;
   const bool assemble = map.can_assemble();
+  const long long NN = N, K = s.unrolled_steps;
+  // A map that cannot assemble Φ gives its columns by N products.
   const double probe_s = (double)N * cost.column;
+  const bool probe_too_slow = !assemble && probe_s > s.probe_max_seconds;
+  const std::string probe_why =
+      format("map cannot assemble Phi; Phi^T by N = %lld products ~ %.0f s > -probe_max_seconds %g", NN, probe_s,
+             (double)s.probe_max_seconds);
   switch (m.kind) {
     case Kind::lfpi: {
       PetscReal lo, hi;
       rho.predicted_lfpi(s.rtol, &lo, &hi);
-      if (rho.rho >= 1) {
-        std::snprintf(b, sizeof b, "rho(Phi) = %.4g >= 1: LFPI diverges", (double)rho.rho);
-        return b;
-      }
-      if (lo > s.lfpi_max_it) {
-        std::snprintf(b, sizeof b, "LFPI needs log(rtol)/log(rho) >= %.0f iterations (rho = %.6f) > -lfpi_max_it %lld",
-                      (double)lo, (double)rho.rho, (long long)s.lfpi_max_it);
-        return b;
-      }
-      if (lo * t_product > s.method_max_seconds) {
-        std::snprintf(b, sizeof b, "LFPI needs >= %.0f iterations (rho = %.6f) ~ %.0f s > -method_max_seconds %g", (double)lo,
-                      (double)rho.rho, lo * t_product, (double)s.method_max_seconds);
-        return b;
-      }
+      if (rho.rho >= 1) return format("rho(Phi) = %.4g >= 1: LFPI diverges", (double)rho.rho);
+      if (lo > s.lfpi_max_it)
+        return format("LFPI needs log(rtol)/log(rho) >= %.0f iterations (rho = %.6f) > -lfpi_max_it %lld", (double)lo,
+                      (double)rho.rho, (long long)s.lfpi_max_it);
+      if (lo * cost.product > s.method_max_seconds)
+        return format("LFPI needs >= %.0f iterations (rho = %.6f) ~ %.0f s > -method_max_seconds %g", (double)lo,
+                      (double)rho.rho, lo * cost.product, (double)s.method_max_seconds);
       return "";
     }
     case Kind::symmetric:
@@ -402,47 +402,25 @@ std::string skip_reason(const MethodCase& m, const Settings& s, UpdateMap& map, 
       return assemble ? "" : "map '" + map.type() + "' cannot assemble Phi: no matrix for the preconditioner";
     case Kind::jacobian:
       if (!map.singular_reason().empty()) return "I - Phi^T singular (" + map.singular_reason() + ")";
-      if (assemble && N > s.jacobian_max_n) {
-        std::snprintf(b, sizeof b, "sparse LU fill of I - Phi^T: N = %lld > -jacobian_max_n %lld", (long long)N,
-                      (long long)s.jacobian_max_n);
-        return b;
-      }
-      if (!assemble && N > 4096) {
-        std::snprintf(b, sizeof b, "map cannot assemble Phi; probing by N = %lld products is limited to N <= 4096", (long long)N);
-        return b;
-      }
-      if (!assemble && probe_s > s.probe_max_seconds) {
-        std::snprintf(b, sizeof b, "map cannot assemble Phi; probing by N = %lld products ~ %.0f s > -probe_max_seconds %g",
-                      (long long)N, probe_s, (double)s.probe_max_seconds);
-        return b;
-      }
-      return "";
+      if (assemble && N > s.jacobian_max_n)
+        return format("sparse LU fill of I - Phi^T: N = %lld > -jacobian_max_n %lld", NN, (long long)s.jacobian_max_n);
+      if (!assemble && N > 4096) return format("map cannot assemble Phi; probing by N = %lld products is limited to N <= 4096", NN);
+      return probe_too_slow ? probe_why : "";
     case Kind::unrolled: {
-      const double tape = (double)s.unrolled_steps * (double)N * sizeof(PetscScalar);
-      if (tape > s.unrolled_max_memory) {
-        std::snprintf(b, sizeof b, "tape of K*N = %lld*%lld doubles = %.0f MiB > -unrolled_max_memory %.0f MiB",
-                      (long long)s.unrolled_steps, (long long)N, bench::mib(tape), bench::mib(s.unrolled_max_memory));
-        return b;
-      }
-      if ((double)s.unrolled_steps * cost.step > s.method_max_seconds) {
-        std::snprintf(b, sizeof b, "K = %lld steps (each a linearization) ~ %.0f s > -method_max_seconds %g",
-                      (long long)s.unrolled_steps, (double)s.unrolled_steps * cost.step, (double)s.method_max_seconds);
-        return b;
-      }
+      const double tape = (double)K * (double)N * sizeof(PetscScalar);
+      if (tape > s.unrolled_max_memory)
+        return format("tape of K*N = %lld*%lld doubles = %.0f MiB > -unrolled_max_memory %.0f MiB", K, NN, bench::mib(tape),
+                      bench::mib(s.unrolled_max_memory));
+      if ((double)K * cost.step > s.method_max_seconds)
+        return format("K = %lld steps (each a linearization) ~ %.0f s > -method_max_seconds %g", K, (double)K * cost.step,
+                      (double)s.method_max_seconds);
       return "";
     }
     case Kind::dense:
-      if (N > s.dense_max) {
-        std::snprintf(b, sizeof b, "O(N^2) dense: N = %lld > -dense_max %lld (%.0f MiB, %.1g flops)", (long long)N,
-                      (long long)s.dense_max, bench::mib(8.0 * N * N), 2.0 / 3 * (double)N * N * N);
-        return b;
-      }
-      if (!assemble && probe_s > s.probe_max_seconds) {
-        std::snprintf(b, sizeof b, "map cannot assemble Phi; dense Phi^T by N = %lld products ~ %.0f s > -probe_max_seconds %g",
-                      (long long)N, probe_s, (double)s.probe_max_seconds);
-        return b;
-      }
-      return "";
+      if (N > s.dense_max)
+        return format("O(N^2) dense: N = %lld > -dense_max %lld (%.0f MiB, %.1g flops)", NN, (long long)s.dense_max,
+                      bench::mib(8.0 * N * N), 2.0 / 3 * (double)N * N * N);
+      return probe_too_slow ? probe_why : "";
     case Kind::krylov: return "";
   }
   return "";
@@ -457,6 +435,7 @@ void run_method(MPI_Comm comm, const MethodCase& m, const Settings& s, UpdateMap
     UnrolledBaseline ub(comm);
     ub.set_steps(s.unrolled_steps);
     ub.set_max_memory(s.unrolled_max_memory);
+    malloc_trim(0);  // freed heap pages back to the system: the phase's growth is its own
     bench::Phase ph(comm, "backward unrolled");
     const UnrolledResult& res = ub.run(map, base.theta(), r, base.state());
     row.grad = res.gradient.copy();
@@ -472,6 +451,7 @@ void run_method(MPI_Comm comm, const MethodCase& m, const Settings& s, UpdateMap
   if (m.kind == Kind::dense) {
     AdjointSolver probe(comm);
     probe.set_map(map);
+    malloc_trim(0);
     bench::Phase ph(comm, "backward dense");
     PetscInt products = 0;
     dense_solve(map, probe, r, w, &products);
@@ -497,6 +477,7 @@ void run_method(MPI_Comm comm, const MethodCase& m, const Settings& s, UpdateMap
     adj.set_rho(rho.rho);
     adj.set_from_options();
     FOLDOPT_CALL(VecZeroEntries(w));
+    malloc_trim(0);
     bench::Phase ph(comm, "backward " + m.name);
     adj.solve(r, w);
     ParamSet grad = gradient_of(map, &adj, w, g);
