@@ -225,6 +225,7 @@ class Csv {
     if (!f_) return;
     for (std::size_t i = 0; i < values.size(); ++i) std::fprintf(f_, "%s%s", i ? "," : "", values[i].c_str());
     std::fprintf(f_, "\n");
+    std::fflush(f_);  // the rows of a run stopped midway stay readable in the .part file
   }
   /// Finish the file (collective); returns its path.
   std::string close() {
