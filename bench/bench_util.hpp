@@ -36,6 +36,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace foldopt {
@@ -64,6 +65,26 @@ inline Args read_args(MPI_Comm comm, int argc, char** argv) {
   a.command = cmd.str();
   return a;
 }
+
+/// Options set in the PETSc database for a scope (a generated instance's -n, a method's -fold_
+/// options) and cleared at its end or by clear(); an empty value sets a flag.
+class OptionsScope {
+ public:
+  explicit OptionsScope(std::vector<std::pair<std::string, std::string>> opts) : opts_(std::move(opts)) {
+    for (const auto& o : opts_)
+      FOLDOPT_CALL(PetscOptionsSetValue(nullptr, o.first.c_str(), o.second.empty() ? nullptr : o.second.c_str()));
+  }
+  ~OptionsScope() { clear(); }
+  OptionsScope(const OptionsScope&) = delete;
+  OptionsScope& operator=(const OptionsScope&) = delete;
+  void clear() {
+    for (const auto& o : opts_) PetscOptionsClearValue(nullptr, o.first.c_str());
+    opts_.clear();
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> opts_;
+};
 
 /// Wall-clock seconds now.
 inline double wall() {
@@ -204,6 +225,7 @@ class Csv {
     if (!f_) return;
     for (std::size_t i = 0; i < values.size(); ++i) std::fprintf(f_, "%s%s", i ? "," : "", values[i].c_str());
     std::fprintf(f_, "\n");
+    std::fflush(f_);  // the rows of a run stopped midway stay readable in the .part file
   }
   /// Finish the file (collective); returns its path.
   std::string close() {
