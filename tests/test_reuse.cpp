@@ -111,6 +111,24 @@ void step(FoldedLayer& layer, BoxQP& p, ParamSet& theta, Vec g, Loop& loop, cons
   expect_gradient(grad, reference(p, theta, x, g), what + " (" + r.method + ")");
 }
 
+/// What every test starts from: a box-QP, a layer over it with the options, θ, and a loss gradient g.
+struct Case {
+  std::unique_ptr<BoxQP> p;
+  ScopedOptions so;  // before the layer: its set_from_options reads them
+  std::unique_ptr<FoldedLayer> layer;
+  ParamSet theta;
+  OwnedVec g;
+  Loop loop;
+  explicit Case(const Options& opts, unsigned long seed = 7, unsigned long g_seed = 42)
+      : p(make_problem(seed)), so(opts), layer(new FoldedLayer(*p)) {
+    layer->set_from_options();
+    theta = p->params().copy();
+    g = p->create_vec();
+    foldopt::fill_random(g, g_seed);
+  }
+  void step(const std::string& what, PetscLogStage stage = -1) { ::step(*layer, *p, theta, g, loop, what, stage); }
+};
+
 /// PCSetUp events PETSc logged inside the backwards run under `stage` so far (PETSc's own count,
 /// beside the report's; the forward's and the minimum check's solvers are outside the stage or off).
 int pc_setup_events(PetscLogStage stage) {
@@ -158,38 +176,31 @@ const std::vector<Config>& configs() {
 // gradient matches the reference.
 TEST_P(ReuseLoop, OneSetupWhileTheActiveSetStays) {
   const Config& c = configs()[GetParam()];
-  std::unique_ptr<BoxQP> p = make_problem();
   Options opts = c.opts;
   opts.emplace_back("-fold_pc_reuse", "");
   opts.emplace_back("-fold_check_minimum", "0");  // its eigensolver's PCs stay out of the count
-  ScopedOptions so(opts);
-  FoldedLayer layer(*p);
-  layer.set_from_options();
-  ParamSet theta = p->params().copy();
-  OwnedVec g = p->create_vec();
-  foldopt::fill_random(g, 42);
-  Loop loop;
+  Case s(opts);
   const PetscLogStage stage = backward_stage();
   int after_first = 0;
   const int before = pc_setup_events(stage);
   for (int k = 0; k < 6; ++k) {
-    if (k) nudge_q(theta, 1e-3, 100 + k);
-    step(layer, *p, theta, g, loop, std::string(c.name) + " step " + std::to_string(k), stage);
+    if (k) nudge_q(s.theta, 1e-3, 100 + k);
+    s.step(std::string(c.name) + " step " + std::to_string(k), stage);
     if (k == 0) after_first = pc_setup_events(stage);
   }
   EXPECT_GT(after_first, before);
   EXPECT_EQ(pc_setup_events(stage), after_first) << "PETSc set a preconditioner up again";
-  ASSERT_EQ(loop.reports.size(), 6u);
-  EXPECT_FALSE(loop.reports[0].pc_reused);
-  EXPECT_EQ(loop.reports[0].pc_rebuild_reason, "first solve");
+  ASSERT_EQ(s.loop.reports.size(), 6u);
+  EXPECT_FALSE(s.loop.reports[0].pc_reused);
+  EXPECT_EQ(s.loop.reports[0].pc_rebuild_reason, "first solve");
   for (int k = 1; k < 6; ++k) {
-    const AdjointReport& r = loop.reports[k];
+    const AdjointReport& r = s.loop.reports[k];
     EXPECT_TRUE(r.pc_reuse) << k;
     EXPECT_TRUE(r.pc_reused) << k << ": " << r.pc_rebuild_reason;
     EXPECT_EQ(r.pc_age, k);
     EXPECT_EQ(r.structure_change, 0) << k;
     EXPECT_EQ(r.pc_setups, 1) << k;
-    EXPECT_LT(r.setup_seconds, loop.reports[0].setup_seconds + 1) << k;  // (no assembly: not asserted tightly)
+    EXPECT_LT(r.setup_seconds, s.loop.reports[0].setup_seconds + 1) << k;  // (no assembly: not asserted tightly)
   }
 }
 
@@ -198,127 +209,99 @@ INSTANTIATE_TEST_SUITE_P(Pcs, ReuseLoop, ::testing::Range(0, (int)configs().size
 
 // Without -fold_pc_reuse every backward sets its preconditioner up again.
 TEST(Reuse, OffRebuildsEveryTime) {
-  std::unique_ptr<BoxQP> p = make_problem();
-  ScopedOptions so(Options{{"-fold_pc_type", "gamg"}, {"-fold_check_minimum", "0"}});
-  FoldedLayer layer(*p);
-  layer.set_from_options();
-  ParamSet theta = p->params().copy();
-  OwnedVec g = p->create_vec();
-  foldopt::fill_random(g, 42);
-  Loop loop;
+  Case s(Options{{"-fold_pc_type", "gamg"}, {"-fold_check_minimum", "0"}});
   const PetscLogStage stage = backward_stage();
   int after_first = 0;
   for (int k = 0; k < 3; ++k) {
-    if (k) nudge_q(theta, 1e-3, 200 + k);
-    step(layer, *p, theta, g, loop, "reuse off, step " + std::to_string(k), stage);
+    if (k) nudge_q(s.theta, 1e-3, 200 + k);
+    s.step("reuse off, step " + std::to_string(k), stage);
     if (k == 0) after_first = pc_setup_events(stage);
   }
   EXPECT_GT(pc_setup_events(stage), after_first) << "PETSc did not set the preconditioner up again";
   for (int k = 0; k < 3; ++k) {
-    EXPECT_FALSE(loop.reports[k].pc_reuse);
-    EXPECT_FALSE(loop.reports[k].pc_reused);
-    EXPECT_EQ(loop.reports[k].pc_setups, k + 1);
+    EXPECT_FALSE(s.loop.reports[k].pc_reuse);
+    EXPECT_FALSE(s.loop.reports[k].pc_reused);
+    EXPECT_EQ(s.loop.reports[k].pc_setups, k + 1);
   }
 }
 
 // A θ step that moves many bounds (well above 1 % of the entries) rebuilds, and says why; a step
 // that moves fewer than the fraction keeps the PC.
 TEST(Reuse, ManyBoundsMovedRebuilds) {
-  std::unique_ptr<BoxQP> p = make_problem();
-  ScopedOptions so(Options{{"-fold_pc_type", "gamg"}, {"-fold_pc_reuse", ""}, {"-fold_pc_reuse_fraction", "0.05"}});
-  FoldedLayer layer(*p);
-  layer.set_from_options();
-  ParamSet theta = p->params().copy();
-  OwnedVec g = p->create_vec();
-  foldopt::fill_random(g, 42);
-  Loop loop;
-  Vec x = layer.forward(theta);
-  layer.backward(g);
-  loop.reports.push_back(layer.adjoint().report());
+  Case s(Options{{"-fold_pc_type", "gamg"}, {"-fold_pc_reuse", ""}, {"-fold_pc_reuse_fraction", "0.05"}});
+  Vec x = s.layer->forward(s.theta);
+  s.layer->backward(s.g);
+  s.loop.reports.push_back(s.layer->adjoint().report());
   // Few: every 40th free entry (about 1 % of n) -> below 5 %: reused.
-  const PetscInt few = move_bounds(*p, theta, x, 40);
+  const PetscInt few = move_bounds(*s.p, s.theta, x, 40);
   ASSERT_GT(few, 0);
   ASSERT_LT(few, 0.05 * 400);
-  step(layer, *p, theta, g, loop, "few bounds moved");
-  EXPECT_TRUE(loop.reports[1].pc_reused) << loop.reports[1].pc_rebuild_reason;
-  EXPECT_NEAR(loop.reports[1].structure_change, few / 400.0, 1e-12);
+  s.step("few bounds moved");
+  EXPECT_TRUE(s.loop.reports[1].pc_reused) << s.loop.reports[1].pc_rebuild_reason;
+  EXPECT_NEAR(s.loop.reports[1].structure_change, few / 400.0, 1e-12);
   // Many: every 4th free entry (> 5 % of n, counted since the build) -> rebuilt.
-  const PetscInt many = move_bounds(*p, theta, layer.solution(), 4);
+  const PetscInt many = move_bounds(*s.p, s.theta, s.layer->solution(), 4);
   ASSERT_GT(few + many, 0.05 * 400);
-  step(layer, *p, theta, g, loop, "many bounds moved");
-  const AdjointReport& r = loop.reports[2];
+  s.step("many bounds moved");
+  const AdjointReport& r = s.loop.reports[2];
   EXPECT_FALSE(r.pc_reused);
   EXPECT_NE(r.pc_rebuild_reason.find("structure change"), std::string::npos) << r.pc_rebuild_reason;
   EXPECT_NE(r.pc_rebuild_reason.find("> 5%"), std::string::npos) << r.pc_rebuild_reason;
   EXPECT_NEAR(r.structure_change, (few + many) / 400.0, 1e-12);
   EXPECT_EQ(r.pc_setups, 2);
   // The next small step is measured against the new build.
-  nudge_q(theta, 1e-4, 301);
-  step(layer, *p, theta, g, loop, "after the rebuild");
-  EXPECT_TRUE(loop.reports[3].pc_reused);
-  EXPECT_EQ(loop.reports[3].structure_change, 0);
-  EXPECT_EQ(loop.reports[3].pc_setups, 2);
+  nudge_q(s.theta, 1e-4, 301);
+  s.step("after the rebuild");
+  EXPECT_TRUE(s.loop.reports[3].pc_reused);
+  EXPECT_EQ(s.loop.reports[3].structure_change, 0);
+  EXPECT_EQ(s.loop.reports[3].pc_setups, 2);
 }
 
 // A tiny -fold_pc_reuse_max_growth: the first reused solve counts as grown; its result stands
 // (converged, right gradient) and the next backward rebuilds, saying why.
 TEST(Reuse, GrowthBoundRebuildsAtTheNextBackward) {
-  std::unique_ptr<BoxQP> p = make_problem();
-  ScopedOptions so(Options{{"-fold_pc_type", "bjacobi"}, {"-fold_pc_reuse", ""}, {"-fold_pc_reuse_max_growth", "0.01"}});
-  FoldedLayer layer(*p);
-  layer.set_from_options();
-  ParamSet theta = p->params().copy();
-  OwnedVec g = p->create_vec();
-  foldopt::fill_random(g, 42);
-  Loop loop;
+  Case s(Options{{"-fold_pc_type", "bjacobi"}, {"-fold_pc_reuse", ""}, {"-fold_pc_reuse_max_growth", "0.01"}});
   for (int k = 0; k < 4; ++k) {
-    if (k) nudge_q(theta, 1e-3, 400 + k);
-    step(layer, *p, theta, g, loop, "growth step " + std::to_string(k));
+    if (k) nudge_q(s.theta, 1e-3, 400 + k);
+    s.step("growth step " + std::to_string(k));
   }
-  EXPECT_EQ(loop.reports[0].pc_rebuild_reason, "first solve");
-  EXPECT_TRUE(loop.reports[0].pc_next.empty());
-  EXPECT_TRUE(loop.reports[1].pc_reused);
-  EXPECT_NE(loop.reports[1].pc_next.find("iterations"), std::string::npos) << loop.reports[1].pc_next;
-  EXPECT_FALSE(loop.reports[2].pc_reused);
-  EXPECT_NE(loop.reports[2].pc_rebuild_reason.find("> 0.01 x"), std::string::npos) << loop.reports[2].pc_rebuild_reason;
-  EXPECT_EQ(loop.reports[2].pc_setups, 2);
-  EXPECT_TRUE(loop.reports[3].pc_reused);
+  EXPECT_EQ(s.loop.reports[0].pc_rebuild_reason, "first solve");
+  EXPECT_TRUE(s.loop.reports[0].pc_next.empty());
+  EXPECT_TRUE(s.loop.reports[1].pc_reused);
+  EXPECT_NE(s.loop.reports[1].pc_next.find("iterations"), std::string::npos) << s.loop.reports[1].pc_next;
+  EXPECT_FALSE(s.loop.reports[2].pc_reused);
+  EXPECT_NE(s.loop.reports[2].pc_rebuild_reason.find("> 0.01 x"), std::string::npos) << s.loop.reports[2].pc_rebuild_reason;
+  EXPECT_EQ(s.loop.reports[2].pc_setups, 2);
+  EXPECT_TRUE(s.loop.reports[3].pc_reused);
   // The default bound (2) would have kept it: the same operator needs the same iterations.
-  EXPECT_EQ(loop.reports[1].iterations, loop.reports[0].iterations);
+  EXPECT_EQ(s.loop.reports[1].iterations, s.loop.reports[0].iterations);
 }
 
 // A reused PC that does not converge within -fold_ksp_max_it is rebuilt at once and the solve
 // redone: the gradient is right and the report says why.
 TEST(Reuse, FailedReuseIsRedoneWithAFreshPreconditioner) {
-  std::unique_ptr<BoxQP> p = make_problem();
   // A PC built at one active set, then many bounds moved with the fraction test off (F = 1).
-  ScopedOptions so(Options{{"-fold_pc_type", "bjacobi"}, {"-fold_pc_reuse", ""}, {"-fold_pc_reuse_fraction", "1"},
-                           {"-fold_pc_reuse_max_growth", "1e6"}});
-  FoldedLayer layer(*p);
-  layer.set_from_options();
-  ParamSet theta = p->params().copy();
-  OwnedVec g = p->create_vec();
-  foldopt::fill_random(g, 42);
-  Vec x = layer.forward(theta);
-  layer.backward(g);
-  const PetscInt fresh = layer.adjoint().report().iterations;
-  move_bounds(*p, theta, x, 2);
+  Case s(Options{{"-fold_pc_type", "bjacobi"}, {"-fold_pc_reuse", ""}, {"-fold_pc_reuse_fraction", "1"},
+                  {"-fold_pc_reuse_max_growth", "1e6"}});
+  Vec x = s.layer->forward(s.theta);
+  s.layer->backward(s.g);
+  const PetscInt fresh = s.layer->adjoint().report().iterations;
+  move_bounds(*s.p, s.theta, x, 2);
   // The fresh PC at the new active set: its iteration count, from a separate layer.
   PetscInt fresh_new = 0;
   {
-    FoldedLayer other(*p);
+    FoldedLayer other(*s.p);
     other.set_from_options();
-    other.forward(theta);
-    other.backward(g);
+    other.forward(s.theta);
+    other.backward(s.g);
     fresh_new = other.adjoint().report().iterations;
   }
-  Loop loop;
   {
     // max_it just above what a fresh PC needs at the new set; the kept one needs more (checked).
-    KSPSetTolerances(layer.adjoint().ksp(), PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, fresh_new + 1);
-    step(layer, *p, theta, g, loop, "stale PC");
+    KSPSetTolerances(s.layer->adjoint().ksp(), PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, fresh_new + 1);
+    s.step("stale PC");
   }
-  const AdjointReport& r = loop.reports[0];
+  const AdjointReport& r = s.loop.reports[0];
   ASSERT_FALSE(r.pc_reused) << "the kept PC converged within " << fresh_new + 1 << " iterations (fresh " << fresh
                             << "): the instance does not reach the retry";
   EXPECT_NE(r.pc_rebuild_reason.find("did not converge"), std::string::npos) << r.pc_rebuild_reason;
@@ -333,83 +316,63 @@ TEST(Reuse, PreviousGuessSameRightHandSide) {
                            {{"-fold_adjoint_form", "symmetric"}, {"-fold_pc_type", "gamg"}},
                            {}};
   for (const Options& form : forms) {
-    std::unique_ptr<BoxQP> p = make_problem(11);
     Options opts = form;
     opts.emplace_back("-fold_ksp_initial_guess", "previous");
-    ScopedOptions so(opts);
-    FoldedLayer layer(*p);
-    layer.set_from_options();
-    ParamSet theta = p->params().copy();
-    OwnedVec g = p->create_vec();
-    foldopt::fill_random(g, 43);
-    Loop loop;
-    step(layer, *p, theta, g, loop, "first");
-    step(layer, *p, theta, g, loop, "same g again");
-    const std::string what = loop.reports[0].method;
-    EXPECT_EQ(loop.reports[0].initial_guess, "zero") << what;
-    EXPECT_LT(loop.reports[0].initial_residual, 0) << what;
-    EXPECT_GT(loop.reports[0].iterations, 3) << what;
-    EXPECT_EQ(loop.reports[1].initial_guess, "previous") << what;
-    EXPECT_LE(loop.reports[1].iterations, 1) << what;
-    EXPECT_GE(loop.reports[1].initial_residual, 0) << what;
-    EXPECT_LE(loop.reports[1].initial_residual, 1e-8) << what;
+    Case s(opts, 11, 43);
+    s.step("first");
+    s.step("same g again");
+    const std::string what = s.loop.reports[0].method;
+    EXPECT_EQ(s.loop.reports[0].initial_guess, "zero") << what;
+    EXPECT_LT(s.loop.reports[0].initial_residual, 0) << what;
+    EXPECT_GT(s.loop.reports[0].iterations, 3) << what;
+    EXPECT_EQ(s.loop.reports[1].initial_guess, "previous") << what;
+    EXPECT_LE(s.loop.reports[1].iterations, 1) << what;
+    EXPECT_GE(s.loop.reports[1].initial_residual, 0) << what;
+    EXPECT_LE(s.loop.reports[1].initial_residual, 1e-8) << what;
     // A nearby θ and another g: fewer iterations than from zero, the right gradient.
-    nudge_q(theta, 1e-3, 500);
-    OwnedVec g2 = p->create_vec();
+    nudge_q(s.theta, 1e-3, 500);
+    OwnedVec g2 = s.p->create_vec();
     foldopt::fill_random(g2, 44);
-    VecAYPX(g2, 0.05, g);  // g + 0.05 r
-    step(layer, *p, theta, g2, loop, "nearby g");
-    EXPECT_EQ(loop.reports[2].initial_guess, "previous") << what;
-    EXPECT_LT(loop.reports[2].initial_residual, 0.2) << what;
-    EXPECT_LT(loop.reports[2].iterations, loop.reports[0].iterations) << what;
+    VecAYPX(g2, 0.05, s.g);  // g + 0.05 r
+    step(*s.layer, *s.p, s.theta, g2, s.loop, "nearby g");
+    EXPECT_EQ(s.loop.reports[2].initial_guess, "previous") << what;
+    EXPECT_LT(s.loop.reports[2].initial_residual, 0.2) << what;
+    EXPECT_LT(s.loop.reports[2].iterations, s.loop.reports[0].iterations) << what;
   }
 }
 
 // A guess worse than zero (g reversed: residual 2) is dropped for the zero guess.
 TEST(Reuse, PreviousGuessWorseThanZeroIsDropped) {
-  std::unique_ptr<BoxQP> p = make_problem();
-  ScopedOptions so(Options{{"-fold_ksp_initial_guess", "previous"}});
-  FoldedLayer layer(*p);
-  layer.set_from_options();
-  ParamSet theta = p->params().copy();
-  OwnedVec g = p->create_vec();
-  foldopt::fill_random(g, 42);
-  Loop loop;
-  step(layer, *p, theta, g, loop, "first");
-  VecScale(g, -1.0);
-  step(layer, *p, theta, g, loop, "reversed g");
-  EXPECT_NE(loop.reports[1].initial_guess.find("previous dropped"), std::string::npos) << loop.reports[1].initial_guess;
-  EXPECT_LT(loop.reports[1].initial_residual, 0);
+  Case s(Options{{"-fold_ksp_initial_guess", "previous"}});
+  s.step("first");
+  VecScale(s.g, -1.0);
+  s.step("reversed g");
+  EXPECT_NE(s.loop.reports[1].initial_guess.find("previous dropped"), std::string::npos) << s.loop.reports[1].initial_guess;
+  EXPECT_LT(s.loop.reports[1].initial_residual, 0);
 }
 
 // The report lines of -fold_view.
 TEST(Reuse, ViewReportsReuseAndGuess) {
-  std::unique_ptr<BoxQP> p = make_problem();
-  ScopedOptions so(Options{{"-fold_pc_type", "gamg"}, {"-fold_pc_reuse", ""}, {"-fold_ksp_initial_guess", "previous"}});
-  FoldedLayer layer(*p);
-  layer.set_from_options();
-  ParamSet theta = p->params().copy();
-  OwnedVec g = p->create_vec();
-  foldopt::fill_random(g, 42);
+  Case s(Options{{"-fold_pc_type", "gamg"}, {"-fold_pc_reuse", ""}, {"-fold_ksp_initial_guess", "previous"}});
   const std::string dir = foldopt_test::temp_dir("reuse_view");
   int calls = 0;
   auto text = [&] {
     const std::string path = dir + "/view" + std::to_string(calls++) + ".txt";
     PetscViewer v;
     PetscViewerASCIIOpen(PETSC_COMM_WORLD, path.c_str(), &v);
-    layer.adjoint().view(v);
+    s.layer->adjoint().view(v);
     PetscViewerDestroy(&v);
     MPI_Barrier(PETSC_COMM_WORLD);
     std::ifstream f(path);
     return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   };
-  layer.forward(theta);
-  layer.backward(g);
+  s.layer->forward(s.theta);
+  s.layer->backward(s.g);
   const std::string first = text();
   EXPECT_NE(first.find("preconditioner rebuilt: first solve; 1 set-ups so far"), std::string::npos) << first;
-  nudge_q(theta, 1e-3, 600);
-  layer.forward(theta);
-  layer.backward(g);
+  nudge_q(s.theta, 1e-3, 600);
+  s.layer->forward(s.theta);
+  s.layer->backward(s.g);
   const std::string second = text();
   EXPECT_NE(second.find("preconditioner reused (built 1 backwards ago, structure change 0% <= 1%), 1 set-ups so far"),
             std::string::npos)
