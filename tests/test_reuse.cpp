@@ -380,6 +380,32 @@ TEST(Reuse, ViewReportsReuseAndGuess) {
   EXPECT_NE(second.find("initial guess previous (relative residual"), std::string::npos) << second;
 }
 
+// Jacobi on the operator's own diagonal (a shell: nothing assembled) has nothing to keep: with
+// -fold_pc_reuse or without, each backward takes the diagonal at its own linearization.
+TEST(Reuse, ShellJacobiTakesEachLinearizationsDiagonal) {
+  Case s(Options{{"-fold_pc_type", "jacobi"}, {"-fold_pc_reuse", ""}, {"-fold_check_minimum", "0"}});
+  // A map with diag(Φ) but no assembled Φ: Jacobi acts on the shell's diagonal.
+  FoldedLayer shell(std::unique_ptr<foldopt::UpdateMap>(new foldopt_ref::NoAssembleMap(*s.p, true)));
+  shell.set_from_options();
+  const PetscLogStage stage = backward_stage();
+  Vec x = s.layer->forward(s.theta);
+  shell.set_solution(s.theta, x);
+  staged_backward(shell, s.g, stage);
+  const int after_first = pc_setup_events(stage);
+  move_bounds(*s.p, s.theta, x, 2);
+  x = s.layer->forward(s.theta);
+  shell.set_solution(s.theta, x);
+  ParamSet grad = staged_backward(shell, s.g, stage);
+  EXPECT_GT(pc_setup_events(stage), after_first) << "the Jacobi diagonal of the first linearization was kept";
+  const AdjointReport& r = shell.adjoint().report();
+  EXPECT_NE(r.method.find("pc jacobi"), std::string::npos) << r.method;
+  EXPECT_FALSE(r.pc_reuse);
+  EXPECT_FALSE(r.pc_reused);
+  // (only Ψᵀw's q block: the wrapper's own Ψᵀ is PgdMap's)
+  const VectorXd got = foldopt_ref::to_eigen(grad.get("q"));
+  EXPECT_LE(foldopt_ref::rel_err(got, reference(*s.p, s.theta, x, s.g).q), kGradTol);
+}
+
 // Bad values are refused with one error naming the option.
 TEST(Reuse, BadOptionsRefused) {
   const Options bad[] = {{{"-fold_pc_reuse_fraction", "2"}},  {{"-fold_pc_reuse_fraction", "-0.1"}},

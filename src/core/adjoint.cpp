@@ -440,6 +440,9 @@ void AdjointSolver::solve_krylov(Vec g, Vec w) {
   const bool on_shell = symmetric ? needs_nothing || (jacobi && map_->has_symmetric_diagonal())
                                   : needs_nothing || (jacobi && map_->has_diagonal() && !map_->can_assemble());
   const bool reuse = reuse_decision(on_shell ? std::string() : pcname + (symmetric ? ", symmetric" : ", general"));
+  // A PC on the shell itself (Jacobi on its diagonal, a user's PCSHELL): PETSc sets it up again
+  // only when the Pmat's state changed, which the shell's does not when the map relinearizes.
+  if (on_shell && pcname != PCNONE) FOLDOPT_CALL(PetscObjectStateIncrease((PetscObject)(symmetric ? sym_.get() : a_.get())));
   if (!reuse && !needs_nothing) ++pc_setups_;
   report_.pc_setups = pc_setups_;
   if (reuse) {
