@@ -167,6 +167,8 @@ const std::vector<Config>& configs() {
   static const std::vector<Config> c = {
       {"gamg", {{"-fold_pc_type", "gamg"}}},
       {"bjacobi_ilu", {{"-fold_pc_type", "bjacobi"}, {"-fold_sub_pc_type", "ilu"}}},
+      {"hypre", {{"-fold_pc_type", "hypre"}}},
+      {"asm", {{"-fold_pc_type", "asm"}}},
       {"symmetric_gamg", {{"-fold_adjoint_form", "symmetric"}, {"-fold_pc_type", "gamg"}}},
   };
   return c;
