@@ -4,10 +4,11 @@
 //   S steps (default 20) in which q moves by δ times a random vector in [-1, 1] (δ = 1e-3), the
 //   forward solved at every step by the layer's forward (TAO tron, warm-started from the previous
 //   state as FoldedLayer does) and the loss L = ½‖x* − t‖² (t fixed, random) differentiated at
-//   every step, g = x* − t. The forwards run once (their states kept); every configuration of
-//   the backward then runs the same S steps in its own layer (FoldedLayer::set_solution with the
-//   kept states), so the reuse across steps (-fold_pc_reuse, -fold_ksp_initial_guess previous)
-//   is that of a real loop. Each backward is FoldedLayer::backward whole (fixed-point check,
+//   every step, g = x* − t. Every configuration of the backward has its own layer, all alive at
+//   once: each step runs the forward, then every configuration's backward at that state
+//   (FoldedLayer::set_solution), so the reuse across steps (-fold_pc_reuse,
+//   -fold_ksp_initial_guess previous) is that of a real loop and a shared machine's varying load
+//   falls alike on all configurations. Each backward is FoldedLayer::backward whole (fixed-point check,
 //   linearization, the minimum check, the adjoint solve, Ψᵀw); the adjoint solve alone is quoted
 //   too. Amortized = mean over the S steps; the "cold forward" is the first step's forward (from
 //   the zero state). Gradients are compared with those of the first configuration (BoomerAMG
@@ -25,6 +26,8 @@
 
 #include <cctype>
 #include <cmath>
+#include <functional>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -151,71 +154,62 @@ int body(MPI_Comm comm, const bench::Args& args) {
   OwnedVec target = qp->create_vec(), r = qp->create_vec();
   fill_random(target, 99);
 
-  // The forwards, once: states and q of every step kept.
-  std::vector<OwnedVec> states, qs;
-  std::vector<double> fwd_seconds;
-  std::vector<PetscInt> fwd_its;
-  {
-    FoldedLayer layer(*qp);
-    layer.set_from_options();
-    for (PetscInt k = 0; k < steps; ++k) {
-      if (k) {
-        fill_random(r, 1000 + (unsigned long)k);
-        FOLDOPT_CALL(VecAXPY(theta.get("q"), delta, r));
-      }
-      bench::Phase ph(comm, "forward");
-      layer.forward(theta);
-      fwd_seconds.push_back(ph.seconds());
-      fwd_its.push_back(layer.forward_report().iterations);
-      states.push_back(qp->create_vec());
-      FOLDOPT_CALL(VecCopy(layer.state(), states.back()));
-      qs.push_back(qp->create_vec());
-      FOLDOPT_CALL(VecCopy(theta.get("q"), qs.back()));
-    }
-  }
-  const double cold = fwd_seconds[0];
-  double fwd_mean = 0;
-  for (double s : fwd_seconds) fwd_mean += s / (double)steps;
-
-  const std::string instance = "qp_box n = " + std::to_string((long long)gen.n) + ", pattern " + gen.pattern +
-                               ", shift " + bench::num(gen.shift) + ", seed " + std::to_string((long long)seed) +
-                               ", steps " + std::to_string((long long)steps) + ", delta " + bench::num(delta);
-  const std::vector<std::string> comments = {"command: " + args.command, "machine: " + bench::machine(comm),
-                                             "instance: " + instance,
-                                             "L = 0.5 |x* - t|^2, q += delta * uniform[-1,1] per step; forward TAO tron warm-started"};
-  bench::Csv steps_csv(comm, args.output_dir, "training_loop_steps.csv", comments,
-                       {"config", "step", "forward_s", "forward_iterations", "backward_s", "adjoint_s", "setup_s",
-                        "iterations", "products", "pc_reused", "pc_setups", "structure_change", "initial_residual",
-                        "grad_rel_diff"});
-  bench::Csv summary_csv(comm, args.output_dir, "training_loop_summary.csv", comments,
-                         {"config", "options", "cold_forward_s", "mean_forward_s", "amortized_backward_s",
-                          "amortized_adjoint_s", "backward_over_cold_forward", "adjoint_over_cold_forward",
-                          "first_backward_s", "mean_iterations", "pc_setups", "max_grad_rel_diff", "backward_peak_mib"});
-
-  std::vector<OwnedVec> ref_grads;
+  // Every configuration has its own layer, all alive at once; each step runs the forward, then
+  // every configuration's backward at that step, so that the machine's load (shared, varying)
+  // falls alike on all of them. A configuration's options are in the database while its layer
+  // reads them and during each of its backwards (a PC reads some of them at its set-up).
   struct Row {
     const Config* c;
+    std::unique_ptr<FoldedLayer> layer;
     std::vector<Step> s;
     double peak = 0;
   };
-  std::vector<Row> rows;
-  for (const Config* c : run) {
-    Row row{c, {}, 0};
+  auto with_options = [](const Config* c, const std::function<void()>& f) {
     FOLDOPT_CALL(PetscOptionsInsertString(nullptr, c->options));
     try {
-      FoldedLayer layer(*qp);
-      layer.set_from_options();
-      OwnedVec g = qp->create_vec();
-      for (PetscInt k = 0; k < steps; ++k) {
-        FOLDOPT_CALL(VecCopy(qs[k], theta.get("q")));
-        layer.set_solution(theta, states[k]);
-        FOLDOPT_CALL(VecWAXPY(g, -1.0, target, states[k]));  // g = x* − t
+      f();
+    } catch (...) {
+      for (const std::string& o : option_names(c->options)) PetscOptionsClearValue(nullptr, o.c_str());
+      throw;
+    }
+    for (const std::string& o : option_names(c->options)) PetscOptionsClearValue(nullptr, o.c_str());
+  };
+  std::vector<Row> rows;
+  for (const Config* c : run) {
+    rows.push_back(Row{c, nullptr, {}, 0});
+    with_options(c, [&] {
+      rows.back().layer.reset(new FoldedLayer(*qp));
+      rows.back().layer->set_from_options();
+    });
+  }
+  std::vector<double> fwd_seconds;
+  std::vector<PetscInt> fwd_its;
+  FoldedLayer forward_layer(*qp);
+  forward_layer.set_from_options();
+  OwnedVec g = qp->create_vec(), ref_grad = qp->create_vec();
+  for (PetscInt k = 0; k < steps; ++k) {
+    if (k) {
+      fill_random(r, 1000 + (unsigned long)k);
+      FOLDOPT_CALL(VecAXPY(theta.get("q"), delta, r));
+    }
+    {
+      bench::Phase ph(comm, "forward");
+      forward_layer.forward(theta);
+      fwd_seconds.push_back(ph.seconds());
+    }
+    fwd_its.push_back(forward_layer.forward_report().iterations);
+    Vec state = forward_layer.state();
+    FOLDOPT_CALL(VecWAXPY(g, -1.0, target, state));  // g = x* − t
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      Row& row = rows[i];
+      with_options(row.c, [&] {
+        row.layer->set_solution(theta, state);
         bench::Phase ph(comm, "backward");
-        ParamSet grad = layer.backward(g);
+        ParamSet grad = row.layer->backward(g);
         Step st;
         st.backward = ph.seconds();
         row.peak = std::max(row.peak, ph.memory().peak);
-        const AdjointReport& rep = layer.adjoint().report();
+        const AdjointReport& rep = row.layer->adjoint().report();
         st.adjoint = rep.seconds;
         st.setup = rep.setup_seconds;
         st.iterations = rep.iterations;
@@ -224,21 +218,32 @@ int body(MPI_Comm comm, const bench::Args& args) {
         st.reused = rep.pc_reused;
         st.initial_residual = rep.initial_residual;
         st.structure_change = rep.structure_change;
-        if ((PetscInt)ref_grads.size() <= k) {
-          ref_grads.push_back(qp->create_vec());
-          FOLDOPT_CALL(VecCopy(grad.get("q"), ref_grads.back()));
-        }
-        st.grad_diff = rel_diff(grad.get("q"), ref_grads[k]);
+        if (i == 0) FOLDOPT_CALL(VecCopy(grad.get("q"), ref_grad));
+        st.grad_diff = rel_diff(grad.get("q"), ref_grad);
         row.s.push_back(st);
-      }
-    } catch (...) {
-      for (const std::string& o : option_names(c->options)) PetscOptionsClearValue(nullptr, o.c_str());
-      throw;
+      });
     }
-    for (const std::string& o : option_names(c->options)) PetscOptionsClearValue(nullptr, o.c_str());
-    PetscPrintf(comm, "  done %s\n", c->name);
-    rows.push_back(std::move(row));
+    PetscPrintf(comm, "  step %" PetscInt_FMT " done\n", k);
   }
+  const double cold = fwd_seconds[0];
+  double fwd_mean = 0;
+  for (double t : fwd_seconds) fwd_mean += t / (double)steps;
+
+  const std::string instance = "qp_box n = " + std::to_string((long long)gen.n) + ", pattern " + gen.pattern +
+                               ", shift " + bench::num(gen.shift) + ", seed " + std::to_string((long long)seed) +
+                               ", steps " + std::to_string((long long)steps) + ", delta " + bench::num(delta);
+  const std::vector<std::string> comments = {"command: " + args.command, "machine: " + bench::machine(comm),
+                                             "instance: " + instance,
+                                             "L = 0.5 |x* - t|^2, q += delta * uniform[-1,1] per step; forward TAO tron warm-started; "
+                                             "each step: the forward, then every configuration's backward"};
+  bench::Csv steps_csv(comm, args.output_dir, "training_loop_steps.csv", comments,
+                       {"config", "step", "forward_s", "forward_iterations", "backward_s", "adjoint_s", "setup_s",
+                        "iterations", "products", "pc_reused", "pc_setups", "structure_change", "initial_residual",
+                        "grad_rel_diff"});
+  bench::Csv summary_csv(comm, args.output_dir, "training_loop_summary.csv", comments,
+                         {"config", "options", "cold_forward_s", "mean_forward_s", "amortized_backward_s",
+                          "amortized_adjoint_s", "backward_over_cold_forward", "adjoint_over_cold_forward",
+                          "first_backward_s", "mean_iterations", "pc_setups", "max_grad_rel_diff", "backward_peak_mib"});
 
   PetscPrintf(comm, "\ntraining loop on %s, %d rank(s); cold forward %.3f s (%" PetscInt_FMT " iterations), mean forward %.3f s\n\n",
               instance.c_str(), size, cold, fwd_its[0], fwd_mean);
