@@ -247,7 +247,7 @@ int body(MPI_Comm comm, const bench::Args& args) {
 
   PetscPrintf(comm, "\ntraining loop on %s, %d rank(s); cold forward %.3f s (%" PetscInt_FMT " iterations), mean forward %.3f s\n\n",
               instance.c_str(), size, cold, fwd_its[0], fwd_mean);
-  PetscPrintf(comm, "| configuration | amortized backward (s) | / cold forward | adjoint solve alone (s) | / cold forward | first backward (s) | mean iterations | PC set-ups | max grad. rel. diff | backward peak (MiB) |\n");
+  PetscPrintf(comm, "| configuration | amortized backward (s) | / cold forward | adjoint solve alone (s) | / cold forward | first backward (s) | mean iterations | PC set-ups | max grad. rel. diff | peak during the backwards, all layers alive (MiB) |\n");
   PetscPrintf(comm, "|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& row : rows) {
     double b = 0, a = 0, its = 0, diff = 0;
