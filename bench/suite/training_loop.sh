@@ -7,6 +7,8 @@ run_quick() {
   bench_plot plot_training_loop.py
 }
 run_full() {
-  bench_mpi 2 training_loop -n 1000000
+  # n = 10⁶ with the main configurations (all ten take about twice as long: bench/README.md has
+  # them at n = 2.5·10⁵)
+  bench_mpi 2 training_loop -n 1000000 -bench_configs gmres+hypre,gmres+hypre+reuse,gmres+hypre+reuse+guess,cg_sym+hypre_cheap+reuse+guess+rtol1e-6,gmres+hypre_cheap+reuse+guess+rtol1e-6
   bench_plot plot_training_loop.py
 }
