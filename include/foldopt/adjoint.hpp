@@ -15,6 +15,20 @@
 // A batch (B > 1 instances) is solved per instance under -fold_batch_solve blocks (auto for small
 // n): exact n×n block solves from n batched Φᵀ products inside one outer KSP (src/core/batch_solve.hpp),
 // else coupled by the KSP above; the report gives per-instance convergence either way.
+// Reuse across solves (training loops: θ moves a little, the linearization's structure barely):
+// -fold_pc_reuse keeps the preconditioner and the assembled Pmat it was built from
+// (KSPSetReusePreconditioner, the old Pmat kept) while the fraction of entries whose status in the
+// map's structure mask (UpdateMap::structure_mask: the free set of a box) changed since that build
+// is at most -fold_pc_reuse_fraction F (default 0.01). A map without a mask is judged by the
+// growth bound alone. -fold_pc_reuse_max_growth G (default 2): a solve with a reused PC that needs
+// more than G times the iterations of the first solve after the build (iterations scaled to a
+// full solve from the zero guess: × log(1/rtol)/log(r0/rtol)) keeps its (converged) result and the
+// PC is rebuilt at the next solve; a reused PC that fails to converge is rebuilt at once and that
+// solve redone. The convergence test stays the true residual: a stale PC costs iterations, never
+// accuracy. Jacobi on the operator's own diagonal (and pc none) has nothing to reuse.
+// -fold_ksp_initial_guess previous starts from the w of the previous solve (symmetric form: its u,
+// scaled by α_prev/α) when the layout is unchanged; a guess whose relative residual is not below 1
+// is dropped for zero. Krylov path only (-fold_backward krylov).
 //
 // A solve that does not converge throws foldopt::Error(PETSC_ERR_NOT_CONVERGED) naming the method,
 // the residual reached and ρ(Φ) when known: never a silent wrong gradient.
@@ -68,6 +82,17 @@ struct AdjointReport {
   double setup_seconds = 0;    ///< assembling Φ / preconditioner / factorization
   double seconds = 0;          ///< the whole solve
   std::string note;            ///< e.g. why a fallback was taken
+  // -fold_pc_reuse and -fold_ksp_initial_guess (see the head of this file)
+  bool pc_reuse = false;             ///< -fold_pc_reuse on and a preconditioner with set-up work
+  bool pc_reused = false;            ///< this solve used a PC built at an earlier solve
+  PetscInt pc_age = 0;               ///< solves since that PC was built (0: built in this one)
+  PetscReal structure_change = -1;   ///< fraction of entries whose status changed since the build (−1: not tracked)
+  PetscReal reuse_fraction = 0;      ///< F of -fold_pc_reuse_fraction
+  std::string pc_rebuild_reason;     ///< why the PC was (re)built in this solve ("" when reused or off)
+  std::string pc_next;               ///< a rebuild already decided for the next solve, and why
+  PetscInt pc_setups = 0;            ///< preconditioner set-ups by this solver so far
+  std::string initial_guess = "zero";///< "zero" or "previous" (the guess used)
+  PetscReal initial_residual = -1;   ///< relative residual of a previous guess (−1: zero guess)
 };
 
 class AdjointSolver {
@@ -141,6 +166,8 @@ class AdjointSolver {
   struct Shell;
   void ensure_shells();
   void solve_krylov(Vec g, Vec w);
+  /// The solve after the set-up: initial guess, solve_with, then reuse_after_solve.
+  void solve_krylov_once(Vec g, Vec w, bool symmetric);
   void solve_jacobian(Vec g, Vec w);
   /// KSPSolve of b into u (rethrowing a callback's exception), `recover` w from u, until every
   /// instance of a batch meets rtol on (I − Φᵀ) w = g; record reason and iterations, then finish.
@@ -153,6 +180,17 @@ class AdjointSolver {
   /// report_.form_residual of u in the symmetric form (K r = b); returns it.
   PetscReal symmetric_residual(Vec b, Vec u);
   OwnedVec preconditioned(Vec v);
+  /// -fold_pc_reuse: whether the PC built at an earlier solve may serve this one (else the
+  /// reason for a rebuild in report_.pc_rebuild_reason); `pc_key` (PC type and form) is empty
+  /// for a PC without set-up work (none, Jacobi on the shell's diagonal).
+  bool reuse_decision(const std::string& pc_key);
+  /// After a solve: the base iteration count, the growth test, the previous w (or u) kept.
+  void reuse_after_solve(Vec x);
+  /// -fold_ksp_initial_guess previous: the previous w (or u) into `x` when it applies; the
+  /// relative residual of the guess against `b` under operator `A`. Returns whether it is used.
+  bool previous_guess(Mat A, Vec b, Vec x);
+  /// Iterations scaled to a full solve from the zero guess (−1 when the guess met rtol).
+  PetscReal scaled_iterations() const;
 
   MPI_Comm comm_;
   std::string prefix_;
@@ -171,6 +209,17 @@ class AdjointSolver {
   bool options_set_ = false, side_chosen_ = false;
   bool quiet_products_ = false;  ///< inside run_eigensolver
   std::unique_ptr<BatchBlocks> batch_;  ///< per-instance solves of a batch (src/core/batch_solve.hpp)
+  // Reuse across solves (-fold_pc_reuse*, -fold_ksp_initial_guess)
+  bool pc_reuse_ = false, guess_previous_ = false;
+  PetscReal reuse_fraction_ = 0.01, reuse_growth_ = 2;
+  bool pc_built_ = false;        ///< a PC built at an earlier solve is in the KSP
+  std::string pc_key_;           ///< its type and form (a change forces a rebuild)
+  PetscInt pc_age_ = 0, pc_setups_ = 0;
+  PetscReal pc_base_its_ = -1;   ///< scaled iterations of the first solve after the build
+  std::string pc_next_;          ///< rebuild decided for the next solve (the reason), else ""
+  OwnedVec mask_ref_, mask_now_; ///< structure mask at the build, and now
+  OwnedVec prev_x_;              ///< w (general form) or u (symmetric) of the last solve
+  PetscReal prev_alpha_ = 0;     ///< the map's stepsize at that solve (u scales like 1/α)
 };
 
 const char* to_string(BackwardMethod m);

@@ -106,6 +106,12 @@ class UpdateMap {
   virtual bool has_diagonal() const { return false; }
   /// d = diag(Φ).
   virtual void get_diagonal(Vec d);
+  /// A per-entry 0/1 status of the linearization's structure, declared by has_structure_mask:
+  /// 1 where the entry takes part in Φ (the free set of a projection, the support of
+  /// soft-thresholding: where J's diagonal part is nonzero), 0 elsewhere. The adjoint keeps its
+  /// preconditioner while few entries change status (-fold_pc_reuse, adjoint.hpp).
+  virtual bool has_structure_mask() const { return false; }
+  virtual void structure_mask(Vec m);
   virtual bool can_assemble() const { return false; }
   /// Φ as a sparse matrix (new reference), built with matrix operations, never by probing; with
   /// has_low_rank(), its sparse part Φ_s, Φ = Φ_s + U Vᵀ.

@@ -9,6 +9,14 @@
 // Algorithm: after every solve the true residual ‖g − (I − Φᵀ) w‖₂ is computed with one more
 //   product; a diverged KSP, a failed factorization, or a residual far above the tolerance is an
 //   error (PETSC_ERR_NOT_CONVERGED).
+//   Reuse across solves (-fold_pc_reuse): the structure's signature is the map's 0/1 structure
+//   mask (UpdateMap::structure_mask; for prox-gradient maps [d_i ≠ 0] of the prox Jacobian's
+//   diagonal part, the free set of a box), kept as it was at the PC's build; the entries whose
+//   status changed since are counted (O(n/P) a rank, one reduction). The mask rather than diag(Φ)
+//   or Φ's pattern: diag(Φ) moves with every value (θ, α) while the PC stays good, and the
+//   pattern needs the assembly that reuse saves. The reused PC and its Pmat stay in the KSP
+//   (KSPSetReusePreconditioner, no new KSPSetOperators); growth is judged on iterations scaled to
+//   a solve from the zero guess, so a good initial guess does not pass for a good PC.
 // References: Kotary, Dinh, Fioretto, "Analyzing and Enhancing the Backward-Pass Convergence of
 //   Unrolled Optimization" (2023), Theorem 1 (unrolling = LFPI on the adjoint system).
 #include <foldopt/adjoint.hpp>
@@ -176,6 +184,23 @@ PetscErrorCode read_options(MPI_Comm comm, const char* prefix, PetscInt* method,
   PetscOptionsEnd();
   PetscFunctionReturn(0);
 }
+
+PetscErrorCode read_reuse_options(MPI_Comm comm, const char* prefix, PetscBool* reuse, PetscReal* fraction,
+                                  PetscReal* growth, PetscInt* guess) {
+  static const char* const guesses[] = {"zero", "previous"};
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(comm, prefix, "Folded backward: reuse across solves", "AdjointSolver");
+  PetscCall(PetscOptionsBool("-pc_reuse", "Keep the preconditioner (and its assembled Pmat) across backward calls while the linearization's structure changes little",
+                             "AdjointSolver", *reuse, reuse, nullptr));
+  PetscCall(PetscOptionsReal("-pc_reuse_fraction", "Largest fraction of entries whose status (the map's structure mask, e.g. the free set) may change before the kept preconditioner is rebuilt",
+                             "AdjointSolver", *fraction, fraction, nullptr));
+  PetscCall(PetscOptionsReal("-pc_reuse_max_growth", "Rebuild the kept preconditioner after a solve that needs more than this many times the iterations of the first solve after its build",
+                             "AdjointSolver", *growth, growth, nullptr));
+  PetscCall(PetscOptionsEList("-ksp_initial_guess", "Initial guess of the adjoint solve: zero, or the previous solve's w (the symmetric form's u) when the layout is unchanged",
+                              "AdjointSolver", guesses, 2, guesses[*guess], guess, nullptr));
+  PetscOptionsEnd();
+  PetscFunctionReturn(0);
+}
 }  // namespace
 
 AdjointSolver::AdjointSolver(MPI_Comm comm, const std::string& prefix)
@@ -201,6 +226,10 @@ void AdjointSolver::set_map(UpdateMap& map) {
     pmat_.reset();
     work_.reset();
     work2_.reset();
+    pc_built_ = false;  // reuse across solves starts over with the new map
+    mask_ref_.reset();
+    mask_now_.reset();
+    prev_x_.reset();
   }
   map_ = &map;
   ensure_shells();
@@ -266,8 +295,20 @@ void AdjointSolver::set_from_options() {
   options::check_int(pre, "jacobian_max_size", 0, PETSC_MAX_INT);
   options::check_bool(pre, "monitor");
   options::check_choice(pre, "adjoint_form", {"general", "symmetric"});
+  options::check_bool(pre, "pc_reuse");
+  options::check_real(pre, "pc_reuse_fraction", 0, 1);
+  options::check_real(pre, "pc_reuse_max_growth", 0, 1e300, true);
+  options::check_choice(pre, "ksp_initial_guess", {"zero", "previous"});
   FOLDOPT_CALL(read_options(comm_, prefix_.c_str(), &method, &maxsize, &monitor, &form));
   batch_->set_from_options();
+  {
+    PetscBool reuse = pc_reuse_ ? PETSC_TRUE : PETSC_FALSE;
+    PetscInt guess = guess_previous_ ? 1 : 0;
+    FOLDOPT_CALL(read_reuse_options(comm_, pre, &reuse, &reuse_fraction_, &reuse_growth_, &guess));
+    pc_reuse_ = reuse;
+    guess_previous_ = guess == 1;
+    pc_built_ = false;  // the options may have changed the preconditioner: the next solve builds it
+  }
   backward_ = static_cast<BackwardMethod>(method);
   jacobian_max_size_ = maxsize;
   form_ = static_cast<AdjointForm>(form);
@@ -478,7 +519,18 @@ void AdjointSolver::solve_krylov(Vec g, Vec w) {
   const bool needs_nothing = pcname == PCNONE || pcname == PCSHELL;
   const bool jacobi = pcname == PCJACOBI;
   const bool symmetric = form_ == AdjointForm::symmetric;
-  if (symmetric && (needs_nothing || (jacobi && map_->has_symmetric_diagonal()))) {
+  // -fold_pc_reuse: a PC on an assembled Pmat built at an earlier solve stays (with that Pmat).
+  const bool on_shell = symmetric ? needs_nothing || (jacobi && map_->has_symmetric_diagonal())
+                                  : needs_nothing || (jacobi && map_->has_diagonal() && !map_->can_assemble());
+  const bool reuse = reuse_decision(on_shell ? std::string() : pcname + (symmetric ? ", symmetric" : ", general"));
+  // A PC on the shell itself (Jacobi on its diagonal, a user's PCSHELL): PETSc sets it up again
+  // only when the Pmat's state changed, which the shell's does not when the map relinearizes.
+  if (on_shell && pcname != PCNONE) FOLDOPT_CALL(PetscObjectStateIncrease((PetscObject)(symmetric ? sym_.get() : a_.get())));
+  if (!reuse && !needs_nothing) ++pc_setups_;
+  report_.pc_setups = pc_setups_;
+  if (reuse) {
+    // the PC and its Pmat are those of the build; the Amat (the shell) is the current linearization
+  } else if (symmetric && (needs_nothing || (jacobi && map_->has_symmetric_diagonal()))) {
     FOLDOPT_CALL(KSPSetOperators(ksp_, sym_, sym_));
   } else if (symmetric) {
     pmat_ = map_->assemble_symmetric();
@@ -531,8 +583,38 @@ void AdjointSolver::solve_krylov(Vec g, Vec w) {
   });
   report_.setup_seconds = wall_time() - t0;
   report_.method = "krylov " + kspname + ", pc " + pcname + (symmetric ? ", symmetric form" : "");
+  if (reuse) {
+    // A reused PC that fails is rebuilt at once and the solve redone (never an error a fresh PC
+    // would not give); the attempt's products stay counted.
+    try {
+      solve_krylov_once(g, w, symmetric);
+    } catch (const Error& e) {
+      if (e.code() != PETSC_ERR_NOT_CONVERGED) throw;
+      pc_next_ = detail::format("the preconditioner reused for %" PetscInt_FMT " solves did not converge (%s, %" PetscInt_FMT
+                                " iterations): rebuilt and solved again",
+                                pc_age_, report_.reason.c_str(), report_.iterations);
+      FOLDOPT_CALL(VecZeroEntries(w));
+      solve_krylov(g, w);
+    }
+    return;
+  }
+  solve_krylov_once(g, w, symmetric);
+}
+
+void AdjointSolver::solve_krylov_once(Vec g, Vec w, bool symmetric) {
   if (!symmetric) {
-    solve_with(ksp_, g, w, g, w, [] {});
+    PetscBool nonzero;
+    FOLDOPT_CALL(KSPGetInitialGuessNonzero(ksp_, &nonzero));
+    const bool guess = previous_guess(a_, g, w);
+    if (guess) FOLDOPT_CALL(KSPSetInitialGuessNonzero(ksp_, PETSC_TRUE));
+    try {
+      solve_with(ksp_, g, w, g, w, [] {});
+    } catch (...) {
+      KSPSetInitialGuessNonzero(ksp_, nonzero);
+      throw;
+    }
+    FOLDOPT_CALL(KSPSetInitialGuessNonzero(ksp_, nonzero));
+    reuse_after_solve(w);
     return;
   }
   // (I − K M K) u = K r, then w = r + M K u; the residual judged is that of (I − Φᵀ) w = r.
@@ -542,11 +624,146 @@ void AdjointSolver::solve_krylov(Vec g, Vec w) {
   map_->factor_mult(g, b);
   FOLDOPT_CALL(VecZeroEntries(u));
   FOLDOPT_CALL(VecDuplicate(g, jw_.out()));
-  solve_with(ksp_, b, u, g, w, [&] {
-    map_->factor_mult(u, jw_);
-    map_->smooth_mult(jw_, w);
-    FOLDOPT_CALL(VecAXPY(w, 1.0, g));
-  });
+  PetscBool nonzero;
+  FOLDOPT_CALL(KSPGetInitialGuessNonzero(ksp_, &nonzero));
+  if (previous_guess(sym_, b, u)) FOLDOPT_CALL(KSPSetInitialGuessNonzero(ksp_, PETSC_TRUE));
+  try {
+    solve_with(ksp_, b, u, g, w, [&] {
+      map_->factor_mult(u, jw_);
+      map_->smooth_mult(jw_, w);
+      FOLDOPT_CALL(VecAXPY(w, 1.0, g));
+    });
+  } catch (...) {
+    KSPSetInitialGuessNonzero(ksp_, nonzero);
+    throw;
+  }
+  FOLDOPT_CALL(KSPSetInitialGuessNonzero(ksp_, nonzero));
+  reuse_after_solve(u);
+}
+
+bool AdjointSolver::reuse_decision(const std::string& pc_key) {
+  report_.pc_reuse = pc_reuse_ && !pc_key.empty();
+  report_.reuse_fraction = reuse_fraction_;
+  if (!report_.pc_reuse) {
+    if (pc_built_) FOLDOPT_CALL(KSPSetReusePreconditioner(ksp_, PETSC_FALSE));
+    pc_built_ = false;
+    return false;
+  }
+  const bool tracked = map_->has_structure_mask();
+  if (tracked) {
+    if (!mask_now_) FOLDOPT_CALL(VecDuplicate(work_, mask_now_.out()));
+    map_->structure_mask(mask_now_);
+  }
+  std::string why;
+  if (!pc_built_) {
+    why = pc_setups_ ? "options read again or a new map" : "first solve";
+  } else if (pc_key != pc_key_) {
+    why = "preconditioner changed (" + pc_key_ + " to " + pc_key + ")";
+  } else if (!pc_next_.empty()) {
+    why = pc_next_;
+  } else if (tracked && mask_ref_) {
+    // Entries whose status changed since the build: a local count and one reduction.
+    const PetscScalar *a, *b;
+    PetscInt nloc, local = 0, changed = 0;
+    FOLDOPT_CALL(VecGetLocalSize(mask_now_, &nloc));
+    FOLDOPT_CALL(VecGetArrayRead(mask_now_, &a));
+    FOLDOPT_CALL(VecGetArrayRead(mask_ref_, &b));
+    for (PetscInt i = 0; i < nloc; ++i) local += PetscRealPart(a[i]) != PetscRealPart(b[i]) ? 1 : 0;
+    FOLDOPT_CALL(VecRestoreArrayRead(mask_ref_, &b));
+    FOLDOPT_CALL(VecRestoreArrayRead(mask_now_, &a));
+    MPI_Allreduce(&local, &changed, 1, MPIU_INT, MPI_SUM, comm_);
+    report_.structure_change = (PetscReal)changed / (PetscReal)std::max<PetscInt>(map_->layout().global(), 1);
+    if (report_.structure_change > reuse_fraction_)
+      why = detail::format("structure change %.3g%% > %.3g%% (%" PetscInt_FMT " entries changed status)",
+                           100.0 * (double)report_.structure_change, 100.0 * (double)reuse_fraction_, changed);
+  }
+  if (why.empty()) {
+    ++pc_age_;
+    report_.pc_reused = true;
+    report_.pc_age = pc_age_;
+    FOLDOPT_CALL(KSPSetReusePreconditioner(ksp_, PETSC_TRUE));
+    return true;
+  }
+  report_.pc_rebuild_reason = why;
+  report_.pc_reused = false;  // (a retry after a reused PC failed)
+  report_.pc_age = 0;
+  pc_next_.clear();
+  pc_built_ = true;  // by the set-up that follows
+  pc_key_ = pc_key;
+  pc_age_ = 0;
+  pc_base_its_ = -1;
+  if (tracked) {
+    if (!mask_ref_) FOLDOPT_CALL(VecDuplicate(mask_now_, mask_ref_.out()));
+    FOLDOPT_CALL(VecCopy(mask_now_, mask_ref_));
+  } else {
+    mask_ref_.reset();
+  }
+  FOLDOPT_CALL(KSPSetReusePreconditioner(ksp_, PETSC_FALSE));
+  return false;
+}
+
+PetscReal AdjointSolver::scaled_iterations() const {
+  const PetscReal r0 = report_.initial_residual >= 0 ? report_.initial_residual : 1, rtol = report_.rtol;
+  if (r0 <= rtol) return -1;
+  return (PetscReal)report_.iterations * std::log(1 / rtol) / std::log(r0 / rtol);
+}
+
+void AdjointSolver::reuse_after_solve(Vec x) {
+  if (report_.pc_reuse) {
+    const PetscReal its = scaled_iterations();
+    if (its >= 0 && (pc_age_ == 0 || pc_base_its_ < 0)) {
+      pc_base_its_ = std::max<PetscReal>(its, 1);
+    } else if (its >= 0 && its > reuse_growth_ * pc_base_its_) {
+      pc_next_ = detail::format("%.1f iterations (scaled to a zero guess) > %g x %.1f of the first solve after the build",
+                                (double)its, (double)reuse_growth_, (double)pc_base_its_);
+    }
+    report_.pc_next = pc_next_;
+  }
+  if (!guess_previous_) return;
+  if (!prev_x_) FOLDOPT_CALL(VecDuplicate(x, prev_x_.out()));
+  FOLDOPT_CALL(VecCopy(x, prev_x_));
+  prev_alpha_ = map_->stepsize();
+}
+
+bool AdjointSolver::previous_guess(Mat A, Vec b, Vec x) {
+  report_.initial_guess = "zero";
+  report_.initial_residual = -1;
+  if (!guess_previous_ || !prev_x_) return false;
+  PetscInt n0, n1, N0, N1;
+  FOLDOPT_CALL(VecGetLocalSize(prev_x_, &n0));
+  FOLDOPT_CALL(VecGetLocalSize(x, &n1));
+  FOLDOPT_CALL(VecGetSize(prev_x_, &N0));
+  FOLDOPT_CALL(VecGetSize(x, &N1));
+  int same = n0 == n1, all = 0;
+  MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_LAND, comm_);
+  if (!all || N0 != N1) {
+    prev_x_.reset();
+    report_.initial_guess = "zero (the layout changed)";
+    return false;
+  }
+  PetscReal bnorm;
+  FOLDOPT_CALL(VecNorm(b, NORM_2, &bnorm));
+  if (bnorm == 0) return false;  // zero is exact
+  FOLDOPT_CALL(VecCopy(prev_x_, x));
+  // u of the symmetric form scales like 1/α (w does not).
+  const PetscReal alpha = map_->stepsize();
+  if (A == sym_.get() && prev_alpha_ > 0 && alpha > 0 && alpha != prev_alpha_) FOLDOPT_CALL(VecScale(x, prev_alpha_ / alpha));
+  OwnedVec r;
+  FOLDOPT_CALL(VecDuplicate(b, r.out()));
+  FOLDOPT_CALL(MatMult(A, x, r));
+  rethrow_pending();
+  FOLDOPT_CALL(VecAYPX(r, -1.0, b));
+  PetscReal rnorm;
+  FOLDOPT_CALL(VecNorm(r, NORM_2, &rnorm));
+  const PetscReal rel = rnorm / bnorm;
+  if (!(rel < 1)) {
+    FOLDOPT_CALL(VecZeroEntries(x));
+    report_.initial_guess = detail::format("zero (previous dropped: relative residual %.2e >= 1)", (double)rel);
+    return false;
+  }
+  report_.initial_guess = "previous";
+  report_.initial_residual = rel;
+  return true;
 }
 
 PetscReal AdjointSolver::symmetric_residual(Vec b, Vec u) {
@@ -801,6 +1018,21 @@ void AdjointSolver::view(PetscViewer viewer) const {
                            " at or below rtol\n",
                            r.instance_measure.c_str(), (double)r.instance_worst, (double)r.instance_median,
                            r.instances_below, r.instances);
+  if (r.pc_reuse) {
+    if (r.pc_reused)
+      PetscViewerASCIIPrintf(viewer, "  preconditioner reused (built %" PetscInt_FMT " backwards ago, structure change %s), %" PetscInt_FMT " set-ups so far\n",
+                             r.pc_age,
+                             r.structure_change >= 0 ? detail::format("%.3g%% <= %.3g%%", 100.0 * (double)r.structure_change, 100.0 * (double)r.reuse_fraction).c_str()
+                                                     : "not tracked: the map has no structure mask",
+                             r.pc_setups);
+    else
+      PetscViewerASCIIPrintf(viewer, "  preconditioner rebuilt: %s; %" PetscInt_FMT " set-ups so far\n", r.pc_rebuild_reason.c_str(), r.pc_setups);
+    if (!r.pc_next.empty()) PetscViewerASCIIPrintf(viewer, "  preconditioner to be rebuilt at the next backward: %s\n", r.pc_next.c_str());
+  }
+  if (r.initial_residual >= 0)
+    PetscViewerASCIIPrintf(viewer, "  initial guess previous (relative residual %.3e)\n", (double)r.initial_residual);
+  else if (r.initial_guess != "zero")
+    PetscViewerASCIIPrintf(viewer, "  initial guess %s\n", r.initial_guess.c_str());
   PetscViewerASCIIPrintf(viewer, "  time %.3f s (setup %.3f s)\n", r.seconds, r.setup_seconds);
 }
 

@@ -109,6 +109,7 @@ bool UpdateMap::adapt_stepsize() {
 void UpdateMap::phi(Vec, Vec) { unsupported(type(), "phi (forward products with Φ)"); }
 void UpdateMap::psi(const ParamSet&, Vec) { unsupported(type(), "psi (forward products with Ψ)"); }
 void UpdateMap::get_diagonal(Vec) { unsupported(type(), "the diagonal of Φ"); }
+void UpdateMap::structure_mask(Vec) { unsupported(type(), "a structure mask"); }
 OwnedMat UpdateMap::assemble_phi() { unsupported(type(), "an assembled Φ"); }
 OwnedMat UpdateMap::assemble_phi_transpose() {
   OwnedMat phi = assemble_phi(), t;

@@ -74,6 +74,9 @@ class ProxGradMap : public UpdateMap {
   void psi(const ParamSet& dtheta, Vec y) override;
   bool has_diagonal() const override;
   void get_diagonal(Vec d) override;
+  /// [d_i ≠ 0] for J's diagonal part d (the free set of a box); none for a nested prox.
+  bool has_structure_mask() const override { return !prox_->capabilities().nested; }
+  void structure_mask(Vec m) override;
   bool can_assemble() const override;
   OwnedMat assemble_phi() override;
   /// (I − α∇²f) diag(d) (∇²f symmetric): Φ_sᵀ without a transposed copy.

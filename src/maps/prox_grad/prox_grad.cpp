@@ -249,6 +249,20 @@ bool ProxGradMap::has_diagonal() const {
 
 bool ProxGradMap::can_assemble() const { return f_->capabilities().hessian && !prox_->capabilities().nested; }
 
+void ProxGradMap::structure_mask(Vec m) {
+  check_linearized("structure_mask");
+  FOLDOPT_CHECK(has_structure_mask(), PETSC_ERR_SUP, "%s: a nested prox has no structure mask", type().c_str());
+  PetscInt nloc;
+  FOLDOPT_CALL(VecGetLocalSize(d_, &nloc));
+  const PetscScalar* d;
+  PetscScalar* out;
+  FOLDOPT_CALL(VecGetArrayRead(d_, &d));
+  FOLDOPT_CALL(VecGetArray(m, &out));
+  for (PetscInt i = 0; i < nloc; ++i) out[i] = PetscRealPart(d[i]) != 0 ? 1.0 : 0.0;
+  FOLDOPT_CALL(VecRestoreArray(m, &out));
+  FOLDOPT_CALL(VecRestoreArrayRead(d_, &d));
+}
+
 void ProxGradMap::get_diagonal(Vec dg) {
   check_linearized("get_diagonal");
   FOLDOPT_CHECK(has_diagonal(), PETSC_ERR_SUP, "%s: objective '%s' gives no Hessian diagonal", type().c_str(),
