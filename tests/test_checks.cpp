@@ -357,3 +357,37 @@ TEST(Checks, OptimalStepsize) {
 }
 
 }  // namespace
+
+// The warm-start study's nearby θ_k move the vector blocks and leave the matrix values fixed (an
+// independent move of each stored H_ij would make H unsymmetric: a dense 40×40 box-QP read from a
+// file then stalled TAO tron at every warm start). The forward here records each θ_k it is given.
+TEST(Checks, WarmStartStudyKeepsMatrixValues) {
+  BoxQPGenerator gen;
+  gen.n = 25;
+  std::unique_ptr<BoxQP> qp = BoxQP::generate(PETSC_COMM_WORLD, gen);
+  FoldedLayer layer(*qp);
+  std::vector<ParamSet> seen;
+  Vec xstar = qp->known_solution();
+  layer.set_forward_callback([&](const ParamSet& theta, Vec x, foldopt::ForwardReport& report) {
+    seen.push_back(theta.copy());
+    VecCopy(xstar, x);
+    report.converged = true;
+    report.iterations = 1;
+  });
+  layer.set_from_options();
+  layer.forward(qp->params());
+  seen.clear();
+  foldopt::WarmStartStudy st = foldopt::warm_start_study(layer, qp->params(), 2, 1e-3);
+  ASSERT_EQ(st.cold.size(), 2u);
+  ASSERT_EQ(seen.size(), 4u);  // two steps, cold and warm
+  const ParamSet& theta = qp->params();
+  for (const ParamSet& tk : seen) {
+    const std::vector<double> h0 = foldopt_test::gather(theta.get("H.values")), h = foldopt_test::gather(tk.get("H.values"));
+    const std::vector<double> q0 = foldopt_test::gather(theta.get("q")), q = foldopt_test::gather(tk.get("q"));
+    EXPECT_EQ(h, h0) << "the matrix values moved";
+    double moved = 0;
+    for (std::size_t i = 0; i < q.size(); ++i) moved = std::max(moved, std::abs(q[i] - q0[i]));
+    EXPECT_GT(moved, 1e-5) << "q did not move";
+    EXPECT_LE(moved, 2 * 1e-3 * 1.0 + 1e-15) << "q moved by more than k·δ·max|d|";
+  }
+}

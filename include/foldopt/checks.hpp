@@ -45,7 +45,9 @@ std::vector<FdCheck> check_fd(FoldedLayer& layer, const ParamSet& theta, Vec g,
                               unsigned long seed = 3);
 
 /// Forward iterations on a sequence of nearby parameters θ_k = θ + k·δ·d (k = 1..steps, d random
-/// in every block, zero where θ is not finite), as in training: each solved from zero (cold) and
+/// in every block but the matrix-value blocks, which stay fixed — an independent move of each
+/// stored value would break a symmetric matrix —, zero where θ is not finite), as in training:
+/// each solved from zero (cold) and
 /// from the previous solution (warm). The layer's x* and θ are restored afterwards.
 struct WarmStartStudy {
   PetscReal delta = 0;

@@ -107,7 +107,12 @@ WarmStartStudy warm_start_study(FoldedLayer& layer, const ParamSet& theta, Petsc
   FOLDOPT_CALL(VecCopy(layer.state(), saved));
   FOLDOPT_CALL(VecDuplicate(saved, zero.out()));
   FOLDOPT_CALL(VecZeroEntries(zero));
-  const ParamSet d = random_direction(theta, seed, theta.size());
+  // Matrix-value blocks stay fixed: a random move of each stored value on its own leaves a
+  // symmetric matrix (a QP's H) unsymmetric, which is no nearby problem (the forward's objective
+  // and gradient would disagree, and a trust-region solver stalls on it).
+  ParamSet d = random_direction(theta, seed, theta.size());
+  for (std::size_t b = 0; b < d.size(); ++b)
+    if (d[b].kind == BlockKind::matrix_values) FOLDOPT_CALL(VecZeroEntries(d[b].vec));
   for (int warm = 0; warm < 2; ++warm) {
     layer.set_solution(theta, saved);
     for (PetscInt k = 1; k <= steps; ++k) {
