@@ -142,16 +142,6 @@ Result one_at_a_time(MPI_Comm comm, TopK& p, Vec g, PetscInt n, PetscInt B, Pets
   return r;
 }
 
-double rel_diff(Vec a, Vec ref) {
-  OwnedVec d;
-  FOLDOPT_CALL(VecDuplicate(a, d.out()));
-  FOLDOPT_CALL(VecWAXPY(d, -1.0, ref, a));
-  PetscReal nd, nr;
-  FOLDOPT_CALL(VecNorm(d, NORM_2, &nd));
-  FOLDOPT_CALL(VecNorm(ref, NORM_2, &nr));
-  return nr > 0 ? nd / nr : nd;
-}
-
 int body(MPI_Comm comm, const bench::Args& args) {
   PetscInt n = 100, reps = 3;
   const PetscReal k = 5, eps = 0.1;
@@ -193,7 +183,7 @@ int body(MPI_Comm comm, const bench::Args& args) {
     OwnedVec co0;
     FOLDOPT_CALL(VecDuplicate(grad0, co0.out()));
     extract(co.grad, 0, n, co0);
-    const double d_bl = rel_diff(bl.grad, co.grad), d_one = rel_diff(grad0, co0);
+    const double d_bl = bench::rel_diff(bl.grad, co.grad), d_one = bench::rel_diff(grad0, co0);
     auto row = [&](const char* method, const Result& r, double diff) {
       csv.row({bench::num(B), method, bench::num(r.seconds), bench::num(r.cpu_seconds), bench::num((double)B / r.cpu_seconds), bench::num(r.iterations),
                bench::num(r.products), bench::num(r.passes), bench::num((double)r.worst), bench::num((double)r.median),

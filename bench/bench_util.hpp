@@ -145,6 +145,17 @@ class Phase {
   bool done_ = false;
 };
 
+/// ‖a − ref‖₂ / ‖ref‖₂ (‖a − ref‖₂ when ref = 0). Collective.
+inline double rel_diff(Vec a, Vec ref) {
+  OwnedVec d;
+  FOLDOPT_CALL(VecDuplicate(a, d.out()));
+  FOLDOPT_CALL(VecWAXPY(d, -1.0, ref, a));
+  PetscReal nd, nr;
+  FOLDOPT_CALL(VecNorm(d, NORM_2, &nd));
+  FOLDOPT_CALL(VecNorm(ref, NORM_2, &nr));
+  return nr > 0 ? nd / nr : nd;
+}
+
 inline double mib(double bytes) { return bytes / (1024.0 * 1024.0); }
 
 /// The machine in one line: host, CPU model, cores, memory, ranks, PETSc version.

@@ -96,16 +96,6 @@ struct Step {
   PetscReal initial_residual = -1, structure_change = -1, grad_diff = 0;
 };
 
-double rel_diff(Vec a, Vec ref) {
-  OwnedVec d;
-  FOLDOPT_CALL(VecDuplicate(a, d.out()));
-  FOLDOPT_CALL(VecWAXPY(d, -1.0, ref, a));
-  PetscReal nd, nr;
-  FOLDOPT_CALL(VecNorm(d, NORM_2, &nd));
-  FOLDOPT_CALL(VecNorm(ref, NORM_2, &nr));
-  return nr > 0 ? nd / nr : nd;
-}
-
 int body(MPI_Comm comm, const bench::Args& args) {
   BoxQPGenerator gen;
   gen.n = args.quick ? 10000 : 1000000;
@@ -219,7 +209,7 @@ int body(MPI_Comm comm, const bench::Args& args) {
         st.initial_residual = rep.initial_residual;
         st.structure_change = rep.structure_change;
         if (i == 0) FOLDOPT_CALL(VecCopy(grad.get("q"), ref_grad));
-        st.grad_diff = rel_diff(grad.get("q"), ref_grad);
+        st.grad_diff = bench::rel_diff(grad.get("q"), ref_grad);
         row.s.push_back(st);
       });
     }
