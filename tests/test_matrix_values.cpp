@@ -190,6 +190,51 @@ TEST_P(MatrixValuesTest, OuterOnPatternAgainstDenseEigen) {
   }
 }
 
+// The kept set-up (OuterOnPattern): new values of u and v reuse it and give the dense reference;
+// a new batch, a new pattern or another split of u rebuilds it.
+TEST_P(MatrixValuesTest, OuterOnPatternKeepsItsSetUp) {
+  OwnedMat A = make_matrix(kRows, kCols, split());
+  const auto pos = csr_positions(kRows, kCols);
+  auto reference = [&](Vec u, Vec v, PetscInt B, const std::vector<std::pair<PetscInt, PetscInt>>& where) {
+    const VectorXd ue = foldopt_ref::to_eigen(u), ve = foldopt_ref::to_eigen(v);
+    const MatrixXd full = Eigen::Map<const MatrixXd>(ue.data(), ue.size() / B, B) *
+                          Eigen::Map<const MatrixXd>(ve.data(), ve.size() / B, B).transpose();
+    VectorXd want(static_cast<Eigen::Index>(where.size()));
+    for (std::size_t k = 0; k < where.size(); ++k) want[k] = full(where[k].first, where[k].second);
+    return want;
+  };
+  mv::OuterOnPattern outer;
+  for (int call = 0; call < 3; ++call) {
+    OwnedVec u = random_vec(2 * kRows, 31 + call), v = random_vec(2 * kCols, 47 + call);
+    OwnedVec g = outer(A, u, v, 2);
+    EXPECT_LT(foldopt_ref::rel_err(foldopt_ref::to_eigen(g), reference(u, v, 2, pos)), 1e-14) << "call " << call;
+  }
+  EXPECT_EQ(outer.setups(), 1);
+  {  // another batch
+    OwnedVec u = random_vec(kRows, 5), v = random_vec(kCols, 6);
+    OwnedVec g = outer(A, u, v, 1);
+    EXPECT_LT(foldopt_ref::rel_err(foldopt_ref::to_eigen(g), reference(u, v, 1, pos)), 1e-14);
+    EXPECT_EQ(outer.setups(), 2);
+  }
+  {  // u split otherwise (at np 2: all on rank 0)
+    OwnedVec u;
+    VecCreateMPI(PETSC_COMM_WORLD, rank() == 0 ? kRows : 0, kRows, u.out());
+    OwnedVec src = random_vec(kRows, 8);
+    VecCopy(src, u);
+    OwnedVec v = random_vec(kCols, 9);
+    OwnedVec g = outer(A, u, v, 1);
+    EXPECT_LT(foldopt_ref::rel_err(foldopt_ref::to_eigen(g), reference(u, v, 1, pos)), 1e-14);
+    EXPECT_EQ(outer.setups(), comm_size() > 1 ? 3 : 2);
+  }
+  {  // another pattern: a square matrix of its own
+    OwnedMat S = make_matrix(kCols, kCols);
+    OwnedVec u = random_vec(kCols, 12), v = random_vec(kCols, 13);
+    OwnedVec g = outer(S, u, v, 1);
+    const auto spos = csr_positions(kCols, kCols);
+    EXPECT_LT(foldopt_ref::rel_err(foldopt_ref::to_eigen(g), reference(u, v, 1, spos)), 1e-14);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Splits, MatrixValuesTest, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "uneven" : "petsc"; });
 

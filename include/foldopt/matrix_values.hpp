@@ -10,6 +10,7 @@
 
 #include <foldopt/params.hpp>
 
+#include <memory>
 #include <string>
 
 namespace foldopt {
@@ -26,6 +27,28 @@ void set_values(Mat A, Vec v);
 /// (B·n entries), both split as PETSc splits them; v's entries for the columns a rank needs come
 /// from a scatter (ghost values where rows are split). Returns a values Vec like values(pattern).
 OwnedVec outer_on_pattern(Mat pattern, Vec u, Vec v, PetscInt batch = 1);
+
+/// outer_on_pattern with its set-up kept between calls: the local pattern, each nonzero's place
+/// among the distinct columns and the two scatters depend only on the pattern (its object and
+/// nonzero state), the batch and the splits of u and v, so they are built at the first call and
+/// rebuilt only when one of those changes (one reduction per call decides, alike on every rank).
+/// For a gradient taken at every backward (a matrix-values block such as H.values).
+class OuterOnPattern {
+ public:
+  OuterOnPattern();
+  ~OuterOnPattern();
+  OuterOnPattern(OuterOnPattern&&) noexcept;
+  OuterOnPattern& operator=(OuterOnPattern&&) noexcept;
+  /// Collective on the pattern's communicator; the result as outer_on_pattern's.
+  OwnedVec operator()(Mat pattern, Vec u, Vec v, PetscInt batch = 1);
+  /// Set-ups so far (for tests: 1 while nothing changes).
+  int setups() const { return setups_; }
+
+ private:
+  struct Plan;
+  std::unique_ptr<Plan> plan_;
+  int setups_ = 0;
+};
 /// The block's values as a matrix with its pattern (for writing a gradient: io::OutputSet::add).
 OwnedMat as_matrix(const ParamBlock& block);
 

@@ -17,8 +17,10 @@
 //                    pattern of L = Σ_s u_sᵀ A v_s with respect to vals(A). The rank owning row i
 //                    needs u_{s,i} for its rows and v_{s,j} for every column j its rows store, for
 //                    every s: one scatter each from u and v into sequential ghost vectors (the
-//                    distinct columns, sorted), built once per call; u and v may be split in any
-//                    way. Cost O(B·|P_local|) flops, O(B·(rows + distinct columns)) ghost values.
+//                    distinct columns, sorted); u and v may be split in any way. Cost O(B·|P_local|)
+//                    flops, O(B·(rows + distinct columns)) ghost values. OuterOnPattern keeps that
+//                    set-up (pattern walk, column places, scatters) while the pattern's nonzero
+//                    state, the batch and the splits of u and v stay the same.
 // References: the CSR order of scipy.sparse.csr_matrix and torch.sparse_csr_tensor (values
 //   array); PETSc manual pages of MatGetRow, MatSetValues, VecScatterCreate.
 // A matrix with MAT_IGNORE_ZERO_ENTRIES set would keep its old value where a zero is inserted:
@@ -105,15 +107,22 @@ OwnedVec values_vec(Mat A, PetscInt local) {
   return v;
 }
 
-// Collective: a sequential Vec holding x at the global indices `idx` (any split of x).
-OwnedVec ghost_values(Vec x, const std::vector<PetscInt>& idx) {
+// A sequential Vec for the entries `idx` of x and the scatter that fills it.
+void ghost_scatter(Vec x, const std::vector<PetscInt>& idx, OwnedVec& local, OwnedVecScatter& sc) {
   OwnedIS is;
   FOLDOPT_CALL(ISCreateGeneral(PETSC_COMM_SELF, static_cast<PetscInt>(idx.size()), idx.data(),
-                               PETSC_COPY_VALUES, is.out()));
-  OwnedVec local;
+                               PETSC_USE_POINTER, is.out()));
+  local = OwnedVec();
+  sc = OwnedVecScatter();
   FOLDOPT_CALL(VecCreateSeq(PETSC_COMM_SELF, static_cast<PetscInt>(idx.size()), local.out()));
-  OwnedVecScatter sc;
   FOLDOPT_CALL(VecScatterCreate(x, is, local, nullptr, sc.out()));
+}
+
+// Collective: a sequential Vec holding x at the global indices `idx` (any split of x).
+OwnedVec ghost_values(Vec x, const std::vector<PetscInt>& idx) {
+  OwnedVec local;
+  OwnedVecScatter sc;
+  ghost_scatter(x, idx, local, sc);
   FOLDOPT_CALL(VecScatterBegin(sc, x, local, INSERT_VALUES, SCATTER_FORWARD));
   FOLDOPT_CALL(VecScatterEnd(sc, x, local, INSERT_VALUES, SCATTER_FORWARD));
   return local;
@@ -204,7 +213,30 @@ OwnedMat with_values(Mat pattern, Vec v) {
   return B;
 }
 
+// The set-up of outer_on_pattern: everything but the values of u and v.
+struct OuterOnPattern::Plan {
+  Mat pattern = nullptr;  // identity only (the caller keeps the pattern alive)
+  PetscObjectId id = 0;
+  PetscObjectState nonzero_state = 0;
+  PetscInt batch = 0, ustart = -1, uend = -1, vstart = -1, vend = -1;
+  PetscInt rows = 0, nnz = 0, nghost = 0;
+  std::vector<PetscInt> start;  // the local rows' offsets into the values
+  std::vector<PetscInt> place;  // each local nonzero's column among the distinct ones
+  OwnedVec ul, vl;              // u at the local rows, v at the distinct columns (every instance)
+  OwnedVecScatter su, sv;
+};
+
+OuterOnPattern::OuterOnPattern() = default;
+OuterOnPattern::~OuterOnPattern() = default;
+OuterOnPattern::OuterOnPattern(OuterOnPattern&&) noexcept = default;
+OuterOnPattern& OuterOnPattern::operator=(OuterOnPattern&&) noexcept = default;
+
 OwnedVec outer_on_pattern(Mat pattern, Vec u, Vec v, PetscInt batch) {
+  OuterOnPattern once;
+  return once(pattern, u, v, batch);
+}
+
+OwnedVec OuterOnPattern::operator()(Mat pattern, Vec u, Vec v, PetscInt batch) {
   const char* where = "matrix_values::outer_on_pattern";
   check_aij(pattern, where);
   FOLDOPT_CHECK(u != nullptr && v != nullptr, PETSC_ERR_ARG_NULL, "%s: no vector u or v", where);
@@ -226,44 +258,73 @@ OwnedVec outer_on_pattern(Mat pattern, Vec u, Vec v, PetscInt batch) {
                 " x %" PetscInt_FMT " = %lld",
                 where, Nv, batch, n, want_v);
 
-  const LocalPattern p = local_pattern(pattern, true);
-  const PetscInt nnz = p.start.back();
-  global_count(pattern, nnz, where);
-  const PetscInt rows = p.rend - p.rstart;
-  // The distinct columns of the local rows, and each nonzero's place among them.
-  std::vector<PetscInt> ghost(p.cols);
-  std::sort(ghost.begin(), ghost.end());
-  ghost.erase(std::unique(ghost.begin(), ghost.end()), ghost.end());
-  const PetscInt nghost = static_cast<PetscInt>(ghost.size());
-  std::vector<PetscInt> place(p.cols.size());
-  for (std::size_t k = 0; k < p.cols.size(); ++k)
-    place[k] = static_cast<PetscInt>(std::lower_bound(ghost.begin(), ghost.end(), p.cols[k]) - ghost.begin());
-
-  std::vector<PetscInt> iu(static_cast<std::size_t>(batch) * static_cast<std::size_t>(rows));
-  std::vector<PetscInt> iv(static_cast<std::size_t>(batch) * static_cast<std::size_t>(nghost));
-  for (PetscInt s = 0; s < batch; ++s) {
-    for (PetscInt r = 0; r < rows; ++r) iu[static_cast<std::size_t>(s * rows + r)] = s * m + p.rstart + r;
-    for (PetscInt g = 0; g < nghost; ++g)
-      iv[static_cast<std::size_t>(s * nghost + g)] = s * n + ghost[static_cast<std::size_t>(g)];
+  // Is the kept set-up still this call's? Decided alike on every rank (the scatters are collective).
+  PetscObjectId id = 0;
+  PetscObjectState nz = 0;
+  PetscInt us = 0, ue = 0, vs = 0, ve = 0;
+  FOLDOPT_CALL(PetscObjectGetId(reinterpret_cast<PetscObject>(pattern), &id));
+  FOLDOPT_CALL(MatGetNonzeroState(pattern, &nz));
+  FOLDOPT_CALL(VecGetOwnershipRange(u, &us, &ue));
+  FOLDOPT_CALL(VecGetOwnershipRange(v, &vs, &ve));
+  int stale = !plan_ || plan_->pattern != pattern || plan_->id != id || plan_->nonzero_state != nz ||
+              plan_->batch != batch || plan_->ustart != us || plan_->uend != ue || plan_->vstart != vs ||
+              plan_->vend != ve;
+  MPI_Allreduce(MPI_IN_PLACE, &stale, 1, MPI_INT, MPI_MAX, comm_of(reinterpret_cast<PetscObject>(pattern)));
+  if (stale) {
+    plan_.reset();
+    auto plan = std::make_unique<Plan>();
+    const LocalPattern p = local_pattern(pattern, true);
+    plan->nnz = p.start.back();
+    global_count(pattern, plan->nnz, where);
+    plan->rows = p.rend - p.rstart;
+    // The distinct columns of the local rows, and each nonzero's place among them.
+    std::vector<PetscInt> ghost(p.cols);
+    std::sort(ghost.begin(), ghost.end());
+    ghost.erase(std::unique(ghost.begin(), ghost.end()), ghost.end());
+    plan->nghost = static_cast<PetscInt>(ghost.size());
+    plan->place.resize(p.cols.size());
+    for (std::size_t k = 0; k < p.cols.size(); ++k)
+      plan->place[k] = static_cast<PetscInt>(std::lower_bound(ghost.begin(), ghost.end(), p.cols[k]) - ghost.begin());
+    const std::size_t rows = static_cast<std::size_t>(plan->rows), nghost = ghost.size();
+    std::vector<PetscInt> iu(static_cast<std::size_t>(batch) * rows), iv(static_cast<std::size_t>(batch) * nghost);
+    for (PetscInt s = 0; s < batch; ++s) {
+      for (std::size_t r = 0; r < rows; ++r) iu[s * rows + r] = s * m + p.rstart + static_cast<PetscInt>(r);
+      for (std::size_t g = 0; g < nghost; ++g) iv[s * nghost + g] = s * n + ghost[g];
+    }
+    ghost_scatter(u, iu, plan->ul, plan->su);
+    ghost_scatter(v, iv, plan->vl, plan->sv);
+    plan->start = p.start;
+    plan->pattern = pattern;
+    plan->id = id;
+    plan->nonzero_state = nz;
+    plan->batch = batch;
+    plan->ustart = us, plan->uend = ue, plan->vstart = vs, plan->vend = ve;
+    plan_ = std::move(plan);
+    ++setups_;
   }
-  OwnedVec ul = ghost_values(u, iu), vl = ghost_values(v, iv);
+  Plan& P = *plan_;
+  FOLDOPT_CALL(VecScatterBegin(P.su, u, P.ul, INSERT_VALUES, SCATTER_FORWARD));
+  FOLDOPT_CALL(VecScatterEnd(P.su, u, P.ul, INSERT_VALUES, SCATTER_FORWARD));
+  FOLDOPT_CALL(VecScatterBegin(P.sv, v, P.vl, INSERT_VALUES, SCATTER_FORWARD));
+  FOLDOPT_CALL(VecScatterEnd(P.sv, v, P.vl, INSERT_VALUES, SCATTER_FORWARD));
 
-  OwnedVec out = values_vec(pattern, nnz);
+  OwnedVec out = values_vec(pattern, P.nnz);
   const PetscScalar *ua = nullptr, *va = nullptr;
   PetscScalar* g = nullptr;
-  FOLDOPT_CALL(VecGetArrayRead(ul, &ua));
-  FOLDOPT_CALL(VecGetArrayRead(vl, &va));
+  FOLDOPT_CALL(VecGetArrayRead(P.ul, &ua));
+  FOLDOPT_CALL(VecGetArrayRead(P.vl, &va));
   FOLDOPT_CALL(VecGetArray(out, &g));
+  const PetscInt rows = P.rows, nghost = P.nghost;
   for (PetscInt r = 0; r < rows; ++r)
-    for (PetscInt k = p.start[static_cast<std::size_t>(r)]; k < p.start[static_cast<std::size_t>(r) + 1]; ++k) {
+    for (PetscInt k = P.start[static_cast<std::size_t>(r)]; k < P.start[static_cast<std::size_t>(r) + 1]; ++k) {
       PetscScalar sum = 0;
-      const PetscInt c = place[static_cast<std::size_t>(k)];
+      const PetscInt c = P.place[static_cast<std::size_t>(k)];
       for (PetscInt s = 0; s < batch; ++s) sum += ua[s * rows + r] * va[s * nghost + c];
       g[k] = sum;
     }
   FOLDOPT_CALL(VecRestoreArray(out, &g));
-  FOLDOPT_CALL(VecRestoreArrayRead(vl, &va));
-  FOLDOPT_CALL(VecRestoreArrayRead(ul, &ua));
+  FOLDOPT_CALL(VecRestoreArrayRead(P.vl, &va));
+  FOLDOPT_CALL(VecRestoreArrayRead(P.ul, &ua));
   return out;
 }
 

@@ -80,7 +80,7 @@ bool MatrixParameter::sync(const ParamSet& theta) {
 }
 
 OwnedVec MatrixParameter::outer(Vec u, Vec v) const {
-  return matrix_values::outer_on_pattern(given_, u, v, op_.shared ? layout_.batch : 1);
+  return outer_(given_, u, v, op_.shared ? layout_.batch : 1);
 }
 
 OwnedMat MatrixParameter::direction(Vec dv) const {

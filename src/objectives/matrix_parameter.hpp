@@ -26,6 +26,8 @@
 
 #include "objectives/common.hpp"
 
+#include <foldopt/matrix_values.hpp>
+
 #include <string>
 
 namespace foldopt {
@@ -60,6 +62,7 @@ class MatrixParameter {
   PetscObjectState state_ = -1;
   PetscObjectState given_state_ = -1;  ///< the given matrix's state when its values matched the block's
   PetscInt local_nnz_ = 0;
+  mutable matrix_values::OuterOnPattern outer_;  ///< outer()'s set-up, kept between backwards
 };
 
 }  // namespace objectives_detail
