@@ -131,13 +131,7 @@ struct Case {
 
 /// PCSetUp events PETSc logged inside the backwards run under `stage` so far (PETSc's own count,
 /// beside the report's; the forward's and the minimum check's solvers are outside the stage or off).
-int pc_setup_events(PetscLogStage stage) {
-  PetscLogEvent ev;
-  PetscLogEventGetId("PCSetUp", &ev);
-  PetscEventPerfInfo info{};
-  PetscLogEventGetPerfInfo(stage, ev, &info);
-  return info.count;
-}
+int pc_setup_events(PetscLogStage stage) { return foldopt_test::event_count("PCSetUp", stage); }
 
 /// backward(g) inside the log stage.
 ParamSet staged_backward(FoldedLayer& layer, Vec g, PetscLogStage stage) {

@@ -118,6 +118,49 @@ TEST(Stepsize, LmaxWithinOneToTwoOverLambdaMax) {
   EXPECT_GT(r.alpha, 0);
 }
 
+/// FoldStepsize events (the rule's Lanczos runs) PETSc logged under `stage` so far.
+int stepsize_events(PetscLogStage stage) { return foldopt_test::event_count("FoldStepsize", stage); }
+
+// The rule's estimate is kept while H_FF is unchanged (the same H, values and free set: a second
+// backward at the same θ runs no Lanczos and keeps α), and renewed when H's values change: with
+// H and q both doubled x* and the free set stay, λ(H_FF) doubles, and α lies in [1/λmax, 2/λmax)
+// of the doubled dense spectrum.
+TEST(Stepsize, KeptWhileOperatorUnchanged) {
+  std::unique_ptr<BoxQP> p = make_problem(400, 7);
+  const VectorXd lam = free_spectrum(*p);
+  const double lmax = lam[lam.size() - 1];
+  ScopedOptions so(Options{{"-fold_stepsize", "lmax"}});
+  FoldedLayer layer(*p);
+  layer.set_from_options();
+  PetscLogStage stage;
+  PetscLogDefaultBegin();  // event counts
+  PetscLogStageRegister("stepsize kept", &stage);
+  OwnedVec g = random_g(*p);
+  auto run = [&](const foldopt::ParamSet& theta) {
+    layer.forward(theta);
+    PetscLogStagePush(stage);
+    layer.backward(g);
+    PetscLogStagePop();
+    return layer.map().stepsize();
+  };
+  const double a1 = run(p->params());
+  EXPECT_EQ(stepsize_events(stage), 1);
+  EXPECT_GE(a1, 1 / lmax * (1 - 1e-12));
+  EXPECT_LT(a1, 2 / lmax);
+  const double a2 = run(p->params());
+  EXPECT_EQ(stepsize_events(stage), 1) << "the same operator: no second Lanczos run";
+  EXPECT_EQ(a2, a1);
+  foldopt::ParamSet theta = p->params().copy();
+  ASSERT_TRUE(theta.has("H.values"));
+  VecScale(theta.get("H.values"), 2.0);
+  VecScale(theta.get("q"), 2.0);
+  const double a3 = run(theta);
+  EXPECT_EQ(stepsize_events(stage), 2) << "new values of H: a new estimate";
+  EXPECT_GE(a3, 1 / (2 * lmax) * (1 - 1e-12));
+  EXPECT_LT(a3, 2 / (2 * lmax));
+  EXPECT_LE(foldopt_ref::rel_err(foldopt_ref::to_eigen(layer.solution()), foldopt_ref::to_eigen(p->known_solution())), 1e-8);
+}
+
 TEST(Stepsize, LfpiAtLmaxWithinTwiceOptimal) {
   std::unique_ptr<BoxQP> p = make_problem(400, 7);
   const VectorXd lam = free_spectrum(*p);

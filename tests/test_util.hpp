@@ -92,6 +92,15 @@ inline double rel_diff(Vec a, Vec ref) {
   return nr > 0 ? nd / nr : nd;
 }
 
+/// How often PETSc logged the event `name` under `stage` so far (PetscLogDefaultBegin must have run).
+inline int event_count(const char* name, PetscLogStage stage) {
+  PetscLogEvent ev;
+  PetscLogEventGetId(name, &ev);
+  PetscEventPerfInfo info{};
+  PetscLogEventGetPerfInfo(stage, ev, &info);
+  return info.count;
+}
+
 }  // namespace foldopt_test
 
 #endif

@@ -154,6 +154,11 @@ class UpdateMap {
   virtual bool has_symmetric_diagonal() const { return false; }
   virtual void symmetric_diagonal(Vec d);
 
+  /// Called by FoldedLayer::forward before each forward, with the θ it solves for: a map whose
+  /// stepsize follows from θ (a prox-gradient map's 1/B, B the objective's curvature bound, when
+  /// no stepsize was given) updates it here, so that a learned operator (TV's D.values) cannot
+  /// leave α above 2/L. Default: nothing.
+  virtual void prepare(const ParamSet& theta) { (void)theta; }
   /// The stepsize inside U (0 if the map has none), and whether it may be changed.
   virtual PetscReal stepsize() const { return 0; }
   virtual bool stepsize_is_free() const { return false; }
@@ -162,6 +167,10 @@ class UpdateMap {
   /// linearization (PGD on a quadratic: the Hessian restricted to the free set); the best
   /// stepsize is then 2/(λmin + λmax). Null if the map has none.
   virtual OwnedMat stepsize_operator() { return OwnedMat(); }
+  /// A number that stays the same exactly while stepsize_operator() would return the same
+  /// operator (at the current linearization; collective, alike on every rank), or 0 if the map
+  /// cannot tell: adapt_stepsize then keeps its estimate without extracting the operator again.
+  virtual PetscObjectState stepsize_operator_version() { return 0; }
   /// The stepsize rule and, under an automatic one, the eigenvalues it found at the last linearization.
   void set_stepsize_rule(StepsizeRule r);
   StepsizeRule stepsize_rule() const { return rule_; }
@@ -176,7 +185,9 @@ class UpdateMap {
   /// Apply the rule at the current linearization on stepsize_operator(): lmax (and automatic)
   /// α = lmax_stepsize of Lanczos estimates, optimal α = 2/(λmin + λmax) by SLEPc (options
   /// -<prefix>stepsize_eps_*); set with set_stepsize; returns whether α changed (the caller then
-  /// linearizes again). Refuses an operator without a positive eigenvalue (not a minimum).
+  /// linearizes again). Refuses an operator without a positive eigenvalue (not a minimum). An
+  /// operator of the same stepsize_operator_version() (nonzero), under the same rule and steps as
+  /// at the last call, keeps that call's estimate and α (a training loop whose free set stays put).
   bool adapt_stepsize();
   /// Why I − Φ is singular at the linearization (a fixed point not unique in some state variables),
   /// or "": -fold_backward jacobian refuses to factor a singular operator and says why.
@@ -204,6 +215,12 @@ class UpdateMap {
   StepsizeRule rule_ = StepsizeRule::fixed;
   PetscInt lanczos_steps_ = 20;
   ExtremeEigenvalues step_eigs_;
+
+ private:
+  // What step_eigs_ was computed on (adapt_stepsize keeps it for the same operator).
+  PetscObjectState step_op_version_ = 0;
+  StepsizeRule step_rule_ = StepsizeRule::fixed;
+  PetscInt step_steps_ = 0;
 };
 
 class Problem;

@@ -85,6 +85,9 @@ void UpdateMap::set_from_options() {
 
 bool UpdateMap::adapt_stepsize() {
   if (rule_ == StepsizeRule::fixed) return false;
+  // The operator of the last estimate, unchanged: α stays.
+  const PetscObjectState version = stepsize_operator_version();
+  if (version != 0 && version == step_op_version_ && rule_ == step_rule_ && lanczos_steps_ == step_steps_) return false;
   OwnedMat op = stepsize_operator();
   if (!op) return false;  // e.g. no free entries: Φ = 0 whatever the stepsize
   const bool optimal = rule_ == StepsizeRule::optimal;
@@ -104,6 +107,9 @@ bool UpdateMap::adapt_stepsize() {
                 prefix_.c_str(), stepsize_rule_name(), (double)step_eigs_.lmax);
   if (optimal) set_stepsize(2.0 / (std::max<PetscReal>(step_eigs_.lmin, 0) + lmax));
   else set_stepsize(lmax_stepsize(step_eigs_));
+  step_op_version_ = version;
+  step_rule_ = rule_;
+  step_steps_ = lanczos_steps_;
   return true;
 }
 void UpdateMap::phi(Vec, Vec) { unsupported(type(), "phi (forward products with Φ)"); }

@@ -36,6 +36,7 @@
 #include <foldopt/update_map.hpp>
 
 #include <memory>
+#include <vector>
 
 namespace foldopt {
 
@@ -95,7 +96,10 @@ class ProxGradMap : public UpdateMap {
   PetscReal stepsize() const override { return alpha_; }
   bool stepsize_is_free() const override { return true; }
   void set_stepsize(PetscReal alpha) override;
+  /// α = 1/B(θ) again when α came from the objective's curvature bound B (not given, set or ruled).
+  void prepare(const ParamSet& theta) override;
   OwnedMat stepsize_operator() override;
+  PetscObjectState stepsize_operator_version() override;
   PetscReal fixed_point_scale() const override { return alpha_; }
   std::string default_pc_type() const override { return problem_.default_pc_type(); }
   /// FGMRES when the prox is nested (its products are inner solves, exact to their tolerance).
@@ -128,11 +132,19 @@ class ProxGradMap : public UpdateMap {
   Prox* prox_ = nullptr;
   PetscReal alpha_ = 1;
   std::string alpha_source_;  ///< where α came from, for the report
+  bool alpha_from_bound_ = false;  ///< α = 1/B(θ), renewed by prepare()
   bool linearized_ = false;
   PetscInt nfree_ = -1;
   OwnedVec x_, z_, d_, work_, work2_;
   ParamSet theta_;
   OwnedMat hess_;  ///< assembled Hessian at the linearization (where the objective declares one)
+  // stepsize_operator_version(): what the operator was last cut from (the Hessian's object and
+  // state, this rank's free entries) and its version number.
+  PetscObjectId step_op_hess_id_ = 0;
+  PetscObjectState step_op_hess_state_ = -1, step_op_version_ = 0;
+  std::vector<PetscInt> step_op_free_;
+  /// This rank's free entries where J is a 0/1 diagonal on every rank (else false).
+  bool free_entries(std::vector<PetscInt>& idx) const;
 };
 
 }  // namespace foldopt

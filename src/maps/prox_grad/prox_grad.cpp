@@ -22,6 +22,7 @@
 
 #include <foldopt/error.hpp>
 
+#include "core/compat.hpp"  // PetscObjectStateGet
 #include "core/options.hpp"
 #include "maps/prox_grad/problem_parts.hpp"
 
@@ -62,6 +63,7 @@ void ProxGradMap::init(PetscReal stepsize) {
   } else {
     const PetscReal B = f_->curvature_bound(problem_.params());
     alpha_ = B > 0 ? 1.0 / B : 1.0;
+    alpha_from_bound_ = B > 0;
     alpha_source_ = B > 0 ? detail::format("1/%.6g, the objective's curvature bound", (double)B)
                           : "1 (the objective declares no curvature bound)";
   }
@@ -74,6 +76,16 @@ void ProxGradMap::set_stepsize(PetscReal alpha) {
                 type().c_str(), (double)alpha);
   alpha_ = alpha;
   alpha_source_ = stepsize_rule_is_automatic() ? "-" + prefix_ + "stepsize " + stepsize_rule_name() : "set";
+  alpha_from_bound_ = false;
+  linearized_ = false;
+}
+
+void ProxGradMap::prepare(const ParamSet& theta) {
+  if (!alpha_from_bound_) return;
+  const PetscReal B = f_->curvature_bound(theta);  // collective, alike on every rank
+  if (!(B > 0) || 1.0 / B == alpha_) return;
+  alpha_ = 1.0 / B;
+  alpha_source_ = detail::format("1/%.6g, the objective's curvature bound at this theta", (double)B);
   linearized_ = false;
 }
 
@@ -410,12 +422,10 @@ void ProxGradMap::symmetric_diagonal(Vec out) {
   FOLDOPT_CALL(VecShift(out, 1.0));                   // diag(I − J_s M J_s), J_s = diag(d)
 }
 
-OwnedMat ProxGradMap::stepsize_operator() {
-  check_linearized("stepsize_operator");
-  if (!hess_ || nfree_ == 0 || has_low_rank() || prox_->capabilities().nested) return OwnedMat();
+bool ProxGradMap::free_entries(std::vector<PetscInt>& idx) const {
   PetscInt rstart, rend;
   FOLDOPT_CALL(VecGetOwnershipRange(d_, &rstart, &rend));
-  std::vector<PetscInt> idx;
+  idx.clear();
   const PetscScalar* d;
   int mask = 1;  // J a 0/1 diagonal on this rank
   FOLDOPT_CALL(VecGetArrayRead(d_, &d));
@@ -427,13 +437,42 @@ OwnedMat ProxGradMap::stepsize_operator() {
   FOLDOPT_CALL(VecRestoreArrayRead(d_, &d));
   int all = 0;
   MPI_Allreduce(&mask, &all, 1, MPI_INT, MPI_MIN, layout().comm);
-  if (!all) return OwnedMat();  // Φ is not I − α∇²f on a free set
+  return all != 0;
+}
+
+OwnedMat ProxGradMap::stepsize_operator() {
+  check_linearized("stepsize_operator");
+  if (!hess_ || nfree_ == 0 || has_low_rank() || prox_->capabilities().nested) return OwnedMat();
+  std::vector<PetscInt> idx;
+  if (!free_entries(idx)) return OwnedMat();  // Φ is not I − α∇²f on a free set
   OwnedIS is;
   FOLDOPT_CALL(ISCreateGeneral(layout().comm, (PetscInt)idx.size(), idx.data(), PETSC_COPY_VALUES, is.out()));
   OwnedMat sub;
   FOLDOPT_CALL(MatCreateSubMatrix(hess_, is, is, MAT_INITIAL_MATRIX, sub.out()));
   FOLDOPT_CALL(MatSetOption(sub, MAT_SYMMETRIC, PETSC_TRUE));
   return sub;
+}
+
+PetscObjectState ProxGradMap::stepsize_operator_version() {
+  check_linearized("stepsize_operator_version");
+  if (!hess_ || nfree_ == 0 || has_low_rank() || prox_->capabilities().nested) return 0;
+  std::vector<PetscInt> idx;
+  if (!free_entries(idx)) return 0;
+  // H_FF is the same while the Hessian object, its state and the free set are.
+  PetscObjectId id = 0;
+  PetscObjectState state = 0;
+  FOLDOPT_CALL(PetscObjectGetId(reinterpret_cast<PetscObject>(hess_.get()), &id));
+  FOLDOPT_CALL(PetscObjectStateGet(reinterpret_cast<PetscObject>(hess_.get()), &state));
+  int same = step_op_version_ != 0 && id == step_op_hess_id_ && state == step_op_hess_state_ && idx == step_op_free_,
+      all_same = 0;
+  MPI_Allreduce(&same, &all_same, 1, MPI_INT, MPI_MIN, layout().comm);
+  if (!all_same) {
+    ++step_op_version_;
+    step_op_hess_id_ = id;
+    step_op_hess_state_ = state;
+    step_op_free_ = std::move(idx);
+  }
+  return step_op_version_;
 }
 
 std::string ProxGradMap::describe() const {
