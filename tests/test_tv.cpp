@@ -205,6 +205,38 @@ TEST(Tv1D, SolutionAndGradients) {
   expect_fd(layer, p->params(), direction(p->params(), "D.values", 6), g, grad, 1e-4, 1e-6, "D.values");
 }
 
+// A learned D (θ's D.values three times the problem's): the stepsize follows the curvature bound of
+// the D in θ at each forward, α = 1/(‖D‖₁‖D‖∞) (computed here from the dense D), FISTA reaches the
+// fixed point, and the gradients match the dense reference for that D; the problem's own θ then
+// gives back the first α.
+TEST(Tv1D, StepsizeFollowsLearnedD) {
+  std::unique_ptr<TvProblem> p = TvProblem::generate(PETSC_COMM_WORLD, gen_1d(40, 3, 0.15));
+  FoldedLayer layer(*p);
+  layer.set_from_options();
+  OwnedVec g;
+  VecCreateMPI(PETSC_COMM_WORLD, p->solution_layout().local, 40, g.out());
+  fill_random(g, 21);
+  auto bound = [](const MatrixXd& D) {
+    return D.cwiseAbs().colwise().sum().maxCoeff() * D.cwiseAbs().rowwise().sum().maxCoeff();
+  };
+  const MatrixXd D0 = gather_dense(p->D());
+  layer.forward(p->params());
+  EXPECT_NEAR(layer.map().stepsize(), 1 / bound(D0), 1e-14);
+  ParamSet theta = p->params().copy();
+  VecScale(theta.get("D.values"), 3.0);
+  Vec x = layer.forward(theta);
+  EXPECT_NEAR(layer.map().stepsize(), 1 / bound(3 * D0), 1e-14);
+  ParamSet grad = layer.backward(g);
+  EXPECT_LE(layer.fixed_point_residual(), 1e-10);
+  const Reference ref = reference(3 * D0, to_eigen(theta.get("d")), scalar(theta.get("lambda")), to_eigen(layer.state()),
+                                  to_eigen(x), to_eigen(g));
+  EXPECT_LE(ref.kkt, 1e-10);
+  EXPECT_LE(rel(to_eigen(layer.solution()), ref.x), 1e-10);
+  EXPECT_LE(rel(to_eigen(grad.get("d")), ref.grad_d), 1e-9);
+  layer.forward(p->params());
+  EXPECT_NEAR(layer.map().stepsize(), 1 / bound(D0), 1e-14);
+}
+
 // The library's own checks on a map with a readout: -fold_check_fd and the warm-start study
 // restore the state (not the solution, which has another length).
 TEST(Tv1D, CheckFdAndWarmStarts) {

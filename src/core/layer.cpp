@@ -205,6 +205,7 @@ Vec FoldedLayer::forward(const ParamSet& theta) {
   }
   theta_ = theta.share();  // theta may be theta_ itself
   have_solution_ = false;
+  map_->prepare(theta_);  // e.g. α = 1/B(θ) for a learned operator
   if (map_->has_primal_dual_state() && !fwd_->solves_map_state()) {
     // A primal-dual state (SQP): x* and the Lagrange multipliers from a solver of the problem.
     FOLDOPT_CHECK(fwd_->has_multipliers(), PETSC_ERR_ARG_INCOMP,
