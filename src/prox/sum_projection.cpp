@@ -3,7 +3,7 @@
 // capped_simplex.cpp, capped_simplex_product.cpp).
 //
 // Method:    prox(z)_b = clamp(z_b − τ_b, lo, hi), with τ_b the threshold of instance b such that
-//            Σᵢ clamp(z_bi − τ_b, lo, hi) = k (batch::thresholds: exact to rounding, O(n log n),
+//            Σᵢ clamp(z_bi − τ_b, lo, hi) = k (batch::thresholds: exact to rounding, O(n) expected,
 //            an instance may span ranks).
 //            Segments: an instance may be cut into r equal segments with sums k_1 … k_r; every
 //            formula below then holds per segment (b runs over the B·r segments).
