@@ -7,8 +7,10 @@
 //   sparsemax (n = 16, B = 8, α = 0.5 so that Φ = ½J ≠ 0): ∂L/∂θ = J g, J = diag(s) − s sᵀ/|S|;
 //   qp_box (n = 16, B = 8, a different active set per instance): ∂L/∂q_F = H_FF⁻¹ g_F by a dense
 //     Eigen solve of each instance's reduced system (tests/reference.hpp).
-// The blocks path takes one outer iteration, n Φᵀ products for the extraction, and every instance's
-// relative residual is ≤ rtol (all instances counted below rtol). An instance spanning two ranks
+// The blocks path takes one outer iteration, and every instance's relative residual is ≤ rtol (all
+// instances counted below rtol), with its blocks from the assembled Φᵀ (the default: no product;
+// top-k and sparsemax by Woodbury, diagonal plus rank one, qp_box dense) and from n Φᵀ products
+// (-fold_batch_block_source products). An instance spanning two ranks
 // (n = 15, B = 3 at np = 2), or a singular I − Φᵀ (a 2-D TV dual that is not unique), falls back
 // to the coupled solve with the reason in the report; auto
 // picks blocks for small n only; bad option values are refused with one error naming them.
@@ -47,15 +49,26 @@ OwnedVec random_vec(const foldopt::Problem& p, unsigned long seed) {
   return g;
 }
 
-/// The blocks path's report: one outer iteration, n products for the blocks (plus the residual
-/// checks), every instance at or below rtol.
-void expect_blocks_report(const foldopt::AdjointReport& r, PetscInt n, PetscInt B) {
+/// The blocks path's report: one outer iteration, every instance at or below rtol; the blocks
+/// from n products (plus the residual checks), or from the assembled Φᵀ (no product for them):
+/// `woodbury` of the B instances by Woodbury (diagonal plus low rank), the others dense.
+void expect_blocks_report(const foldopt::AdjointReport& r, PetscInt n, PetscInt B, const std::string& source,
+                          PetscInt woodbury) {
   EXPECT_EQ(r.batch_solve.rfind("blocks", 0), 0u) << r.batch_solve;
   EXPECT_TRUE(r.converged);
   EXPECT_EQ(r.iterations, 1) << r.method;
   EXPECT_EQ(r.passes, 1);
-  EXPECT_GE(r.products, n);
-  EXPECT_LE(r.products, n + 4);
+  if (source == "products") {
+    EXPECT_GE(r.products, n);
+    EXPECT_LE(r.products, n + 4);
+    EXPECT_NE(r.batch_solve.find("extracted with " + std::to_string(n) + " batched products"), std::string::npos)
+        << r.batch_solve;
+  } else {
+    EXPECT_LE(r.products, 4);
+    const std::string want = "from the assembled Phi^T: " + std::to_string(woodbury) + " by Woodbury";
+    EXPECT_NE(r.batch_solve.find(want), std::string::npos) << r.batch_solve;
+    EXPECT_NE(r.batch_solve.find(std::to_string(B - woodbury) + " dense LU"), std::string::npos) << r.batch_solve;
+  }
   EXPECT_EQ(r.instances, B);
   EXPECT_EQ(r.instances_below, B) << "worst " << r.instance_worst;
   EXPECT_LE(r.instance_worst, kRtol);
@@ -86,7 +99,9 @@ TEST(BatchSolve, TopKBlocksMatchClosedFormAndSingleInstances) {
   OwnedVec g = random_vec(p, 5);
   const VectorXd gv = foldopt_ref::to_eigen(g);
 
-  ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}});
+  for (const std::string source : {"auto", "products"}) {
+  SCOPED_TRACE("-fold_batch_block_source " + source);
+  ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}, {"-fold_batch_block_source", source}});
   FoldedLayer layer(p);
   layer.set_from_options();
   const VectorXd x = foldopt_ref::to_eigen(layer.forward(p.params()));
@@ -98,7 +113,7 @@ TEST(BatchSolve, TopKBlocksMatchClosedFormAndSingleInstances) {
   ASSERT_GT(ref.norm(), 0.1);
   for (PetscInt b = 0; b < B; ++b)
     EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), ref.segment(b * n, n)), 1e-9) << "instance " << b;
-  expect_blocks_report(layer.adjoint().report(), n, B);
+  expect_blocks_report(layer.adjoint().report(), n, B, source, B);
 
   // The same instances alone (B = 1, the coupled default: GMRES with left Jacobi).
   for (PetscInt b : {PetscInt(0), PetscInt(5), B - 1}) {
@@ -113,6 +128,7 @@ TEST(BatchSolve, TopKBlocksMatchClosedFormAndSingleInstances) {
     EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), single), 1e-9) << "instance " << b;
     EXPECT_EQ(alone.adjoint().report().batch_solve.rfind("coupled", 0), 0u);
   }
+  }
 }
 
 TEST(BatchSolve, SparsemaxBlocksMatchClosedForm) {
@@ -120,7 +136,9 @@ TEST(BatchSolve, SparsemaxBlocksMatchClosedForm) {
   std::unique_ptr<foldopt::Sparsemax> p = foldopt::Sparsemax::generate(PETSC_COMM_WORLD, n, B, 3);
   OwnedVec g = random_vec(*p, 8);
   const VectorXd gv = foldopt_ref::to_eigen(g);
-  ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}, {"-fold_pgd_stepsize", "0.5"}});
+  for (const std::string source : {"auto", "products"}) {
+  SCOPED_TRACE("-fold_batch_block_source " + source);
+  ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}, {"-fold_pgd_stepsize", "0.5"}, {"-fold_batch_block_source", source}});
   FoldedLayer layer(*p);
   layer.set_from_options();
   const VectorXd x = foldopt_ref::to_eigen(layer.forward(p->params()));
@@ -135,7 +153,8 @@ TEST(BatchSolve, SparsemaxBlocksMatchClosedForm) {
   ASSERT_GT(ref.norm(), 0.1);
   for (PetscInt b = 0; b < B; ++b)
     EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), ref.segment(b * n, n)), 1e-9) << "instance " << b;
-  expect_blocks_report(layer.adjoint().report(), n, B);
+  expect_blocks_report(layer.adjoint().report(), n, B, source, B);
+  }
 }
 
 TEST(BatchSolve, BoxQpBlocksMatchReducedSystems) {
@@ -145,7 +164,9 @@ TEST(BatchSolve, BoxQpBlocksMatchReducedSystems) {
   gen.seed = 7;
   std::unique_ptr<foldopt::BoxQP> p = foldopt::BoxQP::generate(PETSC_COMM_WORLD, gen);
   OwnedVec g = random_vec(*p, 4);
-  ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}});
+  for (const std::string source : {"auto", "products"}) {
+  SCOPED_TRACE("-fold_batch_block_source " + source);
+  ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}, {"-fold_batch_block_source", source}});
   FoldedLayer layer(*p);
   layer.set_from_options();
   const VectorXd x = foldopt_ref::to_eigen(layer.forward(p->params()));
@@ -167,7 +188,9 @@ TEST(BatchSolve, BoxQpBlocksMatchReducedSystems) {
   // The instances differ (their free sets, hence their reduced Hessians).
   EXPECT_NE(*std::min_element(free_sizes.begin(), free_sizes.end()),
             *std::max_element(free_sizes.begin(), free_sizes.end()));
-  expect_blocks_report(layer.adjoint().report(), n, gen.batch);
+  // qp_box's H is not diagonal: every block dense, from the assembled Φᵀ.
+  expect_blocks_report(layer.adjoint().report(), n, gen.batch, source, 0);
+  }
 }
 
 // n = 15, B = 3: at np = 2 instance 1 has entries on both ranks (23 + 22): blocks are refused with
