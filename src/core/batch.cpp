@@ -239,18 +239,20 @@ std::vector<PetscReal> thresholds(Vec z, PetscInt m, PetscReal lo, PetscReal hi,
                   s, (double)k[s], m, (double)lo, (double)hi, (double)lo_sum, (double)hi_sum);
   }
 
-  // A copy of the local entries: each segment's part is partitioned in place as its bracket shrinks.
+  // The local entries are read in place until a segment's first partition moves its kept entries
+  // into a work array (where later partitions compact them further).
+  struct Entries {
+    Vec v;
+    const PetscScalar* a = nullptr;
+    explicit Entries(Vec x) : v(x) { FOLDOPT_CALL(VecGetArrayRead(v, &a)); }
+    ~Entries() { VecRestoreArrayRead(v, &a); }
+  } entries(z);
   const PetscInt nloc = g.s1 - g.s0;
   std::vector<PetscReal> work(static_cast<std::size_t>(g.rend - g.rstart));
   std::vector<Part> part(static_cast<std::size_t>(nloc));
+  std::vector<char> in_work(static_cast<std::size_t>(nloc), 0);
   bool finite = true;
-  {
-    ReadArray a(z);
-    for (std::size_t j = 0; j < work.size(); ++j) {
-      work[j] = a[static_cast<PetscInt>(j)];
-      finite = finite && std::isfinite(work[j]);
-    }
-  }
+  for (std::size_t j = 0; j < work.size(); ++j) finite = finite && std::isfinite(PetscRealPart(entries.a[j]));
   for (PetscInt s = g.s0; s < g.s1; ++s) {
     const auto r = g.range(s);
     Part& P = part[s - g.s0];
@@ -258,6 +260,12 @@ std::vector<PetscReal> thresholds(Vec z, PetscInt m, PetscReal lo, PetscReal hi,
     P.count = static_cast<std::size_t>(r.second - r.first);
     P.inside = static_cast<PetscReal>(P.count) * (hi_finite ? 2 : 1);
   }
+  // the kept entries of local segment s (in place, or in the work array)
+  static_assert(sizeof(PetscScalar) == sizeof(PetscReal), "batch::thresholds reads real entries in place");
+  auto kept_of = [&](PetscInt s) -> const PetscReal* {
+    const Part& P = part[s - g.s0];
+    return in_work[s - g.s0] ? work.data() + P.begin : reinterpret_cast<const PetscReal*>(entries.a) + P.begin;
+  };
   check_collective(g.comm, finite, PETSC_ERR_FP, "batch::thresholds: the vector has a NaN or infinite entry");
 
   // Pivots per segment and round: Q − 1 at most (Q a power of two), from a sample of 4Q
@@ -291,8 +299,9 @@ std::vector<PetscReal> thresholds(Vec z, PetscInt m, PetscReal lo, PetscReal hi,
       if (done[s]) continue;
       Part& P = part[s - g.s0];
       const PetscReal L = Lb[s], R = Rb[s];
-      PetscReal* w = work.data() + P.begin;
+      const PetscReal* w = kept_of(s);
       if (round > 0) {
+        PetscReal* out = work.data() + P.begin;  // (in place once in the work array)
         std::size_t kept = 0;
         PetscReal A = 0, K = 0;
         for (std::size_t j = 0; j < P.count; ++j) {
@@ -301,12 +310,14 @@ std::vector<PetscReal> thresholds(Vec z, PetscInt m, PetscReal lo, PetscReal hi,
           const bool free = !at_lo && !at_hi && a >= R && (!hi_finite || b <= L);
           A += at_lo ? lo : at_hi ? hi : free ? x : 0.0;
           K += free ? 1.0 : 0.0;
-          w[kept] = x;
+          out[kept] = x;
           kept += (at_lo || at_hi || free) ? 0 : 1;
         }
         P.A += A;
         P.K += K;
         P.count = kept;
+        in_work[s - g.s0] = 1;
+        w = out;
       }
       if (P.inside <= 0) continue;
       // the sample: every inside breakpoint of a short part, else those of drawn entries
@@ -359,7 +370,8 @@ std::vector<PetscReal> thresholds(Vec z, PetscInt m, PetscReal lo, PetscReal hi,
         continue;
       }
       std::sort(prop.begin(), prop.end());
-      const int want = std::min<int>(qmax, static_cast<int>(prop.size()));
+      // (the first round, over every entry, with at most 15 pivots: a shorter search per entry)
+      const int want = std::min<int>(round == 0 ? std::min(qmax, 15) : qmax, static_cast<int>(prop.size()));
       PetscReal acc = 0;
       int next = 0;
       for (const auto& pr : prop) {
@@ -396,14 +408,16 @@ std::vector<PetscReal> thresholds(Vec z, PetscInt m, PetscReal lo, PetscReal hi,
       PetscReal* ze = ne + (Q + 1);
       PetscReal* inb = in_bucket.data() + static_cast<std::size_t>(Q) * (s - g.s0);
       std::fill(inb, inb + Q, 0.0);
-      const PetscReal* w = work.data() + P.begin;
+      const PetscReal* w = kept_of(s);
+      int len = 1;  // the binary search over the q pivots and the +inf padding
+      while (len < q + 1) len *= 2;
       for (std::size_t j = 0; j < P.count; ++j) {
         const PetscReal x = w[j], a = x - lo;
-        const int ia = bucket(p, Q, a, true);  // entry at lo at pivots i ≥ ia
+        const int ia = bucket(p, len, a, true);  // entry at lo at pivots i ≥ ia
         int e = 0;  // (hi = +inf: never at hi)
         if (hi_finite) {
           const PetscReal b = x - hi;
-          const int ib = bucket(p, Q, b, false);  // b ≥ p_i for i < ib: at hi there, unless at lo
+          const int ib = bucket(p, len, b, false);  // b ≥ p_i for i < ib: at hi there, unless at lo
           e = std::min(ib, ia);
           inb[ib] += (b > L && (ib == 0 || b != p[ib - 1])) ? 1.0 : 0.0;
         }

@@ -87,8 +87,11 @@ void SumProjectionProx::project(Vec z, Vec y) {
   PetscInt rstart, rend;
   FOLDOPT_CALL(VecGetOwnershipRange(y, &rstart, &rend));
   WriteArray a(y);
-  for (PetscInt i = rstart; i < rend; ++i)
-    a[i - rstart] = std::min(std::max(PetscRealPart(a[i - rstart]) - tau_[i / n], lo_), hi_);
+  for (PetscInt i = rstart; i < rend;) {  // segment by segment (no division per entry)
+    const PetscInt end = std::min(rend, (i / n + 1) * n);
+    const PetscReal t = tau_[i / n];
+    for (; i < end; ++i) a[i - rstart] = std::min(std::max(PetscRealPart(a[i - rstart]) - t, lo_), hi_);
+  }
 }
 
 void SumProjectionProx::apply(Vec z, PetscReal, const ParamSet&, Vec y) { project(z, y); }
