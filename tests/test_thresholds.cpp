@@ -52,15 +52,7 @@ OwnedVec make_vec(const VectorXd& d, PetscInt first = -1) {
   const PetscInt N = static_cast<PetscInt>(d.size());
   PetscInt local = PETSC_DECIDE;
   if (first >= 0 && comm_size() == 2) local = (rank() == 0) ? first : N - first;
-  OwnedVec v;
-  VecCreateMPI(PETSC_COMM_WORLD, local, N, v.out());
-  PetscInt rs, re;
-  VecGetOwnershipRange(v, &rs, &re);
-  PetscScalar* a;
-  VecGetArray(v, &a);
-  for (PetscInt i = rs; i < re; ++i) a[i - rs] = d[i];
-  VecRestoreArray(v, &a);
-  return v;
+  return foldopt_ref::from_eigen(d, local);
 }
 
 /// Reference threshold: all 2m breakpoints sorted, F evaluated at each from prefix sums of the
