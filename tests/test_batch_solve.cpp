@@ -100,34 +100,34 @@ TEST(BatchSolve, TopKBlocksMatchClosedFormAndSingleInstances) {
   const VectorXd gv = foldopt_ref::to_eigen(g);
 
   for (const std::string source : {"auto", "products"}) {
-  SCOPED_TRACE("-fold_batch_block_source " + source);
-  ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}, {"-fold_batch_block_source", source}});
-  FoldedLayer layer(p);
-  layer.set_from_options();
-  const VectorXd x = foldopt_ref::to_eigen(layer.forward(p.params()));
-  ASSERT_LT(x.segment((B - 1) * n, n).minCoeff(), 1e-6);  // the last instance is badly scaled
-  ASSERT_GT(x.segment(0, n).minCoeff(), 1e-3);           // the first is not
-  const ParamSet grad = layer.backward(g);
-  const VectorXd got = foldopt_ref::to_eigen(grad.get("c"));
-  const VectorXd ref = topk_jacobian_t(x, gv, n, eps);
-  ASSERT_GT(ref.norm(), 0.1);
-  for (PetscInt b = 0; b < B; ++b)
-    EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), ref.segment(b * n, n)), 1e-9) << "instance " << b;
-  expect_blocks_report(layer.adjoint().report(), n, B, source, B);
+    SCOPED_TRACE("-fold_batch_block_source " + source);
+    ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}, {"-fold_batch_block_source", source}});
+    FoldedLayer layer(p);
+    layer.set_from_options();
+    const VectorXd x = foldopt_ref::to_eigen(layer.forward(p.params()));
+    ASSERT_LT(x.segment((B - 1) * n, n).minCoeff(), 1e-6);  // the last instance is badly scaled
+    ASSERT_GT(x.segment(0, n).minCoeff(), 1e-3);           // the first is not
+    const ParamSet grad = layer.backward(g);
+    const VectorXd got = foldopt_ref::to_eigen(grad.get("c"));
+    const VectorXd ref = topk_jacobian_t(x, gv, n, eps);
+    ASSERT_GT(ref.norm(), 0.1);
+    for (PetscInt b = 0; b < B; ++b)
+      EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), ref.segment(b * n, n)), 1e-9) << "instance " << b;
+    expect_blocks_report(layer.adjoint().report(), n, B, source, B);
 
-  // The same instances alone (B = 1, the coupled default: GMRES with left Jacobi).
-  for (PetscInt b : {PetscInt(0), PetscInt(5), B - 1}) {
-    OwnedVec cb = foldopt_ref::from_eigen(c.segment(b * n, n));
-    foldopt::TopK one(cb, 1, k, eps);
-    OwnedVec gb = foldopt_ref::from_eigen(gv.segment(b * n, n));
-    ScopedOptions coupled(Options{{"-fold_batch_solve", "coupled"}});
-    FoldedLayer alone(one);
-    alone.set_from_options();
-    alone.forward(one.params());
-    const VectorXd single = foldopt_ref::to_eigen(alone.backward(gb).get("c"));
-    EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), single), 1e-9) << "instance " << b;
-    EXPECT_EQ(alone.adjoint().report().batch_solve.rfind("coupled", 0), 0u);
-  }
+    // The same instances alone (B = 1, the coupled default: GMRES with left Jacobi).
+    for (PetscInt b : {PetscInt(0), PetscInt(5), B - 1}) {
+      OwnedVec cb = foldopt_ref::from_eigen(c.segment(b * n, n));
+      foldopt::TopK one(cb, 1, k, eps);
+      OwnedVec gb = foldopt_ref::from_eigen(gv.segment(b * n, n));
+      ScopedOptions coupled(Options{{"-fold_batch_solve", "coupled"}});
+      FoldedLayer alone(one);
+      alone.set_from_options();
+      alone.forward(one.params());
+      const VectorXd single = foldopt_ref::to_eigen(alone.backward(gb).get("c"));
+      EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), single), 1e-9) << "instance " << b;
+      EXPECT_EQ(alone.adjoint().report().batch_solve.rfind("coupled", 0), 0u);
+    }
   }
 }
 
@@ -137,23 +137,24 @@ TEST(BatchSolve, SparsemaxBlocksMatchClosedForm) {
   OwnedVec g = random_vec(*p, 8);
   const VectorXd gv = foldopt_ref::to_eigen(g);
   for (const std::string source : {"auto", "products"}) {
-  SCOPED_TRACE("-fold_batch_block_source " + source);
-  ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}, {"-fold_pgd_stepsize", "0.5"}, {"-fold_batch_block_source", source}});
-  FoldedLayer layer(*p);
-  layer.set_from_options();
-  const VectorXd x = foldopt_ref::to_eigen(layer.forward(p->params()));
-  const VectorXd got = foldopt_ref::to_eigen(layer.backward(g).get("theta"));
-  VectorXd ref(x.size());
-  for (PetscInt b = 0; b < B; ++b) {
-    const VectorXd s = (x.segment(b * n, n).array() > 0).cast<double>();
-    ASSERT_GE(s.sum(), 2) << "instance " << b;  // a support of more than one entry: J ≠ 0
-    const VectorXd gs = gv.segment(b * n, n);
-    ref.segment(b * n, n) = s.cwiseProduct(gs) - s * (s.dot(gs) / s.sum());
-  }
-  ASSERT_GT(ref.norm(), 0.1);
-  for (PetscInt b = 0; b < B; ++b)
-    EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), ref.segment(b * n, n)), 1e-9) << "instance " << b;
-  expect_blocks_report(layer.adjoint().report(), n, B, source, B);
+    SCOPED_TRACE("-fold_batch_block_source " + source);
+    ScopedOptions so(Options{
+        {"-fold_batch_solve", "blocks"}, {"-fold_pgd_stepsize", "0.5"}, {"-fold_batch_block_source", source}});
+    FoldedLayer layer(*p);
+    layer.set_from_options();
+    const VectorXd x = foldopt_ref::to_eigen(layer.forward(p->params()));
+    const VectorXd got = foldopt_ref::to_eigen(layer.backward(g).get("theta"));
+    VectorXd ref(x.size());
+    for (PetscInt b = 0; b < B; ++b) {
+      const VectorXd s = (x.segment(b * n, n).array() > 0).cast<double>();
+      ASSERT_GE(s.sum(), 2) << "instance " << b;  // a support of more than one entry: J ≠ 0
+      const VectorXd gs = gv.segment(b * n, n);
+      ref.segment(b * n, n) = s.cwiseProduct(gs) - s * (s.dot(gs) / s.sum());
+    }
+    ASSERT_GT(ref.norm(), 0.1);
+    for (PetscInt b = 0; b < B; ++b)
+      EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), ref.segment(b * n, n)), 1e-9) << "instance " << b;
+    expect_blocks_report(layer.adjoint().report(), n, B, source, B);
   }
 }
 
@@ -165,31 +166,31 @@ TEST(BatchSolve, BoxQpBlocksMatchReducedSystems) {
   std::unique_ptr<foldopt::BoxQP> p = foldopt::BoxQP::generate(PETSC_COMM_WORLD, gen);
   OwnedVec g = random_vec(*p, 4);
   for (const std::string source : {"auto", "products"}) {
-  SCOPED_TRACE("-fold_batch_block_source " + source);
-  ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}, {"-fold_batch_block_source", source}});
-  FoldedLayer layer(*p);
-  layer.set_from_options();
-  const VectorXd x = foldopt_ref::to_eigen(layer.forward(p->params()));
-  const VectorXd got = foldopt_ref::to_eigen(layer.backward(g).get("q"));
-  // The block-diagonal H's reduced systems, one per instance, by a dense Eigen solve.
-  const foldopt_ref::MatrixXd H = foldopt_ref::gather_dense(p->H());
-  const VectorXd lb = foldopt_ref::to_eigen(p->params().get("lb")), ub = foldopt_ref::to_eigen(p->params().get("ub"));
-  const VectorXd gv = foldopt_ref::to_eigen(g);
-  const PetscInt n = gen.n;
-  std::vector<std::size_t> free_sizes;
-  for (PetscInt b = 0; b < gen.batch; ++b) {
-    const foldopt_ref::ActiveSet set = foldopt_ref::classify(x.segment(b * n, n), lb.segment(b * n, n), ub.segment(b * n, n));
-    ASSERT_TRUE(set.ok) << "instance " << b << " is not strictly complementary";
-    free_sizes.push_back(set.free.size());
-    const VectorXd ref = foldopt_ref::box_qp_gradient(H.block(b * n, b * n, n, n), set, gv.segment(b * n, n)).q;
-    ASSERT_GT(ref.norm(), 0.01) << "instance " << b;
-    EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), ref), 1e-9) << "instance " << b;
-  }
-  // The instances differ (their free sets, hence their reduced Hessians).
-  EXPECT_NE(*std::min_element(free_sizes.begin(), free_sizes.end()),
-            *std::max_element(free_sizes.begin(), free_sizes.end()));
-  // qp_box's H is not diagonal: every block dense, from the assembled Φᵀ.
-  expect_blocks_report(layer.adjoint().report(), n, gen.batch, source, 0);
+    SCOPED_TRACE("-fold_batch_block_source " + source);
+    ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}, {"-fold_batch_block_source", source}});
+    FoldedLayer layer(*p);
+    layer.set_from_options();
+    const VectorXd x = foldopt_ref::to_eigen(layer.forward(p->params()));
+    const VectorXd got = foldopt_ref::to_eigen(layer.backward(g).get("q"));
+    // The block-diagonal H's reduced systems, one per instance, by a dense Eigen solve.
+    const foldopt_ref::MatrixXd H = foldopt_ref::gather_dense(p->H());
+    const VectorXd lb = foldopt_ref::to_eigen(p->params().get("lb")), ub = foldopt_ref::to_eigen(p->params().get("ub"));
+    const VectorXd gv = foldopt_ref::to_eigen(g);
+    const PetscInt n = gen.n;
+    std::vector<std::size_t> free_sizes;
+    for (PetscInt b = 0; b < gen.batch; ++b) {
+      const foldopt_ref::ActiveSet set = foldopt_ref::classify(x.segment(b * n, n), lb.segment(b * n, n), ub.segment(b * n, n));
+      ASSERT_TRUE(set.ok) << "instance " << b << " is not strictly complementary";
+      free_sizes.push_back(set.free.size());
+      const VectorXd ref = foldopt_ref::box_qp_gradient(H.block(b * n, b * n, n, n), set, gv.segment(b * n, n)).q;
+      ASSERT_GT(ref.norm(), 0.01) << "instance " << b;
+      EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), ref), 1e-9) << "instance " << b;
+    }
+    // The instances differ (their free sets, hence their reduced Hessians).
+    EXPECT_NE(*std::min_element(free_sizes.begin(), free_sizes.end()),
+              *std::max_element(free_sizes.begin(), free_sizes.end()));
+    // qp_box's H is not diagonal: every block dense, from the assembled Φᵀ.
+    expect_blocks_report(layer.adjoint().report(), n, gen.batch, source, 0);
   }
 }
 
@@ -296,7 +297,8 @@ TEST(BatchSolve, BadOptionsRefused) {
   std::unique_ptr<foldopt::Sparsemax> p = foldopt::Sparsemax::generate(PETSC_COMM_WORLD, 8, 2, 1);
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"-fold_batch_solve", "diagonal"}, {"-fold_batch_solve", ""}, {"-fold_batch_block_max_size", "0"},
-      {"-fold_batch_block_max_size", "4294967360"}, {"-fold_batch_block_max_size", "8x"}};
+      {"-fold_batch_block_max_size", "4294967360"}, {"-fold_batch_block_max_size", "8x"},
+      {"-fold_batch_block_source", "assembled"}, {"-fold_batch_block_source", ""}};
   for (const auto& o : bad) {
     ScopedOptions so(Options{o});
     FoldedLayer layer(*p);
