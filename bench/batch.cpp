@@ -5,8 +5,11 @@
 //   adjoint solve, Ψᵀ w; the minimum check is off for every method) by
 //     coupled        -fold_batch_solve coupled: one GMRES with left Jacobi over the whole batch
 //                    (the problem's defaults), re-solved until every instance meets rtol;
-//     blocks         -fold_batch_solve blocks: n batched Φᵀ products extract every instance's
-//                    n×n block, LU per block, one outer Richardson iteration;
+//     blocks         -fold_batch_solve blocks: every instance's n×n block from the assembled Φᵀ
+//                    (top-k: diagonal plus rank one, solved by Woodbury in O(n)), one outer
+//                    Richardson iteration;
+//     blocks_products  the same with -fold_batch_block_source products: n batched Φᵀ products
+//                    extract the blocks, LU per block (the route before the assembled one);
 //     one-at-a-time  a B = 1 layer (its KSP and vectors reused) over the same instances in turn:
 //                    forward (not timed), then backward (timed), summed.
 //   Throughput = B / backward CPU seconds (instances per second; the machine of the recorded runs
@@ -58,8 +61,9 @@ struct Result {
 void set_option(const char* name, const char* value) { FOLDOPT_CALL(PetscOptionsSetValue(nullptr, name, value)); }
 
 /// The batched backward under -fold_batch_solve `mode`: best of `reps`.
-Result batched(MPI_Comm comm, TopK& p, Vec g, const char* mode, int reps) {
+Result batched(MPI_Comm comm, TopK& p, Vec g, const char* mode, int reps, const char* source = "auto") {
   set_option("-fold_batch_solve", mode);
+  set_option("-fold_batch_block_source", source);
   FoldedLayer layer(p);
   layer.set_check_minimum(false);
   layer.set_from_options();
@@ -67,7 +71,7 @@ Result batched(MPI_Comm comm, TopK& p, Vec g, const char* mode, int reps) {
   Result r;
   r.cpu_seconds = 1e300;
   for (int i = 0; i < reps; ++i) {
-    bench::Phase ph(comm, std::string("batch ") + mode);
+    bench::Phase ph(comm, std::string("batch ") + mode + (std::string(source) == "auto" ? "" : " " + std::string(source)));
     const double c0 = cpu();
     ParamSet grad = layer.backward(g);
     const double c = bench::max_over(comm, cpu() - c0);
@@ -89,6 +93,7 @@ Result batched(MPI_Comm comm, TopK& p, Vec g, const char* mode, int reps) {
   r.worst = a.instance_worst;
   r.median = a.instance_median;
   FOLDOPT_CALL(PetscOptionsClearValue(nullptr, "-fold_batch_solve"));
+  FOLDOPT_CALL(PetscOptionsClearValue(nullptr, "-fold_batch_block_source"));
   return r;
 }
 
@@ -169,21 +174,24 @@ int body(MPI_Comm comm, const bench::Args& args) {
                  {"B", "method", "seconds", "cpu_seconds", "instances_per_s", "iterations", "products", "passes", "worst_instance",
                   "median_instance", "instances_below_rtol", "peak_mib", "rel_diff_to_coupled"});
   PetscPrintf(comm,
-              "| B | coupled inst/s (its, passes) | blocks inst/s | one-at-a-time inst/s (its/instance) | coupled / one | "
-              "blocks / one | blocks peak MiB |\n|---|---|---|---|---|---|---|\n");
+              "| B | coupled inst/s (its, passes) | blocks inst/s | blocks_products inst/s | one-at-a-time inst/s "
+              "(its/instance) | coupled / one | blocks / one | blocks_products / one | blocks peak MiB |\n"
+              "|---|---|---|---|---|---|---|---|---|\n");
   for (PetscInt B : batches) {
     std::unique_ptr<TopK> p = TopK::generate(comm, n, B, 3, k, eps);
     OwnedVec g = p->create_vec();
     fill_random(g, 4);
     Result co = batched(comm, *p, g, "coupled", (int)reps);
     Result bl = batched(comm, *p, g, "blocks", (int)reps);
+    Result bp = batched(comm, *p, g, "blocks", (int)reps, "products");
     OwnedVec grad0;
     FOLDOPT_CALL(VecCreateMPI(comm, PETSC_DECIDE, n, grad0.out()));
     Result one = one_at_a_time(comm, *p, g, n, B, k, eps, grad0);
     OwnedVec co0;
     FOLDOPT_CALL(VecDuplicate(grad0, co0.out()));
     extract(co.grad, 0, n, co0);
-    const double d_bl = bench::rel_diff(bl.grad, co.grad), d_one = bench::rel_diff(grad0, co0);
+    const double d_bl = bench::rel_diff(bl.grad, co.grad), d_bp = bench::rel_diff(bp.grad, co.grad),
+                 d_one = bench::rel_diff(grad0, co0);
     auto row = [&](const char* method, const Result& r, double diff) {
       csv.row({bench::num(B), method, bench::num(r.seconds), bench::num(r.cpu_seconds), bench::num((double)B / r.cpu_seconds), bench::num(r.iterations),
                bench::num(r.products), bench::num(r.passes), bench::num((double)r.worst), bench::num((double)r.median),
@@ -191,14 +199,17 @@ int body(MPI_Comm comm, const bench::Args& args) {
     };
     row("coupled", co, 0.0);
     row("blocks", bl, d_bl);
+    row("blocks_products", bp, d_bp);
     row("one_at_a_time", one, d_one);
-    PetscPrintf(comm, "| %" PetscInt_FMT " | %.4g (%" PetscInt_FMT ", %" PetscInt_FMT ") | %.4g | %.4g (%.2f) | %.2f | %.2f | %.1f |\n", B,
-                B / co.cpu_seconds, co.iterations, co.passes, B / bl.cpu_seconds, B / one.cpu_seconds,
-                (double)one.iterations / (double)B, one.cpu_seconds / co.cpu_seconds, one.cpu_seconds / bl.cpu_seconds,
-                bl.peak_mib);
-    if (d_bl > 1e-8 || d_one > 1e-8 || bl.below != B || co.below != B)
+    PetscPrintf(comm,
+                "| %" PetscInt_FMT " | %.4g (%" PetscInt_FMT ", %" PetscInt_FMT ") | %.4g | %.4g | %.4g (%.2f) | %.2f | %.2f | %.2f | %.1f |\n",
+                B, B / co.cpu_seconds, co.iterations, co.passes, B / bl.cpu_seconds, B / bp.cpu_seconds,
+                B / one.cpu_seconds, (double)one.iterations / (double)B, one.cpu_seconds / co.cpu_seconds,
+                one.cpu_seconds / bl.cpu_seconds, one.cpu_seconds / bp.cpu_seconds, bl.peak_mib);
+    if (d_bl > 1e-8 || d_bp > 1e-8 || d_one > 1e-8 || bl.below != B || bp.below != B || co.below != B)
       throw std::runtime_error("batch " + std::to_string(B) + ": the methods disagree (blocks " + bench::num(d_bl) +
-                               ", one-at-a-time " + bench::num(d_one) + ") or an instance missed rtol");
+                               ", blocks_products " + bench::num(d_bp) + ", one-at-a-time " + bench::num(d_one) +
+                               ") or an instance missed rtol");
   }
   csv.close();
   PetscPrintf(comm, "PASS (target: at B = 4096 the best batched throughput >= 20x one-at-a-time)\n");

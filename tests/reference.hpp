@@ -3,7 +3,7 @@
 //
 //   gather_dense(A)       the whole matrix on every rank (MatGetRow triplets + MPI_Allgatherv)
 //   to_eigen(v)           the whole vector on every rank
-//   from_eigen(a)         a distributed vector (PETSc's split) holding a (every rank holds all of a)
+//   from_eigen(a[, local]) a distributed vector (PETSc's split, or `local` entries here) holding a (every rank holds all of a)
 //   classify(x, lb, ub)   free / at-lower / at-upper from x* (by a margin; strict complementarity
 //                         of the generated instances keeps free entries ≥ 0.5 away from bounds)
 //   box_qp_gradient(...)  ∂L/∂q, ∂L/∂lb, ∂L/∂ub of L = ⟨g, x*⟩ from the KKT conditions:
@@ -34,9 +34,9 @@ using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
 /// A vector of the values in `a` with PETSc's split (every rank holds all of `a`).
-inline foldopt::OwnedVec from_eigen(const VectorXd& a) {
+inline foldopt::OwnedVec from_eigen(const VectorXd& a, PetscInt local = PETSC_DECIDE) {
   foldopt::OwnedVec v;
-  VecCreateMPI(PETSC_COMM_WORLD, PETSC_DECIDE, static_cast<PetscInt>(a.size()), v.out());
+  VecCreateMPI(PETSC_COMM_WORLD, local, static_cast<PetscInt>(a.size()), v.out());
   PetscInt s, e;
   VecGetOwnershipRange(v, &s, &e);
   for (PetscInt i = s; i < e; ++i) VecSetValue(v, i, a[i], INSERT_VALUES);

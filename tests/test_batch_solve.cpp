@@ -7,8 +7,10 @@
 //   sparsemax (n = 16, B = 8, α = 0.5 so that Φ = ½J ≠ 0): ∂L/∂θ = J g, J = diag(s) − s sᵀ/|S|;
 //   qp_box (n = 16, B = 8, a different active set per instance): ∂L/∂q_F = H_FF⁻¹ g_F by a dense
 //     Eigen solve of each instance's reduced system (tests/reference.hpp).
-// The blocks path takes one outer iteration, n Φᵀ products for the extraction, and every instance's
-// relative residual is ≤ rtol (all instances counted below rtol). An instance spanning two ranks
+// The blocks path takes one outer iteration, and every instance's relative residual is ≤ rtol (all
+// instances counted below rtol), with its blocks from the assembled Φᵀ (the default: no product;
+// top-k and sparsemax by Woodbury, diagonal plus rank one, qp_box dense) and from n Φᵀ products
+// (-fold_batch_block_source products). An instance spanning two ranks
 // (n = 15, B = 3 at np = 2), or a singular I − Φᵀ (a 2-D TV dual that is not unique), falls back
 // to the coupled solve with the reason in the report; auto
 // picks blocks for small n only; bad option values are refused with one error naming them.
@@ -47,15 +49,26 @@ OwnedVec random_vec(const foldopt::Problem& p, unsigned long seed) {
   return g;
 }
 
-/// The blocks path's report: one outer iteration, n products for the blocks (plus the residual
-/// checks), every instance at or below rtol.
-void expect_blocks_report(const foldopt::AdjointReport& r, PetscInt n, PetscInt B) {
+/// The blocks path's report: one outer iteration, every instance at or below rtol; the blocks
+/// from n products (plus the residual checks), or from the assembled Φᵀ (no product for them):
+/// `woodbury` of the B instances by Woodbury (diagonal plus low rank), the others dense.
+void expect_blocks_report(const foldopt::AdjointReport& r, PetscInt n, PetscInt B, const std::string& source,
+                          PetscInt woodbury) {
   EXPECT_EQ(r.batch_solve.rfind("blocks", 0), 0u) << r.batch_solve;
   EXPECT_TRUE(r.converged);
   EXPECT_EQ(r.iterations, 1) << r.method;
   EXPECT_EQ(r.passes, 1);
-  EXPECT_GE(r.products, n);
-  EXPECT_LE(r.products, n + 4);
+  if (source == "products") {
+    EXPECT_GE(r.products, n);
+    EXPECT_LE(r.products, n + 4);
+    EXPECT_NE(r.batch_solve.find("extracted with " + std::to_string(n) + " batched products"), std::string::npos)
+        << r.batch_solve;
+  } else {
+    EXPECT_LE(r.products, 4);
+    const std::string want = "from the assembled Phi^T: " + std::to_string(woodbury) + " by Woodbury";
+    EXPECT_NE(r.batch_solve.find(want), std::string::npos) << r.batch_solve;
+    EXPECT_NE(r.batch_solve.find(std::to_string(B - woodbury) + " dense LU"), std::string::npos) << r.batch_solve;
+  }
   EXPECT_EQ(r.instances, B);
   EXPECT_EQ(r.instances_below, B) << "worst " << r.instance_worst;
   EXPECT_LE(r.instance_worst, kRtol);
@@ -86,32 +99,35 @@ TEST(BatchSolve, TopKBlocksMatchClosedFormAndSingleInstances) {
   OwnedVec g = random_vec(p, 5);
   const VectorXd gv = foldopt_ref::to_eigen(g);
 
-  ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}});
-  FoldedLayer layer(p);
-  layer.set_from_options();
-  const VectorXd x = foldopt_ref::to_eigen(layer.forward(p.params()));
-  ASSERT_LT(x.segment((B - 1) * n, n).minCoeff(), 1e-6);  // the last instance is badly scaled
-  ASSERT_GT(x.segment(0, n).minCoeff(), 1e-3);           // the first is not
-  const ParamSet grad = layer.backward(g);
-  const VectorXd got = foldopt_ref::to_eigen(grad.get("c"));
-  const VectorXd ref = topk_jacobian_t(x, gv, n, eps);
-  ASSERT_GT(ref.norm(), 0.1);
-  for (PetscInt b = 0; b < B; ++b)
-    EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), ref.segment(b * n, n)), 1e-9) << "instance " << b;
-  expect_blocks_report(layer.adjoint().report(), n, B);
+  for (const std::string source : {"auto", "products"}) {
+    SCOPED_TRACE("-fold_batch_block_source " + source);
+    ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}, {"-fold_batch_block_source", source}});
+    FoldedLayer layer(p);
+    layer.set_from_options();
+    const VectorXd x = foldopt_ref::to_eigen(layer.forward(p.params()));
+    ASSERT_LT(x.segment((B - 1) * n, n).minCoeff(), 1e-6);  // the last instance is badly scaled
+    ASSERT_GT(x.segment(0, n).minCoeff(), 1e-3);           // the first is not
+    const ParamSet grad = layer.backward(g);
+    const VectorXd got = foldopt_ref::to_eigen(grad.get("c"));
+    const VectorXd ref = topk_jacobian_t(x, gv, n, eps);
+    ASSERT_GT(ref.norm(), 0.1);
+    for (PetscInt b = 0; b < B; ++b)
+      EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), ref.segment(b * n, n)), 1e-9) << "instance " << b;
+    expect_blocks_report(layer.adjoint().report(), n, B, source, B);
 
-  // The same instances alone (B = 1, the coupled default: GMRES with left Jacobi).
-  for (PetscInt b : {PetscInt(0), PetscInt(5), B - 1}) {
-    OwnedVec cb = foldopt_ref::from_eigen(c.segment(b * n, n));
-    foldopt::TopK one(cb, 1, k, eps);
-    OwnedVec gb = foldopt_ref::from_eigen(gv.segment(b * n, n));
-    ScopedOptions coupled(Options{{"-fold_batch_solve", "coupled"}});
-    FoldedLayer alone(one);
-    alone.set_from_options();
-    alone.forward(one.params());
-    const VectorXd single = foldopt_ref::to_eigen(alone.backward(gb).get("c"));
-    EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), single), 1e-9) << "instance " << b;
-    EXPECT_EQ(alone.adjoint().report().batch_solve.rfind("coupled", 0), 0u);
+    // The same instances alone (B = 1, the coupled default: GMRES with left Jacobi).
+    for (PetscInt b : {PetscInt(0), PetscInt(5), B - 1}) {
+      OwnedVec cb = foldopt_ref::from_eigen(c.segment(b * n, n));
+      foldopt::TopK one(cb, 1, k, eps);
+      OwnedVec gb = foldopt_ref::from_eigen(gv.segment(b * n, n));
+      ScopedOptions coupled(Options{{"-fold_batch_solve", "coupled"}});
+      FoldedLayer alone(one);
+      alone.set_from_options();
+      alone.forward(one.params());
+      const VectorXd single = foldopt_ref::to_eigen(alone.backward(gb).get("c"));
+      EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), single), 1e-9) << "instance " << b;
+      EXPECT_EQ(alone.adjoint().report().batch_solve.rfind("coupled", 0), 0u);
+    }
   }
 }
 
@@ -120,22 +136,26 @@ TEST(BatchSolve, SparsemaxBlocksMatchClosedForm) {
   std::unique_ptr<foldopt::Sparsemax> p = foldopt::Sparsemax::generate(PETSC_COMM_WORLD, n, B, 3);
   OwnedVec g = random_vec(*p, 8);
   const VectorXd gv = foldopt_ref::to_eigen(g);
-  ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}, {"-fold_pgd_stepsize", "0.5"}});
-  FoldedLayer layer(*p);
-  layer.set_from_options();
-  const VectorXd x = foldopt_ref::to_eigen(layer.forward(p->params()));
-  const VectorXd got = foldopt_ref::to_eigen(layer.backward(g).get("theta"));
-  VectorXd ref(x.size());
-  for (PetscInt b = 0; b < B; ++b) {
-    const VectorXd s = (x.segment(b * n, n).array() > 0).cast<double>();
-    ASSERT_GE(s.sum(), 2) << "instance " << b;  // a support of more than one entry: J ≠ 0
-    const VectorXd gs = gv.segment(b * n, n);
-    ref.segment(b * n, n) = s.cwiseProduct(gs) - s * (s.dot(gs) / s.sum());
+  for (const std::string source : {"auto", "products"}) {
+    SCOPED_TRACE("-fold_batch_block_source " + source);
+    ScopedOptions so(Options{
+        {"-fold_batch_solve", "blocks"}, {"-fold_pgd_stepsize", "0.5"}, {"-fold_batch_block_source", source}});
+    FoldedLayer layer(*p);
+    layer.set_from_options();
+    const VectorXd x = foldopt_ref::to_eigen(layer.forward(p->params()));
+    const VectorXd got = foldopt_ref::to_eigen(layer.backward(g).get("theta"));
+    VectorXd ref(x.size());
+    for (PetscInt b = 0; b < B; ++b) {
+      const VectorXd s = (x.segment(b * n, n).array() > 0).cast<double>();
+      ASSERT_GE(s.sum(), 2) << "instance " << b;  // a support of more than one entry: J ≠ 0
+      const VectorXd gs = gv.segment(b * n, n);
+      ref.segment(b * n, n) = s.cwiseProduct(gs) - s * (s.dot(gs) / s.sum());
+    }
+    ASSERT_GT(ref.norm(), 0.1);
+    for (PetscInt b = 0; b < B; ++b)
+      EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), ref.segment(b * n, n)), 1e-9) << "instance " << b;
+    expect_blocks_report(layer.adjoint().report(), n, B, source, B);
   }
-  ASSERT_GT(ref.norm(), 0.1);
-  for (PetscInt b = 0; b < B; ++b)
-    EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), ref.segment(b * n, n)), 1e-9) << "instance " << b;
-  expect_blocks_report(layer.adjoint().report(), n, B);
 }
 
 TEST(BatchSolve, BoxQpBlocksMatchReducedSystems) {
@@ -145,29 +165,33 @@ TEST(BatchSolve, BoxQpBlocksMatchReducedSystems) {
   gen.seed = 7;
   std::unique_ptr<foldopt::BoxQP> p = foldopt::BoxQP::generate(PETSC_COMM_WORLD, gen);
   OwnedVec g = random_vec(*p, 4);
-  ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}});
-  FoldedLayer layer(*p);
-  layer.set_from_options();
-  const VectorXd x = foldopt_ref::to_eigen(layer.forward(p->params()));
-  const VectorXd got = foldopt_ref::to_eigen(layer.backward(g).get("q"));
-  // The block-diagonal H's reduced systems, one per instance, by a dense Eigen solve.
-  const foldopt_ref::MatrixXd H = foldopt_ref::gather_dense(p->H());
-  const VectorXd lb = foldopt_ref::to_eigen(p->params().get("lb")), ub = foldopt_ref::to_eigen(p->params().get("ub"));
-  const VectorXd gv = foldopt_ref::to_eigen(g);
-  const PetscInt n = gen.n;
-  std::vector<std::size_t> free_sizes;
-  for (PetscInt b = 0; b < gen.batch; ++b) {
-    const foldopt_ref::ActiveSet set = foldopt_ref::classify(x.segment(b * n, n), lb.segment(b * n, n), ub.segment(b * n, n));
-    ASSERT_TRUE(set.ok) << "instance " << b << " is not strictly complementary";
-    free_sizes.push_back(set.free.size());
-    const VectorXd ref = foldopt_ref::box_qp_gradient(H.block(b * n, b * n, n, n), set, gv.segment(b * n, n)).q;
-    ASSERT_GT(ref.norm(), 0.01) << "instance " << b;
-    EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), ref), 1e-9) << "instance " << b;
+  for (const std::string source : {"auto", "products"}) {
+    SCOPED_TRACE("-fold_batch_block_source " + source);
+    ScopedOptions so(Options{{"-fold_batch_solve", "blocks"}, {"-fold_batch_block_source", source}});
+    FoldedLayer layer(*p);
+    layer.set_from_options();
+    const VectorXd x = foldopt_ref::to_eigen(layer.forward(p->params()));
+    const VectorXd got = foldopt_ref::to_eigen(layer.backward(g).get("q"));
+    // The block-diagonal H's reduced systems, one per instance, by a dense Eigen solve.
+    const foldopt_ref::MatrixXd H = foldopt_ref::gather_dense(p->H());
+    const VectorXd lb = foldopt_ref::to_eigen(p->params().get("lb")), ub = foldopt_ref::to_eigen(p->params().get("ub"));
+    const VectorXd gv = foldopt_ref::to_eigen(g);
+    const PetscInt n = gen.n;
+    std::vector<std::size_t> free_sizes;
+    for (PetscInt b = 0; b < gen.batch; ++b) {
+      const foldopt_ref::ActiveSet set = foldopt_ref::classify(x.segment(b * n, n), lb.segment(b * n, n), ub.segment(b * n, n));
+      ASSERT_TRUE(set.ok) << "instance " << b << " is not strictly complementary";
+      free_sizes.push_back(set.free.size());
+      const VectorXd ref = foldopt_ref::box_qp_gradient(H.block(b * n, b * n, n, n), set, gv.segment(b * n, n)).q;
+      ASSERT_GT(ref.norm(), 0.01) << "instance " << b;
+      EXPECT_LT(foldopt_ref::rel_err(got.segment(b * n, n), ref), 1e-9) << "instance " << b;
+    }
+    // The instances differ (their free sets, hence their reduced Hessians).
+    EXPECT_NE(*std::min_element(free_sizes.begin(), free_sizes.end()),
+              *std::max_element(free_sizes.begin(), free_sizes.end()));
+    // qp_box's H is not diagonal: every block dense, from the assembled Φᵀ.
+    expect_blocks_report(layer.adjoint().report(), n, gen.batch, source, 0);
   }
-  // The instances differ (their free sets, hence their reduced Hessians).
-  EXPECT_NE(*std::min_element(free_sizes.begin(), free_sizes.end()),
-            *std::max_element(free_sizes.begin(), free_sizes.end()));
-  expect_blocks_report(layer.adjoint().report(), n, gen.batch);
 }
 
 // n = 15, B = 3: at np = 2 instance 1 has entries on both ranks (23 + 22): blocks are refused with
@@ -273,7 +297,8 @@ TEST(BatchSolve, BadOptionsRefused) {
   std::unique_ptr<foldopt::Sparsemax> p = foldopt::Sparsemax::generate(PETSC_COMM_WORLD, 8, 2, 1);
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"-fold_batch_solve", "diagonal"}, {"-fold_batch_solve", ""}, {"-fold_batch_block_max_size", "0"},
-      {"-fold_batch_block_max_size", "4294967360"}, {"-fold_batch_block_max_size", "8x"}};
+      {"-fold_batch_block_max_size", "4294967360"}, {"-fold_batch_block_max_size", "8x"},
+      {"-fold_batch_block_source", "assembled"}, {"-fold_batch_block_source", ""}};
   for (const auto& o : bad) {
     ScopedOptions so(Options{o});
     FoldedLayer layer(*p);

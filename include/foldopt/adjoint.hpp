@@ -13,7 +13,8 @@
 // and the report says so.
 //
 // A batch (B > 1 instances) is solved per instance under -fold_batch_solve blocks (auto for small
-// n): exact n×n block solves from n batched Φᵀ products inside one outer KSP (src/core/batch_solve.hpp),
+// n): exact n×n block solves (from the map's assembled Φᵀ, else n batched Φᵀ products) inside one
+// outer KSP (src/core/batch_solve.hpp),
 // else coupled by the KSP above; the report gives per-instance convergence either way.
 // Reuse across solves (training loops: θ moves a little, the linearization's structure barely):
 // -fold_pc_reuse keeps the preconditioner and the assembled Pmat it was built from

@@ -36,8 +36,8 @@ void scale(const std::vector<PetscReal>& a, Vec x, PetscInt m, Vec y);
 
 /// The threshold τ_s of each segment with Σᵢ clamp(zᵢ − τ_s, lo, hi) = k_s, where lo < hi
 /// (hi may be +inf) and the target is attainable (m·lo ≤ k_s, and k_s ≤ m·hi): the Lagrange
-/// multiplier of projecting onto {lo ≤ x ≤ hi, Σx = k}. Exact to rounding: the breakpoints are
-/// sorted on each rank (O(m log m)) and a distributed search over them brackets τ between two
+/// multiplier of projecting onto {lo ≤ x ≤ hi, Σx = k}. Exact to rounding: a distributed search
+/// by sampled pivots and in-place partitions (no sort, O(m) expected work) brackets τ between two
 /// consecutive breakpoints, where the sum is affine in τ. Collective; refuses an unattainable k_s.
 std::vector<PetscReal> thresholds(Vec z, PetscInt m, PetscReal lo, PetscReal hi, const std::vector<PetscReal>& k);
 

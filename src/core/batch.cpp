@@ -6,25 +6,32 @@
 //   results. Broadcasts act on local entries only.
 // Algorithm (thresholds): find τ_s with F_s(τ) = Σ_{i∈s} clamp(zᵢ − τ, lo, hi) = k_s.
 //   F_s is continuous, nonincreasing and piecewise affine in τ, with breakpoints zᵢ − hi (entry i
-//   leaves the upper bound) and zᵢ − lo (it reaches the lower bound). On each rank the local part
-//   of every segment is sorted once (O(m log m)); with prefix sums of the sorted zᵢ, the local
-//   part of F_s at any τ is A − Kτ (K entries strictly between the bounds, A the sum of their zᵢ
-//   plus lo and hi times the counts at the bounds), found by binary search in O(log m).
-//   A bracket (L_s, R_s) with F_s(L_s) ≥ k_s ≥ F_s(R_s) starts at (−∞, +∞). Each round:
-//     1. every rank proposes, per segment, the median of its breakpoints of each kind strictly
-//        inside the bracket, weighted by their number (one MPI_Allgather for all segments);
-//     2. the pivot is the weighted median of the proposals (a breakpoint inside the bracket:
-//        at least a quarter of them lie on either side of it), F_s is evaluated there (one
-//        MPI_Allreduce of (A, K) for all segments) and the bracket shrinks to one side.
-//   When no breakpoint is left inside a bracket, F_s is affine on it: (A, K) at an interior
-//   point give τ_s = (A − k_s)/K (K = 0: F_s is constant = k_s on the bracket; its finite end is
-//   taken). O(log m) rounds, all segments in the same collectives; exact to rounding.
+//   leaves the upper bound) and zᵢ − lo (it reaches the lower bound). A bracket (L_s, R_s) with
+//   F_s(L_s) ≥ k_s ≥ F_s(R_s) starts at (−∞, +∞); no sort. Each rank keeps, per segment, the
+//   entries with a breakpoint strictly inside the bracket (partitioned in place in a copy of its
+//   entries) and the constant part A − Kτ the others add to F on the bracket (entries at lo, at
+//   hi, or free throughout). Each round, for all segments in the same collectives:
+//     1. the kept entries are partitioned against the bracket; every rank draws a sample of the
+//        breakpoints left inside (all of them when there are few) and proposes up to Q − 1 of its
+//        quantiles, weighted by its count of inside breakpoints (one MPI_Allgather);
+//     2. the pivots are weighted quantiles of the proposals (breakpoints inside the bracket);
+//     3. one pass over the kept entries puts each breakpoint into its bucket between pivots
+//        (branch-free binary search) and gives F at every pivot from bucket sums (one
+//        MPI_Allreduce of (A, K) per pivot); the bracket shrinks to the bucket where F passes k
+//        (Q = 64 buckets for long segments: a fraction ≈ 1/Q of the breakpoints stays).
+//   When no breakpoint is left inside a bracket, F_s is affine on it and the constant parts give
+//   τ_s = (A − k_s)/K (K = 0: F_s is constant = k_s on the bracket; its finite end is taken).
+//   O(m) expected work per segment (the kept set shrinks geometrically), a few rounds; exact to
+//   rounding (the final A, K are direct sums of the entries' values). Every round removes at
+//   least its pivots, so the search ends whatever the sample.
 // References: Held, Wolfe, Crowder (1974) and Condat (2016) for projections onto the simplex by a
-//   threshold; Blum, Floyd, Pratt, Rivest, Tarjan (1973) for the median-of-medians pivot.
+//   threshold; Floyd, Rivest (1975) for selection by sampled pivots; Michelot (1986) for the
+//   pivot-and-partition view of the simplex projection.
 #include <foldopt/batch.hpp>
 
 #include <foldopt/error.hpp>
 
+#include "core/random.hpp"
 #include "core/vec_array.hpp"
 
 #include <algorithm>
@@ -198,30 +205,21 @@ void scale(const std::vector<PetscReal>& a, Vec x, PetscInt m, Vec y) {
 
 namespace {
 
-/// The local part of one segment, sorted: breakpoints za = z − lo and zb = z − hi (both
-/// nondecreasing, as rounding is monotone) and prefix sums of the sorted z.
-struct LocalSegment {
-  std::vector<PetscReal> z, za, zb, prefix;  // prefix[i] = z[0] + ... + z[i−1]
-  PetscInt size() const { return static_cast<PetscInt>(z.size()); }
-
-  /// The local part of F at τ: A − K τ.
-  void affine(PetscReal tau, PetscReal lo, PetscReal hi, bool hi_finite, PetscReal* A, PetscReal* K) const {
-    const PetscInt n = size();
-    // entries with za ≤ τ are at lo; entries with zb ≥ τ are at hi; the rest are z − τ.
-    const PetscInt ilo = static_cast<PetscInt>(std::upper_bound(za.begin(), za.end(), tau) - za.begin());
-    PetscInt ihi = hi_finite ? static_cast<PetscInt>(std::lower_bound(zb.begin(), zb.end(), tau) - zb.begin()) : n;
-    ihi = std::max(ihi, ilo);
-    *A = static_cast<PetscReal>(ilo) * lo + (hi_finite ? static_cast<PetscReal>(n - ihi) * hi : 0.0) +
-         (prefix[ihi] - prefix[ilo]);
-    *K = static_cast<PetscReal>(ihi - ilo);
-  }
+/// The local part of one segment during the search for its threshold: the entries that may still
+/// have a breakpoint strictly inside the bracket (L, R), compacted at the front of the segment's
+/// range of the work array, and the constant part A − Kτ that the other entries add to F on (L, R).
+struct Part {
+  std::size_t begin = 0, count = 0;
+  PetscReal A = 0, K = 0;
+  PetscReal inside = 0;  ///< breakpoints of the kept entries strictly inside the bracket
 };
 
-/// Breakpoints of sorted array `a` strictly inside (L, R): index range.
-std::pair<PetscInt, PetscInt> inside(const std::vector<PetscReal>& a, PetscReal L, PetscReal R) {
-  const auto b = std::upper_bound(a.begin(), a.end(), L);
-  const auto e = std::lower_bound(b, a.end(), R);
-  return {static_cast<PetscInt>(b - a.begin()), static_cast<PetscInt>(e - a.begin())};
+/// Index of the first of the `len` (a power of two) sorted values p with p ≥ x (lower = true) or
+/// p > x (lower = false), by a branch-free binary search; p is padded with +inf.
+inline int bucket(const PetscReal* p, int len, PetscReal x, bool lower) {
+  int i = 0;
+  for (int step = len >> 1; step > 0; step >>= 1) i += ((lower ? p[i + step - 1] < x : p[i + step - 1] <= x) ? step : 0);
+  return i + ((lower ? p[i] < x : p[i] <= x) ? 1 : 0);
 }
 
 }  // namespace
@@ -241,70 +239,114 @@ std::vector<PetscReal> thresholds(Vec z, PetscInt m, PetscReal lo, PetscReal hi,
                   s, (double)k[s], m, (double)lo, (double)hi, (double)lo_sum, (double)hi_sum);
   }
 
-  // Sort the local part of every segment once.
+  // The local entries are read in place until a segment's first partition moves its kept entries
+  // into a work array (where later partitions compact them further).
+  struct Entries {
+    Vec v;
+    const PetscScalar* a = nullptr;
+    explicit Entries(Vec x) : v(x) { FOLDOPT_CALL(VecGetArrayRead(v, &a)); }
+    ~Entries() { VecRestoreArrayRead(v, &a); }
+  } entries(z);
   const PetscInt nloc = g.s1 - g.s0;
-  std::vector<LocalSegment> seg(static_cast<std::size_t>(nloc));
+  std::vector<PetscReal> work(static_cast<std::size_t>(g.rend - g.rstart));
+  std::vector<Part> part(static_cast<std::size_t>(nloc));
+  std::vector<char> in_work(static_cast<std::size_t>(nloc), 0);
   bool finite = true;
-  {
-    ReadArray a(z);
-    for (PetscInt s = g.s0; s < g.s1; ++s) {
-      LocalSegment& L = seg[s - g.s0];
-      const auto r = g.range(s);
-      L.z.resize(r.second - r.first);
-      for (PetscInt j = r.first; j < r.second; ++j) {
-        L.z[j - r.first] = a[j];
-        finite = finite && std::isfinite(a[j]);
-      }
-    }
+  for (std::size_t j = 0; j < work.size(); ++j) finite = finite && std::isfinite(PetscRealPart(entries.a[j]));
+  for (PetscInt s = g.s0; s < g.s1; ++s) {
+    const auto r = g.range(s);
+    Part& P = part[s - g.s0];
+    P.begin = static_cast<std::size_t>(r.first);
+    P.count = static_cast<std::size_t>(r.second - r.first);
+    P.inside = static_cast<PetscReal>(P.count) * (hi_finite ? 2 : 1);
   }
+  // the kept entries of local segment s (in place, or in the work array)
+  static_assert(sizeof(PetscScalar) == sizeof(PetscReal), "batch::thresholds reads real entries in place");
+  auto kept_of = [&](PetscInt s) -> const PetscReal* {
+    const Part& P = part[s - g.s0];
+    return in_work[s - g.s0] ? work.data() + P.begin : reinterpret_cast<const PetscReal*>(entries.a) + P.begin;
+  };
   check_collective(g.comm, finite, PETSC_ERR_FP, "batch::thresholds: the vector has a NaN or infinite entry");
-  for (auto& L : seg) {
-    std::sort(L.z.begin(), L.z.end());
-    const std::size_t n = L.z.size();
-    L.za.resize(n);
-    L.zb.resize(hi_finite ? n : 0);
-    L.prefix.assign(n + 1, 0.0);
-    for (std::size_t i = 0; i < n; ++i) {
-      L.za[i] = L.z[i] - lo;
-      if (hi_finite) L.zb[i] = L.z[i] - hi;
-      L.prefix[i + 1] = L.prefix[i] + L.z[i];
-    }
-  }
 
+  // Pivots per segment and round: Q − 1 at most (Q a power of two), from a sample of 4Q
+  // breakpoints per rank; fewer for short segments, whose breakpoints a few rounds exhaust.
+  int Q = 8;
+  while (Q < 64 && 16 * Q < m) Q *= 2;
+  const int qmax = Q - 1;
+  const std::size_t sample_size = 4 * static_cast<std::size_t>(Q);
   const PetscReal inf = std::numeric_limits<PetscReal>::infinity();
   std::vector<PetscReal> Lb(g.S, -inf), Rb(g.S, inf), tau(g.S, 0.0);
-  std::vector<char> done(g.S, 0);
+  std::vector<char> done(g.S, 0), final_round(g.S, 0);
   int size = 1;
   FOLDOPT_CALL(MPI_Comm_size(g.comm, &size));
-  // proposals per segment: (value, weight) for za and for zb.
-  const std::size_t per = 4;
+  // proposals per segment and rank: qmax (value, weight) pairs
+  const std::size_t per = 2 * static_cast<std::size_t>(qmax);
   std::vector<PetscReal> mine(per * g.S), all(per * g.S * size);
-  std::vector<PetscReal> at(g.S), AK(2 * g.S);
-  std::vector<char> final_round(g.S);
+  // pivots per segment (padded with +inf to Q), their count; F's (A, K) at each pivot
+  std::vector<PetscReal> piv(static_cast<std::size_t>(Q) * g.S, inf), AK(per * g.S);
+  std::vector<int> npiv(g.S, 0);
+  // per local segment, the breakpoints inside each of the qmax + 1 buckets between pivots
+  std::vector<PetscReal> in_bucket(static_cast<std::size_t>(Q) * nloc, 0.0);
+  std::vector<PetscReal> sample, hist(4 * static_cast<std::size_t>(Q + 1));
   std::vector<std::pair<PetscReal, PetscReal>> prop;
+  sample.reserve(2 * sample_size);
   for (int round = 0;; ++round) {
-    FOLDOPT_CHECK(round < 4 * 64 + 100, PETSC_ERR_PLIB, "batch::thresholds: the search did not end");
-    // 1. proposals
+    FOLDOPT_CHECK(round <= 2 * m + 2, PETSC_ERR_PLIB, "batch::thresholds: the search did not end");
+    // 1. Partition each local part against its bracket (entries with no breakpoint inside join the
+    //    constant part), then propose quantiles of a sample of the breakpoints left inside.
     std::fill(mine.begin(), mine.end(), 0.0);
     for (PetscInt s = g.s0; s < g.s1; ++s) {
       if (done[s]) continue;
-      const LocalSegment& L = seg[s - g.s0];
-      const auto ia = inside(L.za, Lb[s], Rb[s]);
-      if (ia.second > ia.first) {
-        mine[per * s] = L.za[(ia.first + ia.second - 1) / 2];
-        mine[per * s + 1] = static_cast<PetscReal>(ia.second - ia.first);
-      }
-      if (hi_finite) {
-        const auto ib = inside(L.zb, Lb[s], Rb[s]);
-        if (ib.second > ib.first) {
-          mine[per * s + 2] = L.zb[(ib.first + ib.second - 1) / 2];
-          mine[per * s + 3] = static_cast<PetscReal>(ib.second - ib.first);
+      Part& P = part[s - g.s0];
+      const PetscReal L = Lb[s], R = Rb[s];
+      const PetscReal* w = kept_of(s);
+      if (round > 0) {
+        PetscReal* out = work.data() + P.begin;  // (in place once in the work array)
+        std::size_t kept = 0;
+        PetscReal A = 0, K = 0;
+        for (std::size_t j = 0; j < P.count; ++j) {
+          const PetscReal x = w[j], a = x - lo, b = x - hi;
+          const bool at_lo = a <= L, at_hi = !at_lo && hi_finite && b >= R;
+          const bool free = !at_lo && !at_hi && a >= R && (!hi_finite || b <= L);
+          A += at_lo ? lo : at_hi ? hi : free ? x : 0.0;
+          K += free ? 1.0 : 0.0;
+          out[kept] = x;
+          kept += (at_lo || at_hi || free) ? 0 : 1;
         }
+        P.A += A;
+        P.K += K;
+        P.count = kept;
+        in_work[s - g.s0] = 1;
+        w = out;
+      }
+      if (P.inside <= 0) continue;
+      // the sample: every inside breakpoint of a short part, else those of drawn entries
+      sample.clear();
+      const bool whole = P.inside <= static_cast<PetscReal>(sample_size);
+      const std::size_t draws = whole ? P.count : std::min(P.count, sample_size / (hi_finite ? 2 : 1));
+      for (std::size_t d = 0; d < draws; ++d) {
+        const std::size_t j =
+            whole ? d : static_cast<std::size_t>(mix64((static_cast<std::uint64_t>(round) << 40) ^ (static_cast<std::uint64_t>(s) << 20) ^ d) % P.count);
+        const PetscReal x = w[j], a = x - lo, b = x - hi;
+        if (a > L && a < R) sample.push_back(a);
+        if (hi_finite && b > L && b < R) sample.push_back(b);
+      }
+      if (sample.empty()) {
+        // Not reached: every kept entry has a breakpoint inside; keep the search going anyway.
+        P.inside = 0;
+        continue;
+      }
+      std::sort(sample.begin(), sample.end());
+      const std::size_t ns = sample.size(), nq = std::min<std::size_t>(qmax, ns);
+      for (std::size_t i = 0; i < nq; ++i) {
+        mine[per * s + 2 * i] = sample[std::min(ns - 1, (2 * i + 1) * ns / (2 * nq))];
+        mine[per * s + 2 * i + 1] = P.inside / static_cast<PetscReal>(nq);
       }
     }
     FOLDOPT_CALL(MPI_Allgather(mine.data(), count_int(mine.size()), MPIU_REAL, all.data(), count_int(mine.size()),
                                MPIU_REAL, g.comm));
-    // 2. pivots (or an interior point of a bracket free of breakpoints)
+    // 2. Pivots: weighted quantiles of the proposals (breakpoints inside the bracket); none left:
+    //    F is affine on the bracket, and the constant parts give it.
     bool any = false;
     for (PetscInt s = 0; s < g.S; ++s) {
       final_round[s] = 0;
@@ -312,60 +354,118 @@ std::vector<PetscReal> thresholds(Vec z, PetscInt m, PetscReal lo, PetscReal hi,
       any = true;
       prop.clear();
       PetscReal total = 0;
-      for (int r = 0; r < size; ++r)
-        for (int q = 0; q < 2; ++q) {
-          const PetscReal w = all[per * (static_cast<std::size_t>(r) * g.S + s) + 2 * q + 1];
-          if (w > 0) {
-            prop.emplace_back(all[per * (static_cast<std::size_t>(r) * g.S + s) + 2 * q], w);
-            total += w;
+      for (int r = 0; r < size; ++r) {
+        const PetscReal* q = all.data() + per * (static_cast<std::size_t>(r) * g.S + s);
+        for (int i = 0; i < qmax; ++i)
+          if (q[2 * i + 1] > 0) {
+            prop.emplace_back(q[2 * i], q[2 * i + 1]);
+            total += q[2 * i + 1];
           }
-        }
+      }
+      PetscReal* p = piv.data() + static_cast<std::size_t>(Q) * s;
+      std::fill(p, p + Q, inf);
+      npiv[s] = 0;
       if (prop.empty()) {
         final_round[s] = 1;
-        const PetscReal L = Lb[s], R = Rb[s];
-        if (std::isfinite(L) && std::isfinite(R)) at[s] = L + 0.5 * (R - L);
-        else if (std::isfinite(L)) at[s] = L + 1 + std::abs(L);
-        else if (std::isfinite(R)) at[s] = R - 1 - std::abs(R);
-        else at[s] = 0;  // not reached: a segment has at least one breakpoint
         continue;
       }
       std::sort(prop.begin(), prop.end());
+      // (the first round, over every entry, with at most 15 pivots: a shorter search per entry)
+      const int want = std::min<int>(round == 0 ? std::min(qmax, 15) : qmax, static_cast<int>(prop.size()));
       PetscReal acc = 0;
-      at[s] = prop.back().first;
-      for (const auto& p : prop) {
-        acc += p.second;
-        if (2 * acc >= total) {
-          at[s] = p.first;
-          break;
+      int next = 0;
+      for (const auto& pr : prop) {
+        acc += pr.second;
+        // the i-th pivot where the cumulative weight passes (i + 1/2) / want of the total
+        while (next < want && acc >= (next + 0.5) / want * total) {
+          if (npiv[s] == 0 || p[npiv[s] - 1] < pr.first) p[npiv[s]++] = pr.first;
+          ++next;
         }
       }
     }
     if (!any) break;
+    // 3. F at the pivots: the constant part, plus one pass over the kept entries, each counted
+    //    into the buckets between pivots of its two breakpoints.
     std::fill(AK.begin(), AK.end(), 0.0);
     for (PetscInt s = g.s0; s < g.s1; ++s) {
       if (done[s]) continue;
-      seg[s - g.s0].affine(at[s], lo, hi, hi_finite, &AK[2 * s], &AK[2 * s + 1]);
+      Part& P = part[s - g.s0];
+      PetscReal* out = AK.data() + per * s;
+      if (final_round[s]) {
+        out[0] = P.A;
+        out[1] = P.K;
+        continue;
+      }
+      const int q = npiv[s];
+      const PetscReal* p = piv.data() + static_cast<std::size_t>(Q) * s;
+      const PetscReal L = Lb[s], R = Rb[s];
+      // hist: entries whose lower breakpoint a lies in bucket i (a ≤ p_i first at i), their z;
+      // entries at hi up to bucket e = min(#pivots ≤ b, i_a), their z.
+      std::fill(hist.begin(), hist.end(), 0.0);
+      PetscReal* na = hist.data();
+      PetscReal* za = na + (Q + 1);
+      PetscReal* ne = za + (Q + 1);
+      PetscReal* ze = ne + (Q + 1);
+      PetscReal* inb = in_bucket.data() + static_cast<std::size_t>(Q) * (s - g.s0);
+      std::fill(inb, inb + Q, 0.0);
+      const PetscReal* w = kept_of(s);
+      int len = 1;  // the binary search over the q pivots and the +inf padding
+      while (len < q + 1) len *= 2;
+      for (std::size_t j = 0; j < P.count; ++j) {
+        const PetscReal x = w[j], a = x - lo;
+        const int ia = bucket(p, len, a, true);  // entry at lo at pivots i ≥ ia
+        int e = 0;  // (hi = +inf: never at hi)
+        if (hi_finite) {
+          const PetscReal b = x - hi;
+          const int ib = bucket(p, len, b, false);  // b ≥ p_i for i < ib: at hi there, unless at lo
+          e = std::min(ib, ia);
+          inb[ib] += (b > L && (ib == 0 || b != p[ib - 1])) ? 1.0 : 0.0;
+        }
+        inb[ia] += (a < R && a != p[ia]) ? 1.0 : 0.0;
+        na[ia] += 1;
+        za[ia] += x;
+        ne[e] += 1;
+        ze[e] += x;
+      }
+      // at pivot i: at lo #(ia ≤ i); free #(e ≤ i < ia) with Σz; at hi the rest.
+      PetscReal cnt_lo = 0, z_lo = 0, cnt_e = 0, z_e = 0;
+      const PetscReal kept = static_cast<PetscReal>(P.count);
+      for (int i = 0; i < q; ++i) {
+        cnt_lo += na[i];
+        z_lo += za[i];
+        cnt_e += ne[i];
+        z_e += ze[i];
+        const PetscReal nfree = cnt_e - cnt_lo, nhi = kept - cnt_e;
+        out[2 * i] = P.A + lo * cnt_lo + (hi_finite ? hi * nhi : 0.0) + (z_e - z_lo);
+        out[2 * i + 1] = P.K + nfree;
+      }
     }
     allreduce(AK, MPI_SUM, g.comm);
+    // 4. The new bracket: between the two pivots where F passes k.
     for (PetscInt s = 0; s < g.S; ++s) {
       if (done[s]) continue;
-      const PetscReal A = AK[2 * s], K = AK[2 * s + 1];
+      const PetscReal* in = AK.data() + per * s;
       if (final_round[s]) {
         // F is affine on the bracket: A − Kτ.
+        const PetscReal A = in[0], K = in[1];
         if (K > 0) tau[s] = std::min(std::max((A - k[s]) / K, Lb[s]), Rb[s]);
         else tau[s] = std::isfinite(Lb[s]) ? Lb[s] : Rb[s];
         done[s] = 1;
         continue;
       }
-      const PetscReal F = A - K * at[s];
-      if (F == k[s]) {
-        tau[s] = at[s];
+      const int q = npiv[s];
+      const PetscReal* p = piv.data() + static_cast<std::size_t>(Q) * s;
+      int i = 0;
+      while (i < q && in[2 * i] - in[2 * i + 1] * p[i] > k[s]) ++i;
+      if (i < q && in[2 * i] - in[2 * i + 1] * p[i] == k[s]) {
+        tau[s] = p[i];
         done[s] = 1;
-      } else if (F > k[s]) {
-        Lb[s] = at[s];
-      } else {
-        Rb[s] = at[s];
+        continue;
       }
+      // bucket i: (p_{i−1}, p_i), with p_{−1} = L and p_q = R
+      if (i > 0) Lb[s] = p[i - 1];
+      if (i < q) Rb[s] = p[i];
+      if (s >= g.s0 && s < g.s1) part[s - g.s0].inside = in_bucket[static_cast<std::size_t>(Q) * (s - g.s0) + i];
     }
   }
   return tau;

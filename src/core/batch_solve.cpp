@@ -1,13 +1,20 @@
 // foldopt: per-instance adjoint solves for a batch (see src/core/batch_solve.hpp).
 //
 // Method: exact block solves of the block-diagonal I − Φᵀ as a PCSHELL under KSPRICHARDSON.
-// Algorithm: block b's column j is (e_j − Φᵀ e_j) restricted to instance b, read off the product
-//   of Φᵀ with E_j = Σ_b e_{b·n+j} (instances are independent, so Φᵀ E_j holds column j of every
-//   block); rows scaled by 1/max|a_ij|, then LU with partial pivoting in place (outer-product
-//   form, contiguous column updates); the shell applies the two triangular solves per block. (An
-//   own kernel, not LAPACK: the reference LAPACK this is built with ran 100×100 blocks about a
-//   third slower, and the static library would make every consumer link -llapack.)
-// References: Golub, Van Loan, "Matrix Computations" (4th ed.), Algorithm 3.4.1, §3.5.2.
+// Algorithm: where the map assembles Φᵀ: its sparse part Φ_sᵀ read row by row (every column
+//   inside the row's instance, else the products below), the low-rank part Φᵀ = Φ_sᵀ + V Uᵀ by
+//   the rows of U and V (every column of U, V touching one instance only). A block whose Φ_sᵀ
+//   part is diagonal, with r ≤ 16 low-rank columns: D = I − Φ_sᵀ|_b, W = D⁻¹V_b, capacitance
+//   C = I − U_bᵀW (r×r, LU), and (D − V_bU_bᵀ)⁻¹x = D⁻¹x + W C⁻¹ U_bᵀ D⁻¹x, O(n r) a solve; it is
+//   taken unless a D_ii is zero or C cancels (|C_ij| < 1e-10 of the sum of its terms' moduli),
+//   then the dense block below. Otherwise block b's column j is (e_j − Φᵀ e_j) restricted to
+//   instance b, read off the product of Φᵀ with E_j = Σ_b e_{b·n+j} (instances are independent,
+//   so Φᵀ E_j holds column j of every block). Dense blocks: rows scaled by 1/max|a_ij|, then LU
+//   with partial pivoting in place (outer-product form, contiguous column updates); the shell
+//   applies the two triangular solves per block. (An own kernel, not LAPACK: the reference
+//   LAPACK this is built with ran 100×100 blocks about a third slower, and the static library
+//   would make every consumer link -llapack.)
+// References: Golub, Van Loan, "Matrix Computations" (4th ed.), Algorithm 3.4.1, §3.5.2, §2.1.4.
 #include "core/batch_solve.hpp"
 
 #include <foldopt/error.hpp>
@@ -19,6 +26,8 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <map>
+#include <memory>
 
 namespace foldopt {
 
@@ -91,6 +100,75 @@ void lu_solve(PetscInt n, const PetscScalar* A, const PetscInt* piv, PetscScalar
     for (PetscInt i = 0; i < k; ++i) x[i] -= ak[i] * xk;
   }
 }
+
+/// The local rows of a matrix with global column indices: read off the arrays of an AIJ matrix
+/// (sequential, or the diagonal and off-diagonal parts of an MPI one) without a MatGetRow per
+/// row; any other type row by row through MatGetRow.
+class LocalRows {
+ public:
+  explicit LocalRows(Mat A) : A_(A) {
+    FOLDOPT_CALL(MatGetOwnershipRange(A, &rstart_, nullptr));
+    FOLDOPT_CALL(MatGetOwnershipRangeColumn(A, &cstart_, nullptr));
+    PetscBool mpi = PETSC_FALSE, seq = PETSC_FALSE;
+    FOLDOPT_CALL(PetscObjectTypeCompare((PetscObject)A, MATMPIAIJ, &mpi));
+    FOLDOPT_CALL(PetscObjectTypeCompare((PetscObject)A, MATSEQAIJ, &seq));
+    if (mpi) {
+      FOLDOPT_CALL(MatMPIAIJGetSeqAIJ(A, &part_[0], &part_[1], &garray_));
+    } else if (seq) {
+      part_[0] = A;
+      cstart_ = 0;
+    } else {
+      return;
+    }
+    for (int k = 0; k < 2; ++k) {
+      if (!part_[k]) continue;
+      PetscInt nr;
+      PetscBool ok = PETSC_FALSE;
+      FOLDOPT_CALL(MatGetRowIJ(part_[k], 0, PETSC_FALSE, PETSC_FALSE, &nr, &ia_[k], &ja_[k], &ok));
+      FOLDOPT_CHECK(ok, PETSC_ERR_PLIB, "batch blocks: MatGetRowIJ refused an AIJ matrix");
+      FOLDOPT_CALL(MatSeqAIJGetArrayRead(part_[k], &va_[k]));
+    }
+    fast_ = true;
+  }
+  ~LocalRows() {
+    if (!fast_) return;
+    for (int k = 0; k < 2; ++k) {
+      if (!part_[k]) continue;
+      PetscInt nr;
+      PetscBool ok;
+      MatSeqAIJRestoreArrayRead(part_[k], &va_[k]);
+      MatRestoreRowIJ(part_[k], 0, PETSC_FALSE, PETSC_FALSE, &nr, &ia_[k], &ja_[k], &ok);
+    }
+  }
+  LocalRows(const LocalRows&) = delete;
+  LocalRows& operator=(const LocalRows&) = delete;
+  /// f(global column, value) for every stored entry of local row i (0-based on this rank).
+  template <typename F>
+  void row(PetscInt i, F&& f) const {
+    if (!fast_) {
+      PetscInt nc;
+      const PetscInt* ci;
+      const PetscScalar* va;
+      FOLDOPT_CALL(MatGetRow(A_, rstart_ + i, &nc, &ci, &va));
+      for (PetscInt t = 0; t < nc; ++t) f(ci[t], va[t]);
+      FOLDOPT_CALL(MatRestoreRow(A_, rstart_ + i, &nc, &ci, &va));
+      return;
+    }
+    for (PetscInt t = ia_[0][i]; t < ia_[0][i + 1]; ++t) f(cstart_ + ja_[0][t], va_[0][t]);
+    if (part_[1])
+      for (PetscInt t = ia_[1][i]; t < ia_[1][i + 1]; ++t) f(garray_[ja_[1][t]], va_[1][t]);
+  }
+
+ private:
+  Mat A_;
+  PetscInt rstart_ = 0, cstart_ = 0;
+  bool fast_ = false;
+  Mat part_[2] = {nullptr, nullptr};
+  const PetscInt* garray_ = nullptr;
+  const PetscInt* ia_[2] = {nullptr, nullptr};
+  const PetscInt* ja_[2] = {nullptr, nullptr};
+  const PetscScalar* va_[2] = {nullptr, nullptr};
+};
 }  // namespace
 
 BatchBlocks::BatchBlocks(MPI_Comm comm, const std::string& prefix) : comm_(comm), prefix_(prefix) {}
@@ -100,7 +178,9 @@ void BatchBlocks::set_from_options() {
   const char* pre = prefix_.c_str();
   options::check_choice(pre, "batch_solve", {"auto", "coupled", "blocks"});
   options::check_int(pre, "batch_block_max_size", 1, PETSC_MAX_INT);
-  PetscInt mode = static_cast<PetscInt>(mode_), maxsize = max_size_;
+  options::check_choice(pre, "batch_block_source", {"auto", "products"});
+  static const char* const sources[] = {"auto", "products"};
+  PetscInt mode = static_cast<PetscInt>(mode_), maxsize = max_size_, source = static_cast<PetscInt>(source_);
   auto read = [&]() -> PetscErrorCode {
     PetscFunctionBeginUser;
     PetscOptionsBegin(comm_, pre, "Batched adjoint solves", "AdjointSolver");
@@ -111,16 +191,23 @@ void BatchBlocks::set_from_options() {
                                 "AdjointSolver", modes, 3, modes[mode], &mode, nullptr));
     PetscCall(PetscOptionsInt("-batch_block_max_size", "Largest instance size n at which auto picks the blocks path",
                               "AdjointSolver", maxsize, &maxsize, nullptr));
+    PetscCall(PetscOptionsEList("-batch_block_source",
+                                "Where the blocks path gets its blocks: auto (the map's assembled Phi^T where it can "
+                                "assemble one that is block diagonal, Woodbury for diagonal-plus-low-rank blocks; else n "
+                                "batched products) or products (always n batched products)",
+                                "AdjointSolver", sources, 2, sources[source], &source, nullptr));
     PetscOptionsEnd();
     PetscFunctionReturn(0);
   };
   FOLDOPT_CALL(read());
   mode_ = static_cast<BatchSolveMode>(mode);
   max_size_ = maxsize;
+  source_ = static_cast<BlockSource>(source);
 }
 
 bool BatchBlocks::choose(UpdateMap& map, bool general_form) {
   active_ = false;
+  map_ = &map;
   const Layout& l = map.layout();
   const std::string opt = "-" + prefix_ + "batch_solve";
   if (mode_ == BatchSolveMode::coupled) {
@@ -181,47 +268,182 @@ bool BatchBlocks::choose(UpdateMap& map, bool general_form) {
                 singular + "), which a factorization cannot be trusted with";
     return false;
   }
-  decision_ = detail::format("blocks (%s): %" PetscInt_FMT " exact %" PetscInt_FMT "x%" PetscInt_FMT
-                             " solves, extracted with %" PetscInt_FMT " batched products",
-                             asked ? (opt + " blocks").c_str() : "auto", l.batch, l.n, l.n, l.n);
+  decision_ = detail::format("blocks (%s): %" PetscInt_FMT " exact %" PetscInt_FMT "x%" PetscInt_FMT " solves",
+                             asked ? (opt + " blocks").c_str() : "auto", l.batch, l.n, l.n);
   active_ = true;
   return true;
 }
 
-bool BatchBlocks::setup(Mat a, const Layout& l, const std::function<void(Vec, Vec)>& phi_t, KSP like) {
+bool BatchBlocks::blocks_from_assembled(const Layout& l, std::string* how) {
+  if (source_ == BlockSource::products || !map_ || !map_->can_assemble()) return false;
   const PetscInt n = l.n;
-  OwnedVec e, col;
-  FOLDOPT_CALL(MatCreateVecs(a, e.out(), col.out()));
-  PetscInt local;
-  FOLDOPT_CALL(VecGetLocalSize(e, &local));
-  n_ = n;
-  nblocks_ = local / n;
-  const std::size_t nn = static_cast<std::size_t>(n) * static_cast<std::size_t>(n);
-  lu_.assign(nn * static_cast<std::size_t>(nblocks_), 0.0);
-  pivots_.assign(static_cast<std::size_t>(local), 0);
-  row_scale_.assign(static_cast<std::size_t>(local), 0.0);
-  // Column j of every block: A_b[i + j n] = δ_ij − (Φᵀ E_j)_{b n + i}.
-  for (PetscInt j = 0; j < n; ++j) {
-    FOLDOPT_CALL(VecZeroEntries(e));
-    PetscScalar* ea;
-    FOLDOPT_CALL(VecGetArray(e, &ea));
-    for (PetscInt b = 0; b < nblocks_; ++b) ea[b * n + j] = 1.0;
-    FOLDOPT_CALL(VecRestoreArray(e, &ea));
-    phi_t(e, col);
-    const PetscScalar* c;
-    FOLDOPT_CALL(VecGetArrayRead(col, &c));
-    for (PetscInt b = 0; b < nblocks_; ++b) {
-      PetscScalar* A = lu_.data() + nn * static_cast<std::size_t>(b) + static_cast<std::size_t>(j * n);
-      for (PetscInt i = 0; i < n; ++i) A[i] = (i == j ? 1.0 : 0.0) - c[b * n + i];
+  OwnedMat Pt = map_->assemble_phi_transpose();
+  OwnedMat U, V;
+  if (map_->has_low_rank()) map_->low_rank(&U, &V);
+
+  PetscInt rstart, rend;
+  FOLDOPT_CALL(MatGetOwnershipRange(Pt, &rstart, &rend));
+  const PetscInt first = rstart / n;  // instances on this rank: [first, first + nblocks_)
+  // Per instance: whether Φ_sᵀ is diagonal there; the low-rank columns touching it.
+  int coupled = 0;  // a column outside the row's instance (or a low-rank column in two)
+  std::vector<char> diagonal(static_cast<std::size_t>(nblocks_), 1);
+  std::vector<std::vector<PetscInt>> cols(static_cast<std::size_t>(nblocks_));
+  PetscInt R = 0;
+  if (U) FOLDOPT_CALL(MatGetSize(U, nullptr, &R));
+  std::map<PetscInt, PetscInt> owner;  // low-rank column → local instance
+  LocalRows prow(Pt);
+  std::unique_ptr<LocalRows> urow, vrow;
+  if (U) urow.reset(new LocalRows(U));
+  if (V) vrow.reset(new LocalRows(V));
+  PetscInt last_col = -1, last_owner = -1;
+  for (PetscInt i = rstart; i < rend && !coupled; ++i) {
+    const PetscInt b = i / n - first, c0 = (i / n) * n;
+    prow.row(i - rstart, [&](PetscInt c, PetscScalar) {
+      if (c < c0 || c >= c0 + n) coupled = 1;
+      if (c != i) diagonal[b] = 0;
+    });
+    for (const LocalRows* M : {urow.get(), vrow.get()}) {
+      if (!M) continue;
+      M->row(i - rstart, [&](PetscInt c, PetscScalar) {
+        if (c == last_col) {  // the common case: the same column as the previous entry
+          if (last_owner != b) coupled = 1;
+          return;
+        }
+        const auto it = owner.emplace(c, b).first;
+        if (it->second != b) coupled = 1;
+        last_col = c;
+        last_owner = it->second;
+      });
     }
-    FOLDOPT_CALL(VecRestoreArrayRead(col, &c));
   }
-  // Row equilibration, then LU with partial pivoting per block (LAPACK getrf; a zero pivot is
-  // reported collectively below).
+  // A low-rank column on two ranks couples two instances.
+  if (R > 0) {
+    std::vector<int> touched(static_cast<std::size_t>(R), 0);
+    for (const auto& o : owner) touched[o.first] = 1;
+    FOLDOPT_CALL(MPI_Allreduce(MPI_IN_PLACE, touched.data(), static_cast<int>(R), MPI_INT, MPI_SUM, comm_));
+    for (int t : touched) coupled = coupled || t > 1;
+  }
+  FOLDOPT_CALL(MPI_Allreduce(MPI_IN_PLACE, &coupled, 1, MPI_INT, MPI_MAX, comm_));
+  if (coupled) return false;
+  for (const auto& o : owner) cols[o.second].push_back(o.first);  // sorted: std::map order
+
+  const std::size_t nn = static_cast<std::size_t>(n) * static_cast<std::size_t>(n);
+  const PetscInt max_rank = 16;
+  lu_offset_.assign(nblocks_, -1);
+  lr_offset_.assign(nblocks_, -1);
+  cap_offset_.assign(nblocks_, -1);
+  cap_piv_offset_.assign(nblocks_, -1);
+  lr_rank_.assign(nblocks_, 0);
+  dinv_.assign(static_cast<std::size_t>(nblocks_ * n), 0.0);
+  lr_u_.clear();
+  lr_w_.clear();
+  cap_.clear();
+  cap_pivots_.clear();
+  lu_.clear();
+  PetscInt woodbury = 0, dense = 0, max_r = 0;
+  std::vector<PetscScalar> Ub, Vb;
+  // The rows of instance b: Φ_sᵀ entries and the low-rank rows, into dense n×r U_b, V_b.
+  auto low_rank_rows = [&](PetscInt b, const std::vector<PetscInt>& c) {
+    const std::size_t r = c.size();
+    Ub.assign(static_cast<std::size_t>(n) * r, 0.0);
+    Vb.assign(static_cast<std::size_t>(n) * r, 0.0);
+    for (int which = 0; which < 2; ++which) {
+      const LocalRows* M = which ? vrow.get() : urow.get();
+      std::vector<PetscScalar>& out = which ? Vb : Ub;
+      if (!M) continue;
+      for (PetscInt i = 0; i < n; ++i)
+        M->row(b * n + i, [&](PetscInt col, PetscScalar v) {
+          const std::size_t q = static_cast<std::size_t>(std::lower_bound(c.begin(), c.end(), col) - c.begin());
+          out[i + q * n] += v;
+        });
+    }
+  };
+  for (PetscInt b = 0; b < nblocks_; ++b) {
+    const std::vector<PetscInt>& c = cols[b];
+    const PetscInt r = static_cast<PetscInt>(c.size());
+    low_rank_rows(b, c);
+    bool done = false;
+    if (diagonal[b] && r <= max_rank) {
+      // D − V_b U_bᵀ by Woodbury, if D is invertible and the capacitance keeps its digits.
+      bool ok = true;
+      PetscScalar* dinv = dinv_.data() + b * n;
+      for (PetscInt i = 0; i < n && ok; ++i) {
+        PetscScalar d = 1.0;
+        prow.row(b * n + i, [&](PetscInt, PetscScalar v) { d -= v; });  // the diagonal entry only
+        ok = PetscAbsScalar(d) > 0 && std::isfinite(PetscRealPart(d));
+        if (ok) dinv[i] = 1.0 / d;
+      }
+      std::vector<PetscScalar> W(static_cast<std::size_t>(n * r)), C(static_cast<std::size_t>(r * r));
+      for (PetscInt q = 0; q < r && ok; ++q)
+        for (PetscInt i = 0; i < n; ++i) W[i + q * n] = dinv[i] * Vb[i + q * n];
+      for (PetscInt q = 0; q < r && ok; ++q)
+        for (PetscInt p = 0; p < r; ++p) {  // C_pq = δ_pq − Σ_i U_ip W_iq
+          PetscScalar sum = (p == q) ? 1.0 : 0.0;
+          PetscReal size = std::abs(PetscRealPart(sum));
+          for (PetscInt i = 0; i < n; ++i) {
+            const PetscScalar t = Ub[i + p * n] * W[i + q * n];
+            sum -= t;
+            size += PetscAbsScalar(t);
+          }
+          C[p + q * r] = sum;
+          // a diagonal entry that cancels to below 1e-10 of its terms has lost its digits
+          ok = ok && std::isfinite(size) && (p != q || PetscAbsScalar(sum) > 1e-10 * size);
+        }
+      std::vector<PetscInt> piv(static_cast<std::size_t>(r));
+      if (ok && r > 0) {
+        PetscReal cmax = 0;
+        for (const PetscScalar v : C) cmax = std::max(cmax, PetscAbsScalar(v));
+        ok = lu_factor(r, C.data(), piv.data(), 1e3 * PETSC_MACHINE_EPSILON * (PetscReal)r * cmax) < 0;
+      }
+      if (ok) {
+        lr_rank_[b] = r;
+        lr_offset_[b] = static_cast<std::ptrdiff_t>(lr_u_.size());
+        lr_u_.insert(lr_u_.end(), Ub.begin(), Ub.end());
+        lr_w_.insert(lr_w_.end(), W.begin(), W.end());
+        cap_offset_[b] = static_cast<std::ptrdiff_t>(cap_.size());
+        cap_piv_offset_[b] = static_cast<std::ptrdiff_t>(cap_pivots_.size());
+        cap_.insert(cap_.end(), C.begin(), C.end());
+        cap_pivots_.insert(cap_pivots_.end(), piv.begin(), piv.end());
+        ++woodbury;
+        max_r = std::max(max_r, r);
+        done = true;
+      }
+    }
+    if (done) continue;
+    // The dense block I − Φ_sᵀ|_b − V_b U_bᵀ, column-major.
+    lu_offset_[b] = static_cast<std::ptrdiff_t>(lu_.size());
+    lu_.resize(lu_.size() + nn, 0.0);
+    PetscScalar* A = lu_.data() + lu_offset_[b];
+    for (PetscInt i = 0; i < n; ++i) {
+      A[i + i * n] = 1.0;
+      prow.row(b * n + i, [&](PetscInt col, PetscScalar v) { A[i + (col - (first + b) * n) * n] -= v; });
+    }
+    for (PetscInt q = 0; q < r; ++q)
+      for (PetscInt j = 0; j < n; ++j) {
+        const PetscScalar u = Ub[j + q * n];
+        if (u != 0.0)
+          for (PetscInt i = 0; i < n; ++i) A[i + j * n] -= Vb[i + q * n] * u;
+      }
+    ++dense;
+  }
+  PetscInt counts[3] = {woodbury, dense, max_r};
+  FOLDOPT_CALL(MPI_Allreduce(MPI_IN_PLACE, counts, 2, MPIU_INT, MPI_SUM, comm_));
+  FOLDOPT_CALL(MPI_Allreduce(MPI_IN_PLACE, counts + 2, 1, MPIU_INT, MPI_MAX, comm_));
+  *how = detail::format("from the assembled Phi^T: %" PetscInt_FMT " by Woodbury (diagonal + rank <= %" PetscInt_FMT
+                        "), %" PetscInt_FMT " dense LU",
+                        counts[0], counts[2], counts[1]);
+  return true;
+}
+
+bool BatchBlocks::factor_dense(PetscInt rstart, PetscInt products) {
+  const PetscInt n = n_;
+  // Row equilibration, then LU with partial pivoting per dense block (a zero pivot is reported
+  // collectively below).
   PetscInt bad_block = -1, bad_row = -1;
   bool zero_pivot = false;
   for (PetscInt b = 0; b < nblocks_ && bad_block < 0; ++b) {
-    PetscScalar* A = lu_.data() + nn * static_cast<std::size_t>(b);
+    if (lu_offset_[b] < 0) continue;
+    PetscScalar* A = lu_.data() + lu_offset_[b];
     PetscReal* s = row_scale_.data() + b * n;
     for (PetscInt i = 0; i < n; ++i) s[i] = 0;
     for (PetscInt j = 0; j < n; ++j)
@@ -244,25 +466,68 @@ bool BatchBlocks::setup(Mat a, const Layout& l, const std::function<void(Vec, Ve
       zero_pivot = true;
     }
   }
-  PetscInt rstart;
-  FOLDOPT_CALL(VecGetOwnershipRange(e, &rstart, nullptr));
   // A singular block (first such instance over the ranks): the coupled Krylov solve instead.
   PetscInt bad = bad_block >= 0 ? rstart / std::max<PetscInt>(n, 1) + bad_block : PETSC_MAX_INT, first = 0;
   MPI_Allreduce(&bad, &first, 1, MPIU_INT, MPI_MIN, comm_);
-  if (first != PETSC_MAX_INT) {
-    const int mine = bad == first;
-    int owner = 0, rank = 0;
-    MPI_Comm_rank(comm_, &rank);
-    int cand = mine ? rank : INT_MAX;
-    MPI_Allreduce(&cand, &owner, 1, MPI_INT, MPI_MIN, comm_);
-    int row[2] = {static_cast<int>(bad_row), zero_pivot ? 1 : 0};
-    MPI_Bcast(row, 2, MPI_INT, owner, comm_);
-    decision_ = detail::format("coupled: the block I - Phi^T of instance %" PetscInt_FMT " is singular (row %d %s), "
-                               "after %" PetscInt_FMT " products for the blocks",
-                               first, row[0], row[1] ? "has a pivot below 1e3 n eps after row equilibration" : "is zero or not finite", n);
-    active_ = false;
-    return false;
+  if (first == PETSC_MAX_INT) return true;
+  const int mine = bad == first;
+  int owner = 0, rank = 0;
+  MPI_Comm_rank(comm_, &rank);
+  int cand = mine ? rank : INT_MAX;
+  MPI_Allreduce(&cand, &owner, 1, MPI_INT, MPI_MIN, comm_);
+  int row[2] = {static_cast<int>(bad_row), zero_pivot ? 1 : 0};
+  MPI_Bcast(row, 2, MPI_INT, owner, comm_);
+  decision_ = detail::format("coupled: the block I - Phi^T of instance %" PetscInt_FMT " is singular (row %d %s), "
+                             "after %" PetscInt_FMT " products for the blocks",
+                             first, row[0], row[1] ? "has a pivot below 1e3 n eps after row equilibration" : "is zero or not finite", products);
+  active_ = false;
+  return false;
+}
+
+bool BatchBlocks::setup(Mat a, const Layout& l, const std::function<void(Vec, Vec)>& phi_t, KSP like) {
+  const PetscInt n = l.n;
+  OwnedVec e, col;
+  FOLDOPT_CALL(MatCreateVecs(a, e.out(), col.out()));
+  PetscInt local, rstart;
+  FOLDOPT_CALL(VecGetLocalSize(e, &local));
+  FOLDOPT_CALL(VecGetOwnershipRange(e, &rstart, nullptr));
+  n_ = n;
+  nblocks_ = local / n;
+  const std::size_t nn = static_cast<std::size_t>(n) * static_cast<std::size_t>(n);
+  pivots_.assign(static_cast<std::size_t>(local), 0);
+  row_scale_.assign(static_cast<std::size_t>(local), 0.0);
+  std::string how;
+  PetscInt products = 0;
+  if (!blocks_from_assembled(l, &how)) {
+    lu_offset_.resize(nblocks_);
+    for (PetscInt b = 0; b < nblocks_; ++b) lu_offset_[b] = static_cast<std::ptrdiff_t>(nn) * b;
+    lr_rank_.assign(nblocks_, 0);
+    dinv_.clear();
+    lr_u_.clear();
+    lr_w_.clear();
+    cap_.clear();
+    lu_.assign(nn * static_cast<std::size_t>(nblocks_), 0.0);
+    // Column j of every block: A_b[i + j n] = δ_ij − (Φᵀ E_j)_{b n + i}.
+    for (PetscInt j = 0; j < n; ++j) {
+      FOLDOPT_CALL(VecZeroEntries(e));
+      PetscScalar* ea;
+      FOLDOPT_CALL(VecGetArray(e, &ea));
+      for (PetscInt b = 0; b < nblocks_; ++b) ea[b * n + j] = 1.0;
+      FOLDOPT_CALL(VecRestoreArray(e, &ea));
+      phi_t(e, col);
+      const PetscScalar* c;
+      FOLDOPT_CALL(VecGetArrayRead(col, &c));
+      for (PetscInt b = 0; b < nblocks_; ++b) {
+        PetscScalar* A = lu_.data() + nn * static_cast<std::size_t>(b) + static_cast<std::size_t>(j * n);
+        for (PetscInt i = 0; i < n; ++i) A[i] = (i == j ? 1.0 : 0.0) - c[b * n + i];
+      }
+      FOLDOPT_CALL(VecRestoreArrayRead(col, &c));
+    }
+    products = n;
+    how = detail::format("extracted with %" PetscInt_FMT " batched products, dense LU", n);
   }
+  if (!factor_dense(rstart, products)) return false;
+  decision_ += ", " + how;
   if (!ksp_) {
     FOLDOPT_CALL(KSPCreate(comm_, ksp_.out()));
     FOLDOPT_CALL(KSPSetOptionsPrefix(ksp_, (prefix_ + "batch_").c_str()));
@@ -303,12 +568,32 @@ PC BatchBlocks::pc() const {
 std::string BatchBlocks::method() const { return "krylov richardson, pc exact per-instance LU (batch blocks)"; }
 
 void BatchBlocks::solve_blocks(const PetscScalar* x, PetscScalar* y) const {
-  const std::size_t nn = static_cast<std::size_t>(n_) * static_cast<std::size_t>(n_);
+  std::vector<PetscScalar> t;
   for (PetscInt b = 0; b < nblocks_; ++b) {
-    const PetscReal* s = row_scale_.data() + b * n_;
+    const PetscScalar* xb = x + b * n_;
     PetscScalar* yb = y + b * n_;
-    for (PetscInt i = 0; i < n_; ++i) yb[i] = s[i] * x[b * n_ + i];
-    lu_solve(n_, lu_.data() + nn * static_cast<std::size_t>(b), pivots_.data() + b * n_, yb);
+    if (lu_offset_[b] >= 0) {
+      const PetscReal* s = row_scale_.data() + b * n_;
+      for (PetscInt i = 0; i < n_; ++i) yb[i] = s[i] * xb[i];
+      lu_solve(n_, lu_.data() + lu_offset_[b], pivots_.data() + b * n_, yb);
+      continue;
+    }
+    // y = D⁻¹x + W C⁻¹ Uᵀ D⁻¹x
+    const PetscScalar* dinv = dinv_.data() + b * n_;
+    for (PetscInt i = 0; i < n_; ++i) yb[i] = dinv[i] * xb[i];
+    const PetscInt r = lr_rank_[b];
+    if (r == 0) continue;
+    const PetscScalar* U = lr_u_.data() + lr_offset_[b];
+    const PetscScalar* W = lr_w_.data() + lr_offset_[b];
+    t.assign(static_cast<std::size_t>(r), 0.0);
+    for (PetscInt q = 0; q < r; ++q) {
+      PetscScalar sum = 0;
+      for (PetscInt i = 0; i < n_; ++i) sum += U[i + q * n_] * yb[i];
+      t[q] = sum;
+    }
+    lu_solve(r, cap_.data() + cap_offset_[b], cap_pivots_.data() + cap_piv_offset_[b], t.data());
+    for (PetscInt q = 0; q < r; ++q)
+      for (PetscInt i = 0; i < n_; ++i) yb[i] += W[i + q * n_] * t[q];
   }
 }
 

@@ -5,13 +5,20 @@
 //   products (its iteration count grows with B); here every block is extracted and factored, and
 //   the outer KSP (Richardson, scale 1, left-preconditioned by the block solves as a PCSHELL)
 //   converges per instance in one iteration; further iterations are iterative refinement.
-// Algorithm: column j of every block at once is Φᵀ applied to the vector with a 1 at entry j of
-//   every instance (n products of the batch vector in all); each block is row-equilibrated (its
-//   rows divided by their largest entry: the entropy's Φ has rows up to 1/x) and LU-factored with
-//   partial pivoting on the rank that owns the instance. Needs instances that do not span ranks;
-//   otherwise, and where it is not asked for, the batch is solved coupled (the fold_ KSP).
+// Algorithm: the blocks come from the map's assembled Φᵀ where it can assemble one
+//   (UpdateMap::assemble_phi_transpose, plus the low-rank part Φ = Φ_s + U Vᵀ, i.e.
+//   Φᵀ = Φ_sᵀ + V Uᵀ) and that matrix is block diagonal over the instances; otherwise column j of
+//   every block at once is Φᵀ applied to the vector with a 1 at entry j of every instance (n
+//   products of the batch vector in all). An instance whose block is diagonal plus rank r ≤ 16,
+//   D − V_b U_bᵀ (the simplex-type proxes over a diagonal Hessian: top-k, sparsemax), is solved by
+//   the Sherman–Morrison–Woodbury formula in O(n r) (its r×r capacitance I − U_bᵀ D⁻¹ V_b LU-
+//   factored), unless forming the capacitance cancels more than 10 digits; every other block is
+//   row-equilibrated (its rows divided by their largest entry: the entropy's Φ has rows up to 1/x)
+//   and LU-factored with partial pivoting on the rank that owns the instance. Needs instances
+//   that do not span ranks; otherwise, and where it is not asked for, the batch is solved coupled
+//   (the fold_ KSP). -fold_batch_block_source products forces the extraction by products.
 // References: Golub, Van Loan, "Matrix Computations" (4th ed.), Algorithm 3.4.1 (outer-product LU
-//   with partial pivoting) and §3.5.2 (row equilibration).
+//   with partial pivoting), §3.5.2 (row equilibration) and §2.1.4 (Sherman–Morrison–Woodbury).
 #ifndef FOLDOPT_SRC_CORE_BATCH_SOLVE_HPP
 #define FOLDOPT_SRC_CORE_BATCH_SOLVE_HPP
 
@@ -34,6 +41,10 @@ class UpdateMap;
 /// (UpdateMap::default_ksp_type); `coupled` is the one KSP over the whole batch.
 enum class BatchSolveMode { automatic, coupled, blocks };
 const char* to_string(BatchSolveMode m);
+/// -fold_batch_block_source: where the blocks come from. auto: the assembled Φᵀ where the map
+/// can assemble it and it is block diagonal over the instances, else n products; products: always
+/// n products.
+enum class BlockSource { automatic, products };
 
 /// Per-instance convergence of a batch: relative residuals ‖r_b‖/‖g_b‖ (‖r_b‖ where g_b = 0).
 struct InstanceStats {
@@ -50,7 +61,8 @@ class BatchBlocks {
   BatchBlocks(const BatchBlocks&) = delete;
   BatchBlocks& operator=(const BatchBlocks&) = delete;
 
-  /// Reads (after checking) -<prefix>batch_solve and -<prefix>batch_block_max_size.
+  /// Reads (after checking) -<prefix>batch_solve, -<prefix>batch_block_max_size and
+  /// -<prefix>batch_block_source.
   void set_from_options();
   void set_mode(BatchSolveMode m) { mode_ = m; }
   BatchSolveMode mode() const { return mode_; }
@@ -76,11 +88,19 @@ class BatchBlocks {
   PC pc() const;
   std::string method() const;
   /// Bytes held by the factors on this rank.
-  double factor_bytes() const { return 8.0 * static_cast<double>(lu_.size()); }
+  double factor_bytes() const {
+    return 8.0 * static_cast<double>(lu_.size() + dinv_.size() + lr_u_.size() + lr_w_.size() + cap_.size());
+  }
 
  private:
   static PetscErrorCode apply(PC pc, Vec x, Vec y);
   void solve_blocks(const PetscScalar* x, PetscScalar* y) const;
+  /// The blocks from the map's assembled Φᵀ (and its low-rank part): false (collectively) when
+  /// the map cannot assemble or the matrix couples instances; the caller then uses products.
+  bool blocks_from_assembled(const Layout& l, std::string* how);
+  /// Row equilibration and LU of the dense blocks (lu_offset_ ≥ 0); false (collectively, with
+  /// decision_ set) when one is singular.
+  bool factor_dense(PetscInt rstart, PetscInt products);
 
   MPI_Comm comm_;
   std::string prefix_;
@@ -92,6 +112,13 @@ class BatchBlocks {
   std::vector<PetscScalar> lu_;             ///< nblocks_ column-major n×n LU factors
   std::vector<PetscInt> pivots_;
   std::vector<PetscReal> row_scale_;        ///< 1 / (largest entry of each row)
+  // Per local instance: its dense factor's offset in lu_ (−1: a Woodbury block), or its
+  // Woodbury data: rank r, offsets into lr_u_ / lr_w_ (n×r, column-major) and cap_ (r×r LU).
+  std::vector<std::ptrdiff_t> lu_offset_, lr_offset_, cap_offset_, cap_piv_offset_;
+  std::vector<PetscInt> lr_rank_, cap_pivots_;
+  std::vector<PetscScalar> dinv_, lr_u_, lr_w_, cap_;  ///< D⁻¹ (local), U_b, W_b = D⁻¹V_b, LU(I − U_bᵀW_b)
+  BlockSource source_ = BlockSource::automatic;
+  UpdateMap* map_ = nullptr;  ///< the map of the last choose()
   OwnedKSP ksp_;
 };
 

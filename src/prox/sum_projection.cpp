@@ -3,7 +3,7 @@
 // capped_simplex.cpp, capped_simplex_product.cpp).
 //
 // Method:    prox(z)_b = clamp(z_b − τ_b, lo, hi), with τ_b the threshold of instance b such that
-//            Σᵢ clamp(z_bi − τ_b, lo, hi) = k (batch::thresholds: exact to rounding, O(n log n),
+//            Σᵢ clamp(z_bi − τ_b, lo, hi) = k (batch::thresholds: exact to rounding, O(n) expected,
 //            an instance may span ranks).
 //            Segments: an instance may be cut into r equal segments with sums k_1 … k_r; every
 //            formula below then holds per segment (b runs over the B·r segments).
@@ -87,8 +87,11 @@ void SumProjectionProx::project(Vec z, Vec y) {
   PetscInt rstart, rend;
   FOLDOPT_CALL(VecGetOwnershipRange(y, &rstart, &rend));
   WriteArray a(y);
-  for (PetscInt i = rstart; i < rend; ++i)
-    a[i - rstart] = std::min(std::max(PetscRealPart(a[i - rstart]) - tau_[i / n], lo_), hi_);
+  for (PetscInt i = rstart; i < rend;) {  // segment by segment (no division per entry)
+    const PetscInt end = std::min(rend, (i / n + 1) * n);
+    const PetscReal t = tau_[i / n];
+    for (; i < end; ++i) a[i - rstart] = std::min(std::max(PetscRealPart(a[i - rstart]) - t, lo_), hi_);
+  }
 }
 
 void SumProjectionProx::apply(Vec z, PetscReal, const ParamSet&, Vec y) { project(z, y); }

@@ -344,13 +344,16 @@ void ProxGradMap::low_rank(OwnedMat* Uout, OwnedMat* Vout) {
   OwnedVec c;
   prox_->jacobian_structure(work_, &U, &c);
   FOLDOPT_CHECK(U && c, PETSC_ERR_PLIB, "prox '%s' declares a low-rank part but gave none", prox_->type().c_str());
-  OwnedMat UC, HUC;
+  OwnedMat UC, M, V;
   FOLDOPT_CALL(MatDuplicate(U, MAT_COPY_VALUES, UC.out()));
   FOLDOPT_CALL(MatDiagonalScale(UC, nullptr, c));  // U diag(c)
-  FOLDOPT_CALL(MatMatMult(hess_, UC, MAT_INITIAL_MATRIX, PETSC_DEFAULT, HUC.out()));
-  FOLDOPT_CALL(MatAYPX(HUC, -alpha_, UC, DIFFERENT_NONZERO_PATTERN));  // V = UC − α H UC
+  // V = (I − α H) U diag(c): one product with I − αH assembled (no sum of two patterns)
+  FOLDOPT_CALL(MatDuplicate(hess_, MAT_COPY_VALUES, M.out()));
+  FOLDOPT_CALL(MatScale(M, -alpha_));
+  FOLDOPT_CALL(MatShift(M, 1.0));
+  FOLDOPT_CALL(MatMatMult(M, UC, MAT_INITIAL_MATRIX, PETSC_DEFAULT, V.out()));
   *Uout = std::move(U);
-  *Vout = std::move(HUC);
+  *Vout = std::move(V);
 }
 
 bool ProxGradMap::has_symmetric_form() const {
