@@ -62,7 +62,9 @@ def main():
         ax.set_title("a test signal (λ = %s)" % lambdas[0])
         ax.legend(fontsize=8)
     if os.path.exists(timing_path):
-        t = [r for r in rows(timing_path) if r["step"] != "median"]
+        all_rows = rows(timing_path)
+        t = [r for r in all_rows if r["step"] != "median"]
+        med = {r["route"]: float(r["step_seconds"]) for r in all_rows if r["step"] == "median"}
         ax = axes[p]
         for route, color, label in (("fdpg", "C0", "FDPG (tv)"), ("qp_admm", "C3", "QP form (qp, ADMM)")):
             pts = [(int(r["step"]), float(r["step_seconds"])) for r in t if r["route"] == route]
@@ -70,7 +72,10 @@ def main():
         ax.set_yscale("log")
         ax.set_xlabel("compared training step")
         ax.set_ylabel("seconds per step (forward + backward + Adam)")
-        ax.set_title("time per training step")
+        title = "time per training step"
+        if "fdpg" in med and "qp_admm" in med:
+            title += " (medians: QP/FDPG = %.1f)" % (med["qp_admm"] / med["fdpg"])
+        ax.set_title(title)
         ax.legend(fontsize=8)
     fig.tight_layout()
     out = os.path.join(d, "tv_denoise.png")

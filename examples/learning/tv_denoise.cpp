@@ -35,9 +35,9 @@
 //   (2020) 637–672 (OSQP's QP form); J. Kotary, M. H. Dinh, F. Fioretto, Folded optimization for
 //   end-to-end model-based learning (2023), §6 "Enhanced total variation denoising".
 //
-// Options: -signal_length n (100), -train N (256), -test N (128), -batch B (16), -epochs E (20),
+// Options: -signal_length n (100), -train N (256), -test N (128), -batch B (16), -epochs E (30),
 //   -lambdas l1,l2,... (0.05,0.1,0.2,0.4), -noise σ (0.1), -jump_prob p (0.05), -lr (0.003),
-//   -seed (1), -fd_check (true), -fd_h (1e-5), -fd_tol (1e-5), -compare_steps K (5; 0: no QP
+//   -seed (1), -fd_check (true), -fd_h (1e-5), -fd_tol (1e-5), -compare_steps K (10; 0: no QP
 //   route), -agree_tol (1e-6), -output_dir DIR (.); -fdpg_OPTION [value] and -qp_OPTION [value] go to
 //   the tv and the qp layer as -OPTION [value] (e.g. -fdpg_fold_fwd_fista_tol 1e-13, -qp_fold_view).
 // Run (small, the CTest configuration):
@@ -57,6 +57,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -120,7 +121,7 @@ double rel_diff(const at::Tensor& a, const at::Tensor& b) {
 }
 
 struct Config {
-  PetscInt n = 100, train = 256, test = 128, batch = 16, epochs = 20, seed = 1, compare_steps = 5;
+  PetscInt n = 100, train = 256, test = 128, batch = 16, epochs = 30, seed = 1, compare_steps = 10;
   std::vector<PetscReal> lambdas = {0.05, 0.1, 0.2, 0.4};
   PetscReal noise = 0.1, jump_prob = 0.05, lr = 0.003, fd_h = 1e-5, fd_tol = 1e-5, agree_tol = 1e-6;
   PetscBool fd_check = PETSC_TRUE;
@@ -152,8 +153,7 @@ std::string layer_options(const std::string& prefix) {
 }
 
 PetscErrorCode read_options(Config* c) {
-  PetscReal lam[16];
-  PetscInt nlam = 16;
+  char lam[1024] = "0.05,0.1,0.2,0.4";
   PetscBool lam_set = PETSC_FALSE;
   PetscFunctionBeginUser;
   PetscOptionsBegin(comm(), nullptr, "tv_denoise: TV denoising with a learned D (FDPG) against the QP form (ADMM); -fdpg_X / -qp_X: option -X of the tv / qp layer", "tv_denoise");
@@ -162,7 +162,8 @@ PetscErrorCode read_options(Config* c) {
   PetscCall(PetscOptionsInt("-test", "Test signals (a multiple of -batch)", "", c->test, &c->test, nullptr));
   PetscCall(PetscOptionsInt("-batch", "Signals per training step (the layer's batch B)", "", c->batch, &c->batch, nullptr));
   PetscCall(PetscOptionsInt("-epochs", "Epochs per lambda", "", c->epochs, &c->epochs, nullptr));
-  PetscCall(PetscOptionsRealArray("-lambdas", "Regularization weights, one trained D each", "", lam, &nlam, &lam_set));
+  PetscCall(PetscOptionsString("-lambdas", "Regularization weights, comma-separated: one trained D each", "", lam, lam, sizeof lam,
+                               &lam_set));
   PetscCall(PetscOptionsReal("-noise", "Standard deviation of the Gaussian noise", "", c->noise, &c->noise, nullptr));
   PetscCall(PetscOptionsReal("-jump_prob", "Probability of a jump after each entry of a signal", "", c->jump_prob, &c->jump_prob,
                              nullptr));
@@ -177,7 +178,20 @@ PetscErrorCode read_options(Config* c) {
   PetscCall(PetscOptionsReal("-agree_tol", "Relative tolerance of the FDPG/QP agreement (x*, dL/dd, dL/dD)", "", c->agree_tol,
                              &c->agree_tol, nullptr));
   PetscOptionsEnd();
-  if (lam_set) c->lambdas.assign(lam, lam + nlam);
+  if (lam_set) {
+    c->lambdas.clear();
+    const std::string text = lam;
+    for (std::size_t pos = 0; pos <= text.size();) {
+      const std::size_t end = std::min(text.find(',', pos), text.size());
+      const std::string item = text.substr(pos, end - pos);
+      char* stop = nullptr;
+      const double v = std::strtod(item.c_str(), &stop);
+      FOLDOPT_CHECK(!item.empty() && stop && *stop == 0, PETSC_ERR_ARG_WRONG, "tv_denoise: -lambdas %s: '%s' is not a number", lam,
+                    item.c_str());
+      c->lambdas.push_back(v);
+      pos = end + 1;
+    }
+  }
   c->tv_options = layer_options("fdpg_");
   // ADMM's σ: 1e-4 rather than the map's 1e-6. P is 0 on t, so the KKT matrix's t-block is σI, and
   // at 1e-6 the forward's fixed-point residual stalls near 3e-10, above its tolerance 1e-10, and
@@ -301,7 +315,8 @@ struct QpRoute {
     weight = mine(at::cat({at::ones({batch, n}, dbl), at::zeros({batch, m}, dbl)}, 1));
   }
   /// Writes P = diag(I_n, 0), A = [D −I; D I] (first differences: the pattern), and q, l, u for
-  /// B instances in MatrixMarket files under dir (rank 0), then builds the layer.
+  /// B instances in MatrixMarket files under dir (rank 0), builds the layer from them (which
+  /// rows are one-sided is fixed by l and u there) and removes them.
   static foldopt::torch::Layer create(const Config& c, const std::string& dir) {
     const int n = static_cast<int>(c.n), m = n - 1, B = static_cast<int>(c.batch);
     const std::string P = dir + "/tv_denoise_qp.P.mtx", A = dir + "/tv_denoise_qp.A.mtx", q = dir + "/tv_denoise_qp.q.mtx",
@@ -341,7 +356,11 @@ struct QpRoute {
     }
     MPI_Bcast(&ok, 1, MPI_INT, 0, comm());
     FOLDOPT_CHECK(ok, PETSC_ERR_FILE_WRITE, "tv_denoise: cannot write the QP files under %s", dir.c_str());
-    return foldopt::torch::Layer("qp", "-Pmat " + P + " -Amat " + A + " -q " + q + " -l " + l + " -u " + u + " " + c.qp_options);
+    foldopt::torch::Layer layer("qp", "-Pmat " + P + " -Amat " + A + " -q " + q + " -l " + l + " -u " + u + " " + c.qp_options);
+    MPI_Barrier(comm());  // every rank has read them: the files have done their part
+    if (rank_of() == 0)
+      for (const std::string& f : {P, A, q, l, u}) std::remove(f.c_str());
+    return layer;
   }
   /// This rank's entries of a whole [B, n + m] tensor in the solution's layout.
   at::Tensor mine(const at::Tensor& whole) const {
