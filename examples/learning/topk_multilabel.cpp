@@ -45,7 +45,7 @@
 //   -label_noise (0.1) -feature_noise (0.5) -seed (1) -grad_tol (1e-8) -curve_tol (1e-6)
 //   -sqp_forward closed|ipopt|tao -pgd_options "..." -sqp_options "..." (more -fold_* options for either
 //   layer) -output_dir DIR (CSV topk_multilabel.csv; plot: plot_topk_multilabel.py DIR).
-// Run (small, the CTest test):  mpiexec -n 2 topk_multilabel -train 96 -test 128 -batch 16 -epochs 3
+// Run (small, the CTest test):  mpiexec -n 2 topk_multilabel -train 32 -test 128 -batch 4 -epochs 2
 // Run (the paper's configuration, 45k samples, 30 epochs; not run here, see README):
 //   mpiexec -n 2 topk_multilabel -train 45000 -test 5000 -batch 64 -epochs 30 -output_dir examples/results
 #include "learning.hpp"
