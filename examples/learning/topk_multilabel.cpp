@@ -143,7 +143,7 @@ foldopt::CallbackForward::Function closed_sqp_forward(int64_t n, double k, doubl
     FOLDOPT_CALL(VecGetLocalSize(state, &ns));
     const int64_t rows = nc / n;
     FOLDOPT_CHECK(nc == rows * n && ns == rows * (n + 1), PETSC_ERR_ARG_SIZ,
-                  "topk_multilabel: the SQP state holds %" PetscInt_FMT " entries here, not %d instances of %d + 1",
+                  "the SQP state holds %" PetscInt_FMT " entries here, not %d instances of %d + 1",
                   ns, (int)rows, (int)n);
     const PetscScalar* cc;
     FOLDOPT_CALL(VecGetArrayRead(c, &cc));
@@ -207,26 +207,26 @@ PetscErrorCode read_options(Config* o) {
 
 void check_config(const Config& o, int size) {
   auto positive = [](PetscInt v, const char* name) {
-    FOLDOPT_CHECK(v >= 1, PETSC_ERR_ARG_OUTOFRANGE, "topk_multilabel: -%s %" PetscInt_FMT " must be positive", name, v);
+    FOLDOPT_CHECK(v >= 1, PETSC_ERR_ARG_OUTOFRANGE, "-%s %" PetscInt_FMT " must be positive", name, v);
   };
   positive(o.classes, "classes"), positive(o.features, "features"), positive(o.hidden, "hidden");
   positive(o.train, "train"), positive(o.test, "test"), positive(o.batch, "batch"), positive(o.epochs, "epochs");
-  FOLDOPT_CHECK(o.seed >= 0, PETSC_ERR_ARG_OUTOFRANGE, "topk_multilabel: -seed must be >= 0");
+  FOLDOPT_CHECK(o.seed >= 0, PETSC_ERR_ARG_OUTOFRANGE, "-seed must be >= 0");
   FOLDOPT_CHECK(o.k >= 1 && o.k < o.classes && o.k == std::floor(o.k), PETSC_ERR_ARG_OUTOFRANGE,
-                "topk_multilabel: -k %g must be a whole number of labels in [1, -classes)", (double)o.k);
-  FOLDOPT_CHECK(o.epsilon > 0 && std::isfinite(o.epsilon), PETSC_ERR_ARG_OUTOFRANGE, "topk_multilabel: -epsilon must be > 0");
-  FOLDOPT_CHECK(o.lr > 0, PETSC_ERR_ARG_OUTOFRANGE, "topk_multilabel: -lr must be > 0");
-  FOLDOPT_CHECK(o.label_noise >= 0 && o.label_noise <= 1, PETSC_ERR_ARG_OUTOFRANGE, "topk_multilabel: -label_noise must be in [0, 1]");
-  FOLDOPT_CHECK(o.feature_noise >= 0, PETSC_ERR_ARG_OUTOFRANGE, "topk_multilabel: -feature_noise must be >= 0");
-  FOLDOPT_CHECK(o.grad_tol > 0 && o.curve_tol > 0, PETSC_ERR_ARG_OUTOFRANGE, "topk_multilabel: -grad_tol and -curve_tol must be > 0");
+                "-k %g must be a whole number of labels in [1, -classes)", (double)o.k);
+  FOLDOPT_CHECK(o.epsilon > 0 && std::isfinite(o.epsilon), PETSC_ERR_ARG_OUTOFRANGE, "-epsilon must be > 0");
+  FOLDOPT_CHECK(o.lr > 0, PETSC_ERR_ARG_OUTOFRANGE, "-lr must be > 0");
+  FOLDOPT_CHECK(o.label_noise >= 0 && o.label_noise <= 1, PETSC_ERR_ARG_OUTOFRANGE, "-label_noise must be in [0, 1]");
+  FOLDOPT_CHECK(o.feature_noise >= 0, PETSC_ERR_ARG_OUTOFRANGE, "-feature_noise must be >= 0");
+  FOLDOPT_CHECK(o.grad_tol > 0 && o.curve_tol > 0, PETSC_ERR_ARG_OUTOFRANGE, "-grad_tol and -curve_tol must be > 0");
   FOLDOPT_CHECK(o.batch % size == 0, PETSC_ERR_ARG_INCOMP,
-                "topk_multilabel: -batch %" PetscInt_FMT " must be a multiple of the %d ranks (whole rows per rank)", o.batch, size);
+                "-batch %" PetscInt_FMT " must be a multiple of the %d ranks (whole rows per rank)", o.batch, size);
   FOLDOPT_CHECK(o.train % o.batch == 0, PETSC_ERR_ARG_INCOMP,
-                "topk_multilabel: -train %" PetscInt_FMT " must be a multiple of -batch %" PetscInt_FMT, o.train, o.batch);
-  FOLDOPT_CHECK(o.test >= size, PETSC_ERR_ARG_INCOMP, "topk_multilabel: -test must be at least the number of ranks");
+                "-train %" PetscInt_FMT " must be a multiple of -batch %" PetscInt_FMT, o.train, o.batch);
+  FOLDOPT_CHECK(o.test >= size, PETSC_ERR_ARG_INCOMP, "-test must be at least the number of ranks");
   const std::string fwd = o.sqp_forward;
   FOLDOPT_CHECK(fwd == "closed" || fwd == "ipopt" || fwd == "tao", PETSC_ERR_ARG_OUTOFRANGE,
-                "topk_multilabel: -sqp_forward %s: must be closed, ipopt or tao", o.sqp_forward);
+                "-sqp_forward %s: must be closed, ipopt or tao", o.sqp_forward);
 }
 
 struct Data {
@@ -330,7 +330,7 @@ int main(int argc, char** argv) {
     if (fwd == "closed") sqp_layer.folded().set_forward_callback(closed_sqp_forward(n, o.k, o.epsilon));
     for (foldopt::torch::Layer* l : {&pgd_layer, &sqp_layer})
       FOLDOPT_CHECK(l->solution_rows() == rows && l->solution_start() == row0 * n, PETSC_ERR_PLIB,
-                    "topk_multilabel: the layer's rows on rank %d are not rows [%d, %d) of the batch", rank, (int)row0,
+                    "the layer's rows on rank %d are not rows [%d, %d) of the batch", rank, (int)row0,
                     (int)(row0 + rows));
 
     // Data and the initial network, alike on every rank.
@@ -480,14 +480,14 @@ int main(int argc, char** argv) {
         std::printf("topk_multilabel: dL/dc differs from the closed form by %.2e (pgd), %.2e (sqp) > -grad_tol %.1e\n",
                     models[0].run_grad_rel, models[1].run_grad_rel, (double)o.grad_tol);
       if (!curves_ok)
-        std::printf("topk_multilabel: the loss curves differ by %.2e (pgd), %.2e (sqp) > -curve_tol %.1e\n", curve_diff[0],
+        std::printf("the loss curves differ by %.2e (pgd), %.2e (sqp) > -curve_tol %.1e\n", curve_diff[0],
                     curve_diff[1], (double)o.curve_tol);
-      if (!falls) std::printf("topk_multilabel: the training loss did not fall from the first to the last epoch\n");
+      if (!falls) std::printf("the training loss did not fall from the first to the last epoch\n");
       if (grads_ok && curves_ok && falls) std::printf("topk_multilabel: ok\n");
     }
     status = grads_ok && curves_ok && falls ? 0 : 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "topk_multilabel: error: %s\n", e.what());
+    if (rank == 0) std::fprintf(stderr, "topk_multilabel: error: %s\n", e.what());  // the errors are collective
     status = 1;
   }
   SlepcFinalize();
