@@ -376,6 +376,7 @@ int main(int argc, char** argv) {
                                         (int)o.hidden, (int)n, (double)o.lr, (int)B, (double)o.epsilon, size,
                                         size > 1 ? "s" : ""),
                        "pgd layer options: " + pgd_opts, "sqp layer options: " + sqp_opts,
+                       "sqp layer forward: " + (fwd == "closed" ? std::string("the program's closed form with y_E (callback)") : fwd),
                        "grad_rel_*: max over the epoch's steps of |dL/dc - reference dL/dc| / |reference| at the same c; "
                        "param_rel_*: of the network parameters' gradients against the closed-form network's; "
                        "time_*: seconds of the epoch's training steps (max over ranks)"},
