@@ -29,8 +29,8 @@
 //   of each mini-batch; gradients and sums are summed over the ranks. -layer_comm self (default):
 //   each rank has its own layer (PETSC_COMM_SELF) over its B/size rows, so the IPOPT forwards of
 //   the ranks run at once and without communication (IPOPT is serial: with one layer over all
-//   ranks, -layer_comm world, it runs on rank 0 and every evaluation is collective, ~8x slower
-//   at 2 ranks on a loaded machine); -fold_view then prints every rank's report.
+//   ranks, -layer_comm world, it runs on rank 0 and every evaluation is collective, so the other
+//   ranks wait); -fold_view then prints every rank's report.
 // Checks (exit 1 otherwise, "portfolio: ok" when all hold): once, on the first training
 //   mini-batch at the initial network, the layer's ∂(regret)/∂ĉ against central finite
 //   differences on a random direction (relative 1e-5; h is small enough that x*'s active set of
@@ -45,16 +45,16 @@
 //   -hidden H (64), -data_seed S (1), -net_seed (2), -fd_h (1e-6, relative step), -layer_comm
 //   self|world (self), -output_dir DIR; -fold_check_minimum is off unless given (it cannot judge
 //   the SQP map: Φ = 0 at every nondegenerate KKT point);
-//   and the layer's -fold_* options (e.g. -fold_fwd_type tao -fold_fwd_tao_type almm, -fold_view).
+//   and the layer's -fold_* options (e.g. -fold_fwd_ipopt_tol, -fold_sqp_polish, -fold_view).
 // Output: DIR/portfolio_curves.csv (degree, epoch, method, train_loss, test_regret, time),
 //   DIR/portfolio_summary.csv (final normalized test regret per degree and method), the data
 //   files DIR/portfolio_V.mtx, DIR/portfolio_c.mtx; plot: python3 examples/learning/plot_portfolio.py DIR.
-// Run (small, the CTest test, ~10 s): mpiexec -n 2 build/examples/learning/portfolio -deg 2 -train 32
+// Run (small, the CTest test): mpiexec -n 2 build/examples/learning/portfolio -deg 2 -train 32
 //   -test 32 -minibatch 16 -epochs 3 -output_dir /tmp/portfolio
-// Run (the paper's configuration, 1000 training samples, degrees 1-8; hours on 2 loaded cores):
+// Run (the paper's configuration: 1000 training and 1000 test samples, degrees 1, 2, 4, 6, 8):
 //   mpiexec -n 2 build/examples/learning/portfolio -output_dir examples/results
-// Run (the medium configuration committed, 200 test samples, 5 epochs):
-//   mpiexec -n 2 build/examples/learning/portfolio -test 200 -epochs 5 -output_dir examples/results
+// Run (the medium configuration committed: degrees 1, 4, 8, 200 test samples, 4 epochs):
+//   mpiexec -n 2 build/examples/learning/portfolio -deg 1,4,8 -test 200 -epochs 4 -output_dir examples/results
 //   /usr/bin/python3 examples/learning/plot_portfolio.py examples/results
 #include <foldopt/torch.hpp>
 
@@ -330,6 +330,12 @@ int main(int argc, char** argv) {
                   "portfolio: a rank's part of the batch must be whole instances (use -minibatch a multiple of the ranks)");
     s.row0 = s.layer.local_start(0) / n + (cfg.world_layer ? 0 : rank * layer_batch);
     s.rows = s.layer.local_size(0) / n;
+    PetscBool help = PETSC_FALSE;
+    FOLDOPT_CALL(PetscOptionsHasHelp(nullptr, &help));
+    if (help) {  // the options of the program and the layer are printed: no training
+      SlepcFinalize();
+      return 0;
+    }
 
     if (rank == 0) {
       std::printf("portfolio: n = %lld assets, p = %lld features, %lld train / %lld test samples, mini-batch %lld, %lld epochs, "
@@ -449,8 +455,11 @@ int main(int argc, char** argv) {
       }
     }
     if (status == 0 && rank == 0) std::printf("portfolio: ok\n");
+  } catch (const foldopt::Error& e) {
+    if (rank == 0 || !e.collective()) std::fprintf(stderr, "portfolio: error: %s\n", e.what());  // one line per error
+    status = 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "portfolio: error: %s\n", e.what());
+    std::fprintf(stderr, "portfolio: error (rank %d): %s\n", rank, e.what());
     status = 1;
   }
   SlepcFinalize();
