@@ -380,10 +380,10 @@ int main(int argc, char** argv) {
     summary.close();
     if (rank == 0) {
       std::printf("\nDFL lower than two-stage for %d of %zu Q; mean ratio %.3f\n", dfl_lower, finals.size(), mean_ratio);
-      std::printf("cost per instance: unsmoothed global forward %.3g ms (evaluation), smoothed forward + folded backward "
-                  "%.3g ms (DFL training), %d rank%s\n",
-                  1e3 * sec_eval * size / std::max<int64_t>(inst_eval, 1), 1e3 * sec_train * size / std::max<int64_t>(inst_train, 1),
-                  size, size > 1 ? "s" : "");
+      std::printf("cost per instance (wall time x ranks / instances, %d rank%s): unsmoothed global forward %.3g ms "
+                  "(test evaluation), smoothed forward + folded backward + network step %.3g ms (DFL training)\n",
+                  size, size > 1 ? "s" : "", 1e3 * sec_eval * size / std::max<int64_t>(inst_eval, 1),
+                  1e3 * sec_train * size / std::max<int64_t>(inst_train, 1));
     }
     const Final& f0 = finals.front();
     if (cfg.fd_check && !fd_ok) {

@@ -21,7 +21,9 @@ def main():
         sys.exit("usage: plot_bilinear_dfl.py DIR")
     d = sys.argv[1]
     with open(os.path.join(d, "bilinear_dfl.csv")) as f:
-        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+        lines = f.readlines()
+    rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+    sizes = next((c[2:].split(", train")[0] for c in lines if c.startswith("# m = ")), "")
     if not rows:
         sys.exit("plot_bilinear_dfl.py: no rows in bilinear_dfl.csv")
     curves = {}  # (q, method) -> [(epoch, regret)]
@@ -46,7 +48,7 @@ def main():
     a.set_xticklabels([str(seeds[q]) for q in qs])
     a.set_xlabel("Q (seed)")
     a.set_ylabel("final normalized test regret")
-    a.set_title("bilinear program, m = 20, p = q = 5: final test regret per Q")
+    a.set_title("bilinear program%s: final test regret per Q" % (", " + sizes if sizes else ""))
     a.legend()
     q0 = qs[0]
     for meth in ("two_stage", "dfl"):
