@@ -271,19 +271,8 @@ struct TvRoute {
     std::vector<at::Tensor> theta = layer.params();
     theta[id] = layer.local(id, d_whole);
     theta[ilam] = layer.local(ilam, lam);
-    theta[iD] = D;
-    set_stepsize(D);
+    theta[iD] = D;  // the map's α = 1/(‖D‖₁‖D‖∞) follows D at each forward
     return layer.forward(theta).reshape({-1});
-  }
-  /// The prox-gradient map's stepsize α = 1/(‖D‖₁‖D‖∞) ≤ 1/λmax(DDᵀ) for the current D. (The map
-  /// takes its α from the objective's curvature bound once, at the initial D; a learned D that
-  /// grows would leave α above 2/λmax and FISTA would diverge.)
-  void set_stepsize(const at::Tensor& D) {
-    const at::Tensor a = allgather(D).abs().reshape({n - 1, 2});
-    const double rows = a.sum(1).max().item<double>();
-    const double cols = at::cat({a.select(1, 0), at::zeros({1}, at::kDouble)}).add(at::cat({at::zeros({1}, at::kDouble), a.select(1, 1)})).max().item<double>();
-    FOLDOPT_CHECK(rows > 0 && cols > 0 && std::isfinite(rows * cols), PETSC_ERR_FP, "tv_denoise: D has become zero or non-finite");
-    layer.folded().map().set_stepsize(1.0 / (rows * cols));
   }
   /// This rank's entries of a whole [B, n] tensor in the solution's layout.
   at::Tensor mine(const at::Tensor& whole) const {
