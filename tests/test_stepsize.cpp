@@ -161,6 +161,41 @@ TEST(Stepsize, KeptWhileOperatorUnchanged) {
   EXPECT_LE(foldopt_ref::rel_err(foldopt_ref::to_eigen(layer.solution()), foldopt_ref::to_eigen(p->known_solution())), 1e-8);
 }
 
+// The minimum check under the fixed rule (its own Lanczos run on H_FF) is kept for a second
+// backward at the same θ (no products), and runs again when H's values change: with H and q
+// doubled (x* and the free set unchanged) its curvature range doubles, against Eigen's.
+TEST(Stepsize, MinimumCheckKeptWhileOperatorUnchanged) {
+  std::unique_ptr<BoxQP> p = make_problem(400, 7);
+  const VectorXd lam = free_spectrum(*p);
+  FoldedLayer layer(*p);
+  layer.set_from_options();
+  OwnedVec g = random_g(*p);
+  layer.forward(p->params());
+  layer.backward(g);
+  const foldopt::MinimumCheck first = layer.minimum_check();
+  ASSERT_TRUE(first.ran);
+  EXPECT_GT(first.products, 0);
+  EXPECT_EQ(first.method.find("kept"), std::string::npos);
+  EXPECT_GE(first.curvature, lam[0] * (1 - 1e-12));
+  EXPECT_LE(first.curvature_max, lam[lam.size() - 1] * (1 + 1e-12));
+  layer.forward(p->params());
+  layer.backward(g);
+  EXPECT_NE(layer.minimum_check().method.find("kept"), std::string::npos) << layer.minimum_check().method;
+  EXPECT_EQ(layer.minimum_check().products, 0);
+  EXPECT_EQ(layer.minimum_check().curvature, first.curvature);
+  foldopt::ParamSet theta = p->params().copy();
+  VecScale(theta.get("H.values"), 2.0);
+  VecScale(theta.get("q"), 2.0);
+  layer.forward(theta);
+  layer.backward(g);
+  const foldopt::MinimumCheck third = layer.minimum_check();
+  EXPECT_EQ(third.method.find("kept"), std::string::npos);
+  EXPECT_GT(third.products, 0);
+  EXPECT_GE(third.curvature, 2 * lam[0] * (1 - 1e-12));
+  EXPECT_LE(third.curvature_max, 2 * lam[lam.size() - 1] * (1 + 1e-12));
+  EXPECT_NEAR(third.curvature, 2 * first.curvature, 1e-10 * std::abs(first.curvature));
+}
+
 TEST(Stepsize, LfpiAtLmaxWithinTwiceOptimal) {
   std::unique_ptr<BoxQP> p = make_problem(400, 7);
   const VectorXd lam = free_spectrum(*p);

@@ -27,7 +27,8 @@
 //   -fold_check_minimum            refuse a fixed point where Φ has a real eigenvalue above 1 (a
 //                                  saddle point or a maximum: negative curvature of the reduced
 //                                  Hessian); on by default, -fold_check_minimum_steps K products
-//                                  (default 20; Arnoldi on Φᵀ under -fold_check_minimum_eps_*)
+//                                  (default 20; Arnoldi on Φᵀ under -fold_check_minimum_eps_*; the
+//                                  Lanczos result is kept while the free-set Hessian and α are)
 //   -fold_accept_nonminimum        turn that refusal into a warning on stderr
 //   -fold_release_forward          free the forward solver's work objects after each forward
 //                                  (TAO's Hessian copy, KSP, PC): less memory in the backward
@@ -157,6 +158,12 @@ class FoldedLayer {
   bool check_minimum_ = true, accept_nonminimum_ = false, release_forward_ = false;
   PetscInt minimum_steps_ = 20;
   MinimumCheck minimum_;
+  // The last Lanczos minimum check and what it ran on (stepsize_operator_version, α, steps): kept
+  // while they stay the same (a training loop whose free set does not move).
+  MinimumCheck kept_minimum_;
+  PetscObjectState kept_minimum_version_ = 0;
+  PetscReal kept_minimum_alpha_ = 0;
+  PetscInt kept_minimum_steps_ = 0;
   PetscReal fp_residual_ = -1;
   std::vector<FdCheck> fd_;
   std::unique_ptr<UnrolledBaseline> unrolled_;

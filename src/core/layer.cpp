@@ -359,10 +359,22 @@ void FoldedLayer::check_minimum() {
     minimum_.error = rho_.error;
   } else {
     const double t0 = wall_time();
-    OwnedMat S = map_->stepsize_operator();
-    if (S) {
+    // The operator of the last check, unchanged, at the same α and steps: the same result.
+    const PetscObjectState version = map_->stepsize_operator_version();
+    OwnedMat S;
+    if (version != 0 && version == kept_minimum_version_ && alpha == kept_minimum_alpha_ &&
+        minimum_steps_ == kept_minimum_steps_) {
+      minimum_ = kept_minimum_;
+      minimum_.method += " (kept: the stepsize operator is unchanged since the last check)";
+      minimum_.products = 0;
+      minimum_.seconds = wall_time() - t0;
+    } else if ((S = map_->stepsize_operator())) {
       minimum_ = check_minimum_symmetric(S, alpha, minimum_steps_, margin);
       minimum_.seconds = wall_time() - t0;  // with the extraction of S
+      kept_minimum_ = minimum_;
+      kept_minimum_version_ = version;
+      kept_minimum_alpha_ = alpha;
+      kept_minimum_steps_ = minimum_steps_;
     } else {
       const PetscInt p0 = adjoint_.products();
       adjoint_.run_eigensolver([&] {
