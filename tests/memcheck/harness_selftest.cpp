@@ -5,6 +5,8 @@
 //                                 failure is printed, "[rank 1] FAILED ... at file:line";
 //   FOLDOPT_PLANT=skip            a test skips on every rank: the run exits with 77;
 //   FOLDOPT_PLANT=skip_rank1      a test skips on rank 1 only: the run exits with 77 too;
+//   FOLDOPT_PLANT=leak            a test leaks 48 bytes (sanitizer builds: LeakSanitizer must
+//                                 report it with the unit tests' one-rank environment);
 //   (unset)                       everything passes: exit 0.
 #include "test_util.hpp"
 
@@ -25,6 +27,13 @@ TEST(Harness, FailureOnRankOne) {
 TEST(Harness, Skip) {
   if (planted() == "skip") GTEST_SKIP() << "planted skip";
   if (planted() == "skip_rank1" && foldopt_test::rank() == 1) GTEST_SKIP() << "planted skip on rank 1";
+}
+
+TEST(Harness, Leak) {
+  if (planted() != "leak") return;
+  char* volatile p = static_cast<char*>(std::malloc(48));
+  p[0] = 1;
+  p = nullptr;  // the only pointer gone: a direct leak
 }
 
 TEST(Harness, Passes) { EXPECT_EQ(foldopt_test::comm_size() > 0, true); }
