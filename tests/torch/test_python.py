@@ -20,6 +20,10 @@ from foldopt.torch import CppLayer, FoldedFunction, FoldedModule  # noqa: E402
 from mpi_helpers import allgather, comm, gathered, whole_params  # noqa: E402
 
 TIGHT = " -fold_check_fixed_point 1e-12 -fold_ksp_rtol 1e-13"
+# gradcheck's reentrancy check (the same backward twice) at rounding level: at np = 2 the ADMM
+# map's direct solve is MUMPS, whose parallel solves are not bitwise reproducible (CI saw the qp
+# case differ between two identical backwards); the gradients themselves are checked to atol 1e-6.
+NONDET = 1e-10
 # Small instances of every built-in problem on main; the batch of 2 splits into whole
 # instances at two ranks.
 CASES = {
@@ -56,7 +60,7 @@ class Gradcheck(unittest.TestCase):
             with self.subTest(problem=case):
                 layer = foldopt.FoldedLayer(problem_of(case), opts + TIGHT)
                 theta = inputs(case, layer)
-                self.assertTrue(torch.autograd.gradcheck(gathered(layer), theta, eps=1e-6, atol=1e-6, rtol=1e-4))
+                self.assertTrue(torch.autograd.gradcheck(gathered(layer), theta, eps=1e-6, atol=1e-6, rtol=1e-4, nondet_tol=NONDET))
                 r = layer.report()
                 self.assertLessEqual(r["fixed_point_residual"], 1e-12)
                 self.assertTrue(r["adjoint"]["converged"])
@@ -69,7 +73,7 @@ class Gradcheck(unittest.TestCase):
             with self.subTest(problem=case):
                 layer = CppLayer(problem_of(case), opts + TIGHT)
                 theta = inputs(case, layer)
-                self.assertTrue(torch.autograd.gradcheck(gathered(layer), theta, eps=1e-6, atol=1e-6, rtol=1e-4))
+                self.assertTrue(torch.autograd.gradcheck(gathered(layer), theta, eps=1e-6, atol=1e-6, rtol=1e-4, nondet_tol=NONDET))
                 self.assertLessEqual(layer.fixed_point_residual(), 1e-12)
 
     def test_cpp_and_python_agree(self):
