@@ -168,8 +168,9 @@ class UpdateMap {
   /// stepsize is then 2/(λmin + λmax). Null if the map has none.
   virtual OwnedMat stepsize_operator() { return OwnedMat(); }
   /// A number that stays the same exactly while stepsize_operator() would return the same
-  /// operator (at the current linearization; collective, alike on every rank), or 0 if the map
-  /// cannot tell: adapt_stepsize then keeps its estimate without extracting the operator again.
+  /// operator (at the current linearization; collective, the same decision on every rank), unique
+  /// in the process (no two maps share one), or 0 if the map cannot tell: adapt_stepsize and the
+  /// layer's minimum check then keep their estimates without extracting the operator again.
   virtual PetscObjectState stepsize_operator_version() { return 0; }
   /// The stepsize rule and, under an automatic one, the eigenvalues it found at the last linearization.
   void set_stepsize_rule(StepsizeRule r);

@@ -470,7 +470,10 @@ PetscObjectState ProxGradMap::stepsize_operator_version() {
       all_same = 0;
   MPI_Allreduce(&same, &all_same, 1, MPI_INT, MPI_MIN, layout().comm);
   if (!all_same) {
-    ++step_op_version_;
+    // Versions are unique in the process, so that no other map's number can match a kept one (a
+    // layer whose map was replaced compares the new map's numbers with the old one's).
+    static PetscObjectState last_version = 0;
+    step_op_version_ = ++last_version;
     step_op_hess_id_ = id;
     step_op_hess_state_ = state;
     step_op_free_ = std::move(idx);
